@@ -1,0 +1,111 @@
+#include "util/digest.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "util/error.hpp"
+#include "util/fd.hpp"
+
+namespace kiln {
+
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+bool valid_hex(std::string_view hex) {
+    if (hex.size() != Digest::kSize * 2) return false;
+    for (char c : hex)
+        if (hex_value(c) < 0) return false;
+    return true;
+}
+
+}  // namespace
+
+bool Digest::valid(std::string_view text) noexcept {
+    constexpr std::string_view prefix = "sha256:";
+    return text.substr(0, prefix.size()) == prefix && valid_hex(text.substr(prefix.size()));
+}
+
+Digest Digest::parse(std::string_view text) {
+    if (!valid(text))
+        throw Error("invalid digest \"" + std::string(text.substr(0, 80)) +
+                    "\": expected sha256:<64 lowercase hex digits>");
+    return from_hex(text.substr(7));
+}
+
+Digest Digest::from_hex(std::string_view hex) {
+    if (!valid_hex(hex))
+        throw Error("invalid sha256 hex \"" + std::string(hex.substr(0, 80)) + "\"");
+    std::array<std::uint8_t, kSize> bytes{};
+    for (std::size_t i = 0; i < kSize; ++i)
+        bytes[i] = static_cast<std::uint8_t>(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
+    return Digest(bytes);
+}
+
+std::string Digest::hex() const {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out(kSize * 2, '0');
+    for (std::size_t i = 0; i < kSize; ++i) {
+        out[2 * i] = digits[bytes_[i] >> 4];
+        out[2 * i + 1] = digits[bytes_[i] & 0xf];
+    }
+    return out;
+}
+
+struct Sha256::Ctx {
+    EVP_MD_CTX* md = nullptr;
+    ~Ctx() { EVP_MD_CTX_free(md); }
+};
+
+Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
+    ctx_->md = EVP_MD_CTX_new();
+    if (!ctx_->md || EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) != 1)
+        throw Error("sha256: OpenSSL initialisation failed");
+}
+Sha256::~Sha256() = default;
+Sha256::Sha256(Sha256&&) noexcept = default;
+Sha256& Sha256::operator=(Sha256&&) noexcept = default;
+
+void Sha256::update(const void* data, std::size_t size) {
+    if (size && EVP_DigestUpdate(ctx_->md, data, size) != 1) throw Error("sha256: update failed");
+}
+
+Digest Sha256::finish() {
+    std::array<std::uint8_t, Digest::kSize> out{};
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(ctx_->md, out.data(), &len) != 1 || len != out.size())
+        throw Error("sha256: finish failed");
+    return Digest(out);
+}
+
+Digest sha256_of(std::string_view data) {
+    Sha256 h;
+    h.update(data);
+    return h.finish();
+}
+
+Digest sha256_of_file(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_errno("open " + path);
+    Sha256 h;
+    std::vector<char> buf(1 << 20);
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("read " + path);
+        }
+        if (n == 0) break;
+        h.update(buf.data(), static_cast<std::size_t>(n));
+    }
+    return h.finish();
+}
+
+}  // namespace kiln

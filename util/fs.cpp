@@ -1,0 +1,173 @@
+#include "util/fs.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace kiln {
+
+std::string clean_path(std::string_view path) {
+    if (path.empty()) return ".";
+    const bool rooted = path.front() == '/';
+    std::vector<std::string_view> parts;
+    std::size_t i = 0;
+    while (i < path.size()) {
+        std::size_t j = path.find('/', i);
+        if (j == std::string_view::npos) j = path.size();
+        std::string_view part = path.substr(i, j - i);
+        i = j + 1;
+        if (part.empty() || part == ".") continue;
+        if (part == "..") {
+            if (!parts.empty() && parts.back() != "..")
+                parts.pop_back();
+            else if (!rooted)
+                parts.push_back(part);
+            continue;
+        }
+        parts.push_back(part);
+    }
+    std::string out = rooted ? "/" : "";
+    for (std::size_t k = 0; k < parts.size(); ++k) {
+        if (k) out += '/';
+        out += parts[k];
+    }
+    return out.empty() ? "." : out;
+}
+
+std::string safe_join(std::string_view root, std::string_view rel) {
+    std::string inner = clean_path("/" + std::string(rel));
+    std::string base(root);
+    while (base.size() > 1 && base.back() == '/') base.pop_back();
+    if (inner == "/") return base.empty() ? "/" : base;
+    if (base == "/") return inner;
+    return base + inner;
+}
+
+UniqueFd open_in_root(int rootfd, std::string_view rel, int flags, mode_t mode) {
+    std::string inner = clean_path("/" + std::string(rel));
+    std::string relative = inner == "/" ? "." : inner.substr(1);
+    open_how how{};
+    how.flags = static_cast<__u64>(flags | O_CLOEXEC);
+    how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    long fd;
+    do {
+        fd = ::syscall(SYS_openat2, rootfd, relative.c_str(), &how, sizeof(how));
+    } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+    if (fd < 0) throw_errno("open " + inner);
+    return UniqueFd(static_cast<int>(fd));
+}
+
+UniqueFd open_directory(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw_errno("open directory " + path);
+    return fd;
+}
+
+std::string read_file(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_errno("open " + path);
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("read " + path);
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+}
+
+namespace {
+
+std::string parent_of(const std::string& path) {
+    auto slash = path.find_last_of('/');
+    if (slash == std::string::npos) return ".";
+    if (slash == 0) return "/";
+    return path.substr(0, slash);
+}
+
+void write_all(int fd, std::string_view data, const std::string& what) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("write " + what);
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+}  // namespace
+
+void fsync_path(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_errno("open " + path);
+    if (::fsync(fd.get()) != 0) throw_errno("fsync " + path);
+}
+
+void durable_rename(const std::string& from, const std::string& to) {
+    if (::rename(from.c_str(), to.c_str()) != 0) throw_errno("rename " + from + " to " + to);
+    fsync_path(parent_of(to));
+}
+
+void atomic_write(const std::string& path, std::string_view data, mode_t mode) {
+    std::string tmpl = parent_of(path) + "/.tmp-XXXXXX";
+    UniqueFd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
+    if (!fd) throw_errno("create temporary file for " + path);
+    try {
+        write_all(fd.get(), data, path);
+        if (::fchmod(fd.get(), mode) != 0) throw_errno("chmod " + tmpl);
+        if (::fsync(fd.get()) != 0) throw_errno("fsync " + tmpl);
+        fd.reset();
+        durable_rename(tmpl, path);
+    } catch (...) {
+        ::unlink(tmpl.c_str());
+        throw;
+    }
+}
+
+void mkdir_p(const std::string& path) {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) throw Error("create directory " + path + ": " + ec.message());
+}
+
+void remove_all(const std::string& path) {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory)
+        throw Error("remove " + path + ": " + ec.message());
+}
+
+bool path_exists(const std::string& path) {
+    struct stat st;
+    return ::lstat(path.c_str(), &st) == 0;
+}
+
+TempDir::TempDir(const std::string& parent, const std::string& prefix) {
+    std::string tmpl = parent + "/" + prefix + "XXXXXX";
+    if (!::mkdtemp(tmpl.data())) throw_errno("create temporary directory in " + parent);
+    path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+std::string TempDir::release() { return std::exchange(path_, std::string()); }
+
+}  // namespace kiln

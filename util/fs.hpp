@@ -1,0 +1,57 @@
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+#include "util/fd.hpp"
+
+namespace kiln {
+
+// Lexical cleaning like Go's path.Clean: collapses "//", removes ".", resolves ".." against
+// earlier components (never above "/" for absolute paths). "" becomes ".".
+std::string clean_path(std::string_view path);
+
+// The one safe path join: root + rel, where rel is first cleaned as if it were absolute, so
+// "..", "../../x" or "/etc" can never name anything outside root. Lexical only: to follow
+// symlinks inside a tree, open through open_in_root().
+std::string safe_join(std::string_view root, std::string_view rel);
+
+// Opens rel beneath the directory rootfd, resolving "..", absolute symlinks and magic links
+// as if rootfd were "/" (openat2 RESOLVE_IN_ROOT). Always O_CLOEXEC.
+UniqueFd open_in_root(int rootfd, std::string_view rel, int flags, mode_t mode = 0);
+
+UniqueFd open_directory(const std::string& path);
+
+std::string read_file(const std::string& path);
+
+// The one atomic write: data goes to a temporary file in the same directory, is fsynced,
+// then renamed over path; the directory is fsynced too. Readers see old or new, never half.
+void atomic_write(const std::string& path, std::string_view data, mode_t mode = 0644);
+
+// Renames a staged file or directory into place and makes the rename durable.
+void durable_rename(const std::string& from, const std::string& to);
+void fsync_path(const std::string& path);
+
+void mkdir_p(const std::string& path);
+// Removes a tree without following symlinks; a missing path is not an error.
+void remove_all(const std::string& path);
+bool path_exists(const std::string& path);
+
+// A fresh directory that is removed (recursively) when this object dies.
+class TempDir {
+public:
+    // Creates a unique directory "<parent>/<prefix>XXXXXX".
+    TempDir(const std::string& parent, const std::string& prefix);
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+    // Hands the directory over to the caller; it will not be removed.
+    std::string release();
+
+private:
+    std::string path_;
+};
+
+}  // namespace kiln
