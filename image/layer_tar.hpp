@@ -1,0 +1,33 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "util/digest.hpp"
+
+namespace kiln::image {
+
+using ByteSink = std::function<void(const void* data, std::size_t size)>;
+
+struct TarStats {
+    Digest digest;            // sha256 of the stream
+    std::uint64_t size = 0;   // bytes in the stream
+};
+
+// Writes the canonical tar stream of a layer directory (an overlay upper dir or an
+// unpacked layer): PAX format, entries sorted bytewise by path, parents before children,
+// numeric uid/gid with empty names, hardlinks within the layer kept as links, xattrs kept
+// (trusted.overlay.* dropped), overlay whiteouts (0/0 char devices) written as ".wh.NAME"
+// and opaque directories as "DIR/.wh..wh..opq". Returns the stream's sha256 (the diffID).
+// sink may be empty: then the stream is only hashed.
+TarStats write_layer_tar(const std::string& dir, const ByteSink& sink);
+
+// Reads a layer tar (plain, gzip, xz, zstd, detected from the bytes) from fd and unpacks it
+// into dest, turning ".wh.NAME" into overlay whiteouts and ".wh..wh..opq" into the opaque
+// xattr. Never writes outside dest, whatever "..", absolute symlinks or hardlinks say;
+// rejects devices other than whiteouts when not root. Returns the digest and size of the
+// uncompressed stream (the diffID).
+TarStats extract_layer_tar(int fd, const std::string& dest);
+
+}  // namespace kiln::image
