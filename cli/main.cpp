@@ -1,1 +1,48 @@
-int main() { return 0; }
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "parser/parse.hpp"
+#include "util/error.hpp"
+
+namespace {
+
+std::string default_root() {
+    const char* env = std::getenv("KILN_ROOT");
+    return env && *env ? env : "/var/lib/kiln";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"kiln: a daemonless, Docker-compatible image builder and container runner"};
+    app.require_subcommand(1);
+    app.set_help_all_flag("--help-all", "Show help for every command");
+    kiln::cli::GlobalOptions global;
+    global.root = default_root();
+    app.add_option("--root", global.root, "Store root (env KILN_ROOT)")->capture_default_str();
+    app.add_flag("--debug", global.debug, "Print internal detail on errors");
+
+    int exit_code = 0;
+    // Each command group adds its subcommands here.
+    kiln::cli::register_parse_commands(app, global, exit_code);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        // Docker exits 125 when its own flags are wrong; help and version are successes.
+        return rc == 0 ? 0 : 125;
+    } catch (const kiln::parser::ParseError& e) {
+        std::cerr << e.render() << std::endl;
+        return 1;
+    } catch (const kiln::Error& e) {
+        std::cerr << "kiln: " << e.what() << std::endl;
+        return 125;
+    } catch (const std::exception& e) {
+        std::cerr << "kiln: internal error: " << e.what() << std::endl;
+        return 125;
+    }
+    return exit_code;
+}

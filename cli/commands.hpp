@@ -1,0 +1,20 @@
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace kiln::cli {
+
+// Global options every command sees.
+struct GlobalOptions {
+    std::string root;  // --root / KILN_ROOT, default /var/lib/kiln
+    bool debug = false;
+};
+
+// One register function per command group (one file each). A command's callback does its
+// work and stores the process exit code in `exit_code`; errors are thrown as kiln::Error.
+void register_parse_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_lint_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_image_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_build_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_container_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+
+}  // namespace kiln::cli
