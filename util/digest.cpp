@@ -91,21 +91,25 @@ Digest sha256_of(std::string_view data) {
     return h.finish();
 }
 
-Digest sha256_of_file(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw_errno("open " + path);
+Digest sha256_of_fd(int fd, const std::string& what) {
     Sha256 h;
     std::vector<char> buf(1 << 20);
     for (;;) {
-        ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+        ssize_t n = ::read(fd, buf.data(), buf.size());
         if (n < 0) {
             if (errno == EINTR) continue;
-            throw_errno("read " + path);
+            throw_errno("read " + what);
         }
         if (n == 0) break;
         h.update(buf.data(), static_cast<std::size_t>(n));
     }
     return h.finish();
+}
+
+Digest sha256_of_file(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_errno("open " + path);
+    return sha256_of_fd(fd.get(), path);
 }
 
 }  // namespace kiln

@@ -61,6 +61,8 @@ Digest sha256_of(std::string_view data);
 // Digest of a file's bytes, read from the path (not following a final symlink is the
 // caller's business: pass a path you trust).
 Digest sha256_of_file(const std::string& path);
+// Digest of everything left to read from fd (read in 1 MiB chunks).
+Digest sha256_of_fd(int fd, const std::string& what);
 
 }  // namespace kiln
 

@@ -42,6 +42,18 @@ std::string clean_path(std::string_view path) {
     return out.empty() ? "." : out;
 }
 
+std::vector<std::string> split_path(std::string_view path) {
+    std::vector<std::string> parts;
+    std::size_t i = 0;
+    while (i < path.size()) {
+        auto j = path.find('/', i);
+        if (j == std::string_view::npos) j = path.size();
+        if (j > i) parts.emplace_back(path.substr(i, j - i));
+        i = j + 1;
+    }
+    return parts;
+}
+
 std::string safe_join(std::string_view root, std::string_view rel) {
     std::string inner = clean_path("/" + std::string(rel));
     std::string base(root);

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/fd.hpp"
 
@@ -11,6 +12,9 @@ namespace kiln {
 // Lexical cleaning like Go's path.Clean: collapses "//", removes ".", resolves ".." against
 // earlier components (never above "/" for absolute paths). "" becomes ".".
 std::string clean_path(std::string_view path);
+
+// The non-empty components of a "/"-separated path: "/a//b/" → {"a", "b"}.
+std::vector<std::string> split_path(std::string_view path);
 
 // The one safe path join: root + rel, where rel is first cleaned as if it were absolute, so
 // "..", "../../x" or "/etc" can never name anything outside root. Lexical only: to follow

@@ -59,3 +59,9 @@ TEST_CASE("atomic_write replaces content whole and leaves no temporary files", "
     CHECK(entries == 1);
     CHECK_THROWS_AS(kiln::atomic_write(dir.path() + "/missing/f", "x"), kiln::Error);
 }
+
+TEST_CASE("split_path drops empty components", "[util][fs]") {
+    CHECK(kiln::split_path("/a//b/") == std::vector<std::string>{"a", "b"});
+    CHECK(kiln::split_path("").empty());
+    CHECK(kiln::split_path("x") == std::vector<std::string>{"x"});
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# kiln benchmarks: cold and fully cached builds of the reference contexts and container
+# start latency, each the median of RUNS (default 10) hyperfine runs. With PEERS=1 the same
+# run also measures the peers it finds installed (crun on an OCI bundle, buildah bud), so
+# ratios compare figures taken side by side on one machine.
+#
+# Usage (root): bench/run.sh [build] [start]     (default: both)
+# Env: RUNS (10), WORK (/tmp/kiln-bench-kiln), KILN (build/kiln), SHARED_BENCH
+#      (../shared/bench: the reference contexts), PEERS (0), CONTEXTS (all four).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+RUNS=${RUNS:-10}
+WORK=${WORK:-/tmp/kiln-bench-kiln}
+KILN=${KILN:-$REPO/build/kiln}
+SHARED_BENCH=${SHARED_BENCH:-$REPO/../shared/bench}
+CONTEXTS=${CONTEXTS:-steps20 copytree multistage bigrun}
+PEERS=${PEERS:-0}
+RESULTS=$WORK/results
+mkdir -p "$WORK" "$RESULTS"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+command -v hyperfine >/dev/null || { log "hyperfine missing: run scripts/setup"; exit 1; }
+[ -x "$KILN" ] || { log "$KILN missing: run scripts/setup"; exit 1; }
+[ "$(id -u)" -eq 0 ] || { log "needs root (containers, overlayfs)"; exit 1; }
+
+ROOTFS_TAR=$WORK/busybox-rootfs.tar
+[ -f "$ROOTFS_TAR" ] || scripts/make-busybox-rootfs "$ROOTFS_TAR"
+STORE=$WORK/store
+kiln() { "$KILN" --root "$STORE" "$@"; }
+
+# summary JSON LABEL: "label  median (min-max) n=N" from hyperfine's JSON.
+summary() {
+  python3 - "$@" <<'EOPY'
+import json, statistics, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+t = sorted(r["times"]); med = statistics.median(t)
+unit, k = ("ms", 1000.0) if med < 1.0 else ("s", 1.0)
+print(f"{sys.argv[2]:<48} {med*k:9.3f} {unit:<2} ({t[0]*k:.3f}-{t[-1]*k:.3f}) n={len(t)}")
+EOPY
+}
+median_of() { python3 -c 'import json,statistics,sys; print(statistics.median(json.load(open(sys.argv[1]))["results"][0]["times"]))' "$1"; }
+measure() {  # measure ID LABEL HYPERFINE-ARGS...
+  local id=$1 label=$2; shift 2
+  hyperfine --style none --export-json "$RESULTS/$id.json" "$@" >/dev/null
+  summary "$RESULTS/$id.json" "$label" | tee -a "$RESULTS/table.txt"
+}
+ratio() {  # ratio LABEL KILN_ID PEER_ID
+  python3 -c 'import sys; print(f"{sys.argv[1]:<48} kiln is {float(sys.argv[3])/float(sys.argv[2]):.1f}x faster")' \
+    "$1" "$(median_of "$RESULTS/$2.json")" "$(median_of "$RESULTS/$3.json")" | tee -a "$RESULTS/table.txt"
+}
+
+fresh_store() { rm -rf "$STORE"; kiln import "$ROOTFS_TAR" localhost/busybox:latest >/dev/null; }
+
+context_of() {
+  local c=$1 d=$WORK/ctx/$1
+  if [ "$c" = copytree ]; then
+    "$SHARED_BENCH/dockerfiles/copytree/gen-context.sh" "$d" >/dev/null 2>&1
+  else
+    rm -rf "$d"; mkdir -p "$d"; cp -a "$SHARED_BENCH/dockerfiles/$c/." "$d/"
+  fi
+  echo "$d"
+}
+
+bench_build() {
+  if [ ! -d "$SHARED_BENCH/dockerfiles" ]; then
+    log "skipped builds: reference contexts not found at $SHARED_BENCH/dockerfiles"
+    return
+  fi
+  local prep="rm -rf '$STORE' && '$KILN' --root '$STORE' import '$ROOTFS_TAR' localhost/busybox:latest >/dev/null"
+  for c in $CONTEXTS; do
+    local ctx; ctx=$(context_of "$c")
+    measure "kiln-$c-cold" "kiln build $c cold" --runs "$RUNS" --prepare "$prep" \
+      "'$KILN' --root '$STORE' build -q -t bench/$c '$ctx'"
+    measure "kiln-$c-warm" "kiln build $c fully cached" --runs "$RUNS" --warmup 1 \
+      "'$KILN' --root '$STORE' build -q -t bench/$c '$ctx'"
+    if [ "$PEERS" = 1 ] && command -v buildah >/dev/null && [ "$c" = steps20 ]; then
+      # The same cold prepare as shared/bench/peers.sh (its private storage configs apply
+      # when shared/bench/lib.sh's variables are exported by the caller).
+      local bprep="buildah rm --all >/dev/null 2>&1; podman rmi -af >/dev/null 2>&1; podman import -q '$ROOTFS_TAR' localhost/busybox:latest >/dev/null"
+      measure "buildah-$c-cold" "buildah bud --layers $c cold (chroot)" --runs 3 --prepare "$bprep" \
+        "buildah bud --layers --isolation chroot -q -t localhost/bench/$c '$ctx'"
+      measure "buildah-$c-warm" "buildah bud --layers $c fully cached (chroot)" --runs 3 --warmup 1 \
+        "buildah bud --layers --isolation chroot -q -t localhost/bench/$c '$ctx'"
+      ratio "$c cold vs buildah" "kiln-$c-cold" "buildah-$c-cold"
+      ratio "$c cached vs buildah" "kiln-$c-warm" "buildah-$c-warm"
+    fi
+  done
+}
+
+bench_start() {
+  fresh_store
+  measure kiln-run-true "kiln run --rm busybox true" --runs "$RUNS" --warmup 3 \
+    "'$KILN' --root '$STORE' run --rm localhost/busybox true"
+  if [ "$PEERS" = 1 ] && command -v crun >/dev/null; then
+    local bundle=$WORK/bundle
+    if [ ! -d "$bundle/rootfs" ]; then
+      mkdir -p "$bundle/rootfs" && tar -xf "$ROOTFS_TAR" -C "$bundle/rootfs"
+      (cd "$bundle" && crun spec && python3 - <<'EOPY'
+import json
+c = json.load(open("config.json"))
+c["process"]["terminal"] = False; c["process"]["args"] = ["true"]
+json.dump(c, open("config.json", "w"))
+EOPY
+      )
+    fi
+    # crun 1.8 refuses the hybrid cgroup layout: run it where cgroup2 is unmounted.
+    measure crun-run-true "crun run (bundle, v1-only mount ns)" --runs "$RUNS" --warmup 3 \
+      "unshare -m --propagation private sh -c 'umount -l /sys/fs/cgroup/unified 2>/dev/null; exec crun --root $WORK/crun run --bundle $bundle kb-\$\$'"
+    ratio "start vs crun (crun incl. unshare+sh)" kiln-run-true crun-run-true
+  fi
+}
+
+sections=${*:-build start}
+for s in $sections; do
+  case $s in
+    build) bench_build ;;
+    start) bench_start ;;
+    *) log "unknown section $s"; exit 1 ;;
+  esac
+done
+log "table: $RESULTS/table.txt"

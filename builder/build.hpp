@@ -1,0 +1,36 @@
+#pragma once
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "util/digest.hpp"
+
+namespace kiln::image {
+class Store;
+}
+
+namespace kiln::builder {
+
+struct BuildOptions {
+    std::string context_dir;
+    std::string dockerfile;  // path; empty = <context>/Dockerfile
+    std::vector<std::string> tags;
+    std::map<std::string, std::string> build_args;
+    std::string target;      // stage name; empty = last stage
+    bool no_cache = false;
+    bool quiet = false;      // only the image ID on stdout
+};
+
+struct BuildResult {
+    Digest image_id;
+    int steps = 0;
+    int cached_steps = 0;
+};
+
+// Builds the Dockerfile into an image in the store and tags it. Progress goes to `progress`
+// (one "#N [stage i/n] INSTRUCTION" line per step, then CACHED or DONE). Throws kiln::Error
+// (parser::ParseError for Dockerfile problems); a failed step leaves no trace in the store.
+BuildResult build(image::Store& store, const BuildOptions& options, std::ostream& progress);
+
+}  // namespace kiln::builder

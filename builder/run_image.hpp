@@ -1,0 +1,35 @@
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kiln::image {
+class Store;
+}
+
+namespace kiln::builder {
+
+struct RunOptions {
+    std::string image;
+    std::vector<std::string> command;            // replaces the image's CMD when not empty
+    std::optional<std::string> entrypoint;       // --entrypoint ("" clears it)
+    std::vector<std::string> env;                // -e K=V or -e K (taken from kiln's env)
+    std::optional<std::string> workdir;          // -w
+    std::optional<std::string> user;             // -u
+    std::optional<std::string> hostname;         // -h
+    std::vector<std::string> volumes;            // -v HOST:CONTAINER[:ro]
+    bool remove = false;                         // --rm
+    bool interactive = false;                    // -i: stdin passes through
+};
+
+// Runs a container from an image in the foreground and returns its exit status (Docker's
+// rules: 126 not executable, 127 not found, 128+N killed by signal N). Throws kiln::Error
+// when kiln fails before the command starts.
+int run_image(image::Store& store, const RunOptions& options);
+
+// The container's argv from image config and flags, as Docker composes it.
+std::vector<std::string> container_args(const std::vector<std::string>& image_entrypoint,
+                                        const std::vector<std::string>& image_cmd,
+                                        const RunOptions& options);
+
+}  // namespace kiln::builder

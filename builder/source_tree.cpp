@@ -1,0 +1,182 @@
+#include "builder/source_tree.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+#include <vector>
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace kiln::builder {
+
+namespace {
+
+std::string join(const std::vector<std::string>& parts, std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i) out += '/';
+        out += parts[i];
+    }
+    return out;
+}
+
+}  // namespace
+
+bool is_whiteout(const struct stat& st) {
+    return S_ISCHR(st.st_mode) && major(st.st_rdev) == 0 && minor(st.st_rdev) == 0;
+}
+
+Digest SourceTree::file_digest(std::string_view rel, const struct stat&) const {
+    UniqueFd fd = open_file(rel);
+    return sha256_of_fd(fd.get(), std::string(rel));
+}
+
+DirectoryTree::DirectoryTree(const std::string& root) : root_(root), root_fd_(open_directory(root)) {}
+
+std::pair<UniqueFd, std::string> DirectoryTree::parent_of(std::string_view rel) const {
+    std::string cleaned = clean_path("/" + std::string(rel));
+    auto slash = cleaned.find_last_of('/');
+    std::string dir = cleaned.substr(0, slash);
+    std::string name = cleaned.substr(slash + 1);
+    return {open_in_root(root_fd_.get(), dir, O_PATH | O_DIRECTORY), name};
+}
+
+std::optional<struct stat> DirectoryTree::stat(std::string_view rel) const {
+    struct stat st;
+    if (clean_path("/" + std::string(rel)) == "/") {
+        if (::fstat(root_fd_.get(), &st) != 0) throw_errno("stat " + root_);
+        return st;
+    }
+    try {
+        auto [dir, name] = parent_of(rel);
+        if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+            throw_errno("stat " + std::string(rel));
+        }
+        return st;
+    } catch (const Error&) {
+        // A missing or non-directory parent means rel does not exist in this tree.
+        return std::nullopt;
+    }
+}
+
+std::vector<std::string> DirectoryTree::list(std::string_view rel) const {
+    UniqueFd fd = open_in_root(root_fd_.get(), rel, O_RDONLY | O_DIRECTORY);
+    DIR* dir = ::fdopendir(fd.get());
+    if (!dir) throw_errno("read directory " + std::string(rel));
+    fd.release();
+    std::unique_ptr<DIR, int (*)(DIR*)> guard(dir, ::closedir);
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(dir)) {
+        std::string_view name = e->d_name;
+        if (name == "." || name == "..") continue;
+        names.emplace_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+UniqueFd DirectoryTree::open_file(std::string_view rel) const {
+    auto [dir, name] = parent_of(rel);
+    UniqueFd fd(::openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) throw_errno("open " + std::string(rel));
+    return fd;
+}
+
+std::string DirectoryTree::read_link(std::string_view rel) const {
+    auto [dir, name] = parent_of(rel);
+    std::string target(4096, '\0');
+    ssize_t n = ::readlinkat(dir.get(), name.c_str(), target.data(), target.size());
+    if (n < 0) throw_errno("readlink " + std::string(rel));
+    target.resize(static_cast<std::size_t>(n));
+    return target;
+}
+
+LayerChainTree::LayerChainTree(std::vector<std::string> diff_dirs_top_first) {
+    layers_.reserve(diff_dirs_top_first.size());
+    for (auto& dir : diff_dirs_top_first) layers_.emplace_back(dir);
+}
+
+namespace {
+
+bool is_opaque(const DirectoryTree& layer, const std::string& rel) {
+    std::string path = rel.empty() ? layer.root() : layer.root() + "/" + rel;
+    char value[2] = {};
+    ssize_t n = ::lgetxattr(path.c_str(), "trusted.overlay.opaque", value, sizeof value);
+    return n == 1 && value[0] == 'y';
+}
+
+}  // namespace
+
+std::optional<std::size_t> LayerChainTree::provider(std::string_view rel) const {
+    auto parts = split_path(rel);
+    for (std::size_t li = 0; li < layers_.size(); ++li) {
+        const auto& layer = layers_[li];
+        bool stop_below = false;
+        bool present = true;
+        for (std::size_t i = 1; i <= parts.size(); ++i) {
+            std::string prefix = join(parts, i);
+            auto st = layer.stat(prefix);
+            if (!st) {
+                present = false;
+                break;
+            }
+            if (is_whiteout(*st)) return std::nullopt;
+            if (i == parts.size()) return li;
+            // A non-directory here hides everything below this name in lower layers.
+            if (!S_ISDIR(st->st_mode)) return std::nullopt;
+            if (is_opaque(layer, prefix)) stop_below = true;
+        }
+        if (present && parts.empty()) return li;
+        if (stop_below) return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+std::optional<struct stat> LayerChainTree::stat(std::string_view rel) const {
+    auto li = provider(rel);
+    if (!li) return std::nullopt;
+    return layers_[*li].stat(rel);
+}
+
+std::vector<std::string> LayerChainTree::list(std::string_view rel) const {
+    auto top = provider(rel);
+    if (!top) throw Error("no such directory: /" + std::string(rel));
+    std::set<std::string> seen;
+    std::set<std::string> names;
+    std::string dir(rel);
+    for (std::size_t li = *top; li < layers_.size(); ++li) {
+        const auto& layer = layers_[li];
+        auto st = layer.stat(dir);
+        if (!st) continue;
+        if (!S_ISDIR(st->st_mode)) break;
+        for (auto& name : layer.list(dir)) {
+            if (!seen.insert(name).second) continue;
+            auto entry = layer.stat(dir.empty() ? name : dir + "/" + name);
+            if (entry && !is_whiteout(*entry)) names.insert(name);
+        }
+        if (is_opaque(layer, dir)) break;
+    }
+    return {names.begin(), names.end()};
+}
+
+UniqueFd LayerChainTree::open_file(std::string_view rel) const {
+    auto li = provider(rel);
+    if (!li) throw Error("no such file: /" + std::string(rel));
+    return layers_[*li].open_file(rel);
+}
+
+std::string LayerChainTree::read_link(std::string_view rel) const {
+    auto li = provider(rel);
+    if (!li) throw Error("no such file: /" + std::string(rel));
+    return layers_[*li].read_link(rel);
+}
+
+}  // namespace kiln::builder

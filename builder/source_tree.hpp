@@ -1,0 +1,67 @@
+#pragma once
+#include <sys/stat.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/digest.hpp"
+#include "util/fd.hpp"
+
+namespace kiln::builder {
+
+// A read-only tree COPY takes files from: the build context, or another stage's layers.
+// Paths are relative, "/"-separated and already cleaned; "" is the tree's root.
+class SourceTree {
+public:
+    virtual ~SourceTree() = default;
+    // lstat of rel; nullopt when it does not exist (or is hidden by a whiteout).
+    virtual std::optional<struct stat> stat(std::string_view rel) const = 0;
+    // Names directly below the directory rel, sorted bytewise.
+    virtual std::vector<std::string> list(std::string_view rel) const = 0;
+    virtual UniqueFd open_file(std::string_view rel) const = 0;
+    virtual std::string read_link(std::string_view rel) const = 0;
+    // sha256 of a regular file's bytes (the context remembers these by inode/size/mtime).
+    virtual Digest file_digest(std::string_view rel, const struct stat& st) const;
+};
+
+// A directory on the host read through a dirfd: nothing outside it is ever opened.
+class DirectoryTree : public SourceTree {
+public:
+    explicit DirectoryTree(const std::string& root);
+    std::optional<struct stat> stat(std::string_view rel) const override;
+    std::vector<std::string> list(std::string_view rel) const override;
+    UniqueFd open_file(std::string_view rel) const override;
+    std::string read_link(std::string_view rel) const override;
+    const std::string& root() const { return root_; }
+
+protected:
+    // The parent directory of rel opened inside the root, plus rel's last component.
+    std::pair<UniqueFd, std::string> parent_of(std::string_view rel) const;
+
+private:
+    std::string root_;
+    UniqueFd root_fd_;
+};
+
+// The merged view of unpacked layers (top first), as overlayfs would show it: whiteouts
+// (0/0 character devices) hide lower entries, an opaque directory hides lower contents.
+class LayerChainTree : public SourceTree {
+public:
+    explicit LayerChainTree(std::vector<std::string> diff_dirs_top_first);
+    std::optional<struct stat> stat(std::string_view rel) const override;
+    std::vector<std::string> list(std::string_view rel) const override;
+    UniqueFd open_file(std::string_view rel) const override;
+    std::string read_link(std::string_view rel) const override;
+
+private:
+    // Index into layers_ of the layer that provides rel, if visible.
+    std::optional<std::size_t> provider(std::string_view rel) const;
+    std::vector<DirectoryTree> layers_;
+};
+
+bool is_whiteout(const struct stat& st);
+
+}  // namespace kiln::builder
