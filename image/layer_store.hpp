@@ -1,15 +1,19 @@
 #pragma once
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "image/mount_spec.hpp"
 #include "util/digest.hpp"
+#include "util/fd.hpp"
 
 namespace kiln::image {
 
 class MetadataDb;
+struct LayerRow;
 
 // An immutable, unpacked layer: layers/<chainid>/diff, usable directly as an overlay lowerdir.
 struct LayerInfo {
@@ -31,11 +35,22 @@ struct Snapshot {
 
 // The layer stack (containerd's snapshotter shape). The builder and the runtime reach
 // layers only through this interface.
+//
+// Snapshots are owned by the LayerStore object (the process) that prepared them: it holds
+// a flock on snapshots/<key> until commit() or remove(). When it dies without either (a
+// crash, kill -9), the next Store open deletes the leftover. Something that must outlive
+// the process (a detached container) keeps its own upper/work dirs and mounts them with
+// overlay().
 class LayerStore {
 public:
     LayerStore(std::string root, MetadataDb& db);
+    ~LayerStore();
+    LayerStore(const LayerStore&) = delete;
+    LayerStore& operator=(const LayerStore&) = delete;
 
     // A writable overlay: upper dir over the parent's chain (or over nothing).
+    // key: [A-Za-z0-9_.-]{1,128}, not starting with '.'; it must not name an existing
+    // snapshot. parent must be a committed layer.
     Snapshot prepare(const std::string& key, const std::optional<Digest>& parent);
     // A read-only mount of the parent's chain.
     MountSpec view(const std::optional<Digest>& parent) const;
@@ -55,9 +70,40 @@ public:
     bool remove_layer(const Digest& chain_id);
     std::vector<LayerInfo> walk() const;
 
+    // Overlay mount of upper_dir/work_dir (absolute, on the store's filesystem) over the
+    // parent's chain: what prepare() returns, for callers that own their upper dir.
+    MountSpec overlay(const std::optional<Digest>& parent, const std::string& upper_dir,
+                      const std::string& work_dir) const;
+    // Removes chain_id and then its ancestors, top down, for as long as each is unused by
+    // images, children, snapshots and "layer" build-cache entries. Returns what was removed.
+    std::vector<Digest> release_chain(const Digest& chain_id);
+    // Removes every layer not reachable from an image, a snapshot or a "layer" build-cache
+    // entry, and committed at least min_age_seconds ago (so a concurrent build's fresh,
+    // not yet referenced layer survives). Returns what was removed.
+    std::vector<Digest> gc(long min_age_seconds = 600);
+    // Snapshot keys present now (of any process).
+    std::vector<std::string> snapshots() const;
+    // Removes leftovers of crashed processes (unlocked snapshots, dangling l/ links).
+    // Called by Store on open.
+    void cleanup();
+
+    const std::string& root() const { return root_; }
+
 private:
+    LayerInfo info(const LayerRow& row) const;
+    LayerInfo install(const std::string& diff_src, const Digest& diff_id, std::uint64_t size,
+                      const std::optional<Digest>& parent);
+    LayerInfo record(const LayerRow& row);
+    LayerInfo adopt(const Digest& chain, const Digest& diff_id, std::uint64_t size,
+                    const std::optional<Digest>& parent);
+    std::string lower_dirs(const std::optional<Digest>& parent) const;
+    bool snapshot_uses(const Digest& chain_id) const;
+    std::string new_short_link(const std::string& target);
+
     std::string root_;
     MetadataDb& db_;
+    mutable std::mutex mutex_;
+    std::map<std::string, UniqueFd> snapshot_locks_;  // key -> flock on snapshots/<key>
 };
 
 // ChainID(L0) = DiffID(L0); ChainID(L0..Ln) = sha256(ChainID(L0..Ln-1) + " " + DiffID(Ln)).

@@ -1,0 +1,454 @@
+#include "image/metadata_db.hpp"
+
+#include <sqlite3.h>
+
+#include <chrono>
+
+#include "util/error.hpp"
+
+namespace kiln::image {
+
+namespace {
+
+// Long enough to ride out another process's commit of a layer or image (a few ms of
+// writing), short enough that a wedged process is reported rather than waited on forever.
+constexpr int kBusyTimeoutMs = 30000;
+
+[[noreturn]] void fail(sqlite3* db, const std::string& what) {
+    int code = sqlite3_extended_errcode(db);
+    std::string msg = "database: " + what + ": " + sqlite3_errmsg(db);
+    if ((code & 0xff) == SQLITE_BUSY)
+        msg += " (another kiln process holds the store's database locked for too long)";
+    throw Error(msg);
+}
+
+// One prepared statement, finalized on destruction. Arguments bind in order.
+class Stmt {
+public:
+    template <class... Args>
+    Stmt(sqlite3* db, const char* sql, const Args&... args) : db_(db) {
+        if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) fail(db_, sql);
+        int i = 0;
+        (bind(++i, args), ...);
+    }
+    ~Stmt() { sqlite3_finalize(stmt_); }
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+
+    // Advances; true while there is a row.
+    bool step() {
+        int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        fail(db_, sqlite3_sql(stmt_));
+    }
+    void run() {
+        while (step()) {
+        }
+    }
+
+    bool null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+    std::string text(int col) const {
+        auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+        return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+                 : std::string();
+    }
+    std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+    Digest digest(int col) const { return Digest::parse(text(col)); }
+    std::optional<Digest> opt_digest(int col) const {
+        if (null(col)) return std::nullopt;
+        return digest(col);
+    }
+
+private:
+    void check(int rc) {
+        if (rc != SQLITE_OK) fail(db_, "bind");
+    }
+    void bind(int i, std::string_view v) {
+        check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+    }
+    void bind(int i, const std::string& v) { bind(i, std::string_view(v)); }
+    void bind(int i, const char* v) { bind(i, std::string_view(v)); }
+    void bind(int i, std::int64_t v) { check(sqlite3_bind_int64(stmt_, i, v)); }
+    void bind(int i, std::uint64_t v) { bind(i, static_cast<std::int64_t>(v)); }
+    void bind(int i, const Digest& v) { bind(i, v.str()); }
+    void bind(int i, const std::optional<Digest>& v) {
+        if (v)
+            bind(i, *v);
+        else
+            check(sqlite3_bind_null(stmt_, i));
+    }
+
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE IF NOT EXISTS layers(
+    chain_id TEXT PRIMARY KEY,
+    diff_id  TEXT NOT NULL,
+    parent   TEXT,
+    size     INTEGER NOT NULL,
+    short_id TEXT NOT NULL UNIQUE,
+    created  INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS layers_parent ON layers(parent);
+CREATE INDEX IF NOT EXISTS layers_diff ON layers(diff_id);
+CREATE TABLE IF NOT EXISTS images(
+    id            TEXT PRIMARY KEY,
+    config_digest TEXT NOT NULL,
+    top_chain_id  TEXT,
+    created       INTEGER NOT NULL,
+    size          INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS images_top ON images(top_chain_id);
+CREATE TABLE IF NOT EXISTS refs(
+    name     TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS refs_image ON refs(image_id);
+CREATE TABLE IF NOT EXISTS blobs(
+    digest     TEXT PRIMARY KEY,
+    media_type TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    diff_id    TEXT);
+CREATE INDEX IF NOT EXISTS blobs_diff ON blobs(diff_id);
+CREATE TABLE IF NOT EXISTS build_cache(
+    key       TEXT PRIMARY KEY,
+    kind      TEXT NOT NULL,
+    result    TEXT NOT NULL,
+    created   INTEGER NOT NULL,
+    last_used INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS build_cache_kind ON build_cache(kind, result);
+)sql";
+
+LayerRow layer_row(const Stmt& s) {
+    return LayerRow{s.digest(0), s.digest(1), s.opt_digest(2), static_cast<std::uint64_t>(s.integer(3)),
+                    s.text(4), s.integer(5)};
+}
+
+ImageRow image_row(const Stmt& s) {
+    return ImageRow{s.digest(0), s.digest(1), s.opt_digest(2), s.integer(3),
+                    static_cast<std::uint64_t>(s.integer(4))};
+}
+
+BlobRow blob_row(const Stmt& s) {
+    return BlobRow{s.digest(0), s.text(1), static_cast<std::uint64_t>(s.integer(2)), s.opt_digest(3)};
+}
+
+CacheEntry cache_row(const Stmt& s) {
+    return CacheEntry{s.text(0), s.text(1), s.text(2), s.integer(3), s.integer(4)};
+}
+
+bool is_lower_hex(std::string_view s) {
+    for (char c : s)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    return true;
+}
+
+}  // namespace
+
+std::int64_t unix_now() {
+    using namespace std::chrono;
+    return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+MetadataDb::MetadataDb(const std::string& path) : path_(path) {
+    int rc = sqlite3_open_v2(path.c_str(), &db_,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+        sqlite3_close(db_);
+        throw Error("open database " + path + ": " + msg);
+    }
+    try {
+        sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+        // WAL lets readers proceed while another process writes; NORMAL sync is still
+        // crash-consistent in WAL mode (an OS crash may lose only the last commits, and the
+        // store writes files before rows, so a lost row leaves only an unreferenced file).
+        exec("PRAGMA journal_mode=WAL");
+        exec("PRAGMA synchronous=NORMAL");
+        migrate();
+    } catch (...) {
+        sqlite3_close(db_);
+        throw;
+    }
+}
+
+MetadataDb::~MetadataDb() { sqlite3_close(db_); }
+
+void MetadataDb::exec(const std::string& sql) {
+    std::lock_guard lock(mutex_);
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string msg = err ? err : "unknown error";
+        sqlite3_free(err);
+        // Re-read through fail() for the BUSY hint, keeping sqlite's own message.
+        if ((sqlite3_extended_errcode(db_) & 0xff) == SQLITE_BUSY) fail(db_, sql);
+        throw Error("database " + path_ + ": " + msg + " (in: " + sql.substr(0, 60) + ")");
+    }
+}
+
+void MetadataDb::migrate() {
+    if (schema_version() == kSchemaVersion) return;
+    Transaction tx(*this);
+    // Re-read under the write lock: another process may have migrated meanwhile.
+    int version = schema_version();
+    if (version > kSchemaVersion)
+        throw Error("the store at " + path_ + " has schema version " + std::to_string(version) +
+                    ", newer than this kiln understands (" + std::to_string(kSchemaVersion) +
+                    "); upgrade kiln");
+    if (version < 1) exec(kSchemaV1);
+    exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
+    tx.commit();
+}
+
+int MetadataDb::schema_version() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "PRAGMA user_version");
+    return s.step() ? static_cast<int>(s.integer(0)) : 0;
+}
+
+std::string MetadataDb::journal_mode() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "PRAGMA journal_mode");
+    return s.step() ? s.text(0) : std::string();
+}
+
+MetadataDb::Transaction::Transaction(MetadataDb& db) : db_(db), lock_(db.mutex_) {
+    db_.exec("BEGIN IMMEDIATE");
+}
+
+MetadataDb::Transaction::~Transaction() {
+    if (!done_) sqlite3_exec(db_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void MetadataDb::Transaction::commit() {
+    if (done_) throw Error("database: transaction committed twice");
+    db_.exec("COMMIT");
+    done_ = true;
+}
+
+// ---- layers
+
+bool MetadataDb::put_layer(const LayerRow& r) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_,
+         "INSERT OR IGNORE INTO layers(chain_id, diff_id, parent, size, short_id, created) "
+         "VALUES(?,?,?,?,?,?)",
+         r.chain_id, r.diff_id, r.parent, r.size, r.short_id, r.created)
+        .run();
+    return sqlite3_changes(db_) > 0;
+}
+
+std::optional<LayerRow> MetadataDb::get_layer(const Digest& chain_id) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT chain_id, diff_id, parent, size, short_id, created FROM layers WHERE chain_id=?",
+           chain_id);
+    if (!s.step()) return std::nullopt;
+    return layer_row(s);
+}
+
+std::vector<LayerRow> MetadataDb::list_layers() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT chain_id, diff_id, parent, size, short_id, created FROM layers ORDER BY created, chain_id");
+    std::vector<LayerRow> out;
+    while (s.step()) out.push_back(layer_row(s));
+    return out;
+}
+
+std::vector<Digest> MetadataDb::layer_children(const Digest& chain_id) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT chain_id FROM layers WHERE parent=?", chain_id);
+    std::vector<Digest> out;
+    while (s.step()) out.push_back(s.digest(0));
+    return out;
+}
+
+void MetadataDb::delete_layer(const Digest& chain_id) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "DELETE FROM layers WHERE chain_id=?", chain_id).run();
+}
+
+// ---- images
+
+void MetadataDb::put_image(const ImageRow& r) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_,
+         "INSERT OR REPLACE INTO images(id, config_digest, top_chain_id, created, size) "
+         "VALUES(?,?,?,?,?)",
+         r.id, r.config_digest, r.top_chain_id, r.created, r.size)
+        .run();
+}
+
+std::optional<ImageRow> MetadataDb::get_image(const Digest& id) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT id, config_digest, top_chain_id, created, size FROM images WHERE id=?", id);
+    if (!s.step()) return std::nullopt;
+    return image_row(s);
+}
+
+std::vector<ImageRow> MetadataDb::list_images() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT id, config_digest, top_chain_id, created, size FROM images ORDER BY created DESC, id");
+    std::vector<ImageRow> out;
+    while (s.step()) out.push_back(image_row(s));
+    return out;
+}
+
+std::vector<Digest> MetadataDb::images_with_prefix(std::string_view hex_prefix) {
+    std::vector<Digest> out;
+    // Only hex reaches the LIKE pattern, so '%' and '_' can never act as wildcards.
+    if (!is_lower_hex(hex_prefix)) return out;
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT id FROM images WHERE id LIKE ? ORDER BY id",
+           "sha256:" + std::string(hex_prefix) + "%");
+    while (s.step()) out.push_back(s.digest(0));
+    return out;
+}
+
+std::vector<Digest> MetadataDb::images_with_top_chain(const Digest& chain_id) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT id FROM images WHERE top_chain_id=?", chain_id);
+    std::vector<Digest> out;
+    while (s.step()) out.push_back(s.digest(0));
+    return out;
+}
+
+void MetadataDb::delete_image(const Digest& id) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "DELETE FROM images WHERE id=?", id).run();
+}
+
+// ---- refs
+
+void MetadataDb::set_ref(const std::string& name, const Digest& image_id) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "INSERT OR REPLACE INTO refs(name, image_id) VALUES(?,?)", name, image_id).run();
+}
+
+bool MetadataDb::delete_ref(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "DELETE FROM refs WHERE name=?", name).run();
+    return sqlite3_changes(db_) > 0;
+}
+
+std::optional<Digest> MetadataDb::get_ref(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT image_id FROM refs WHERE name=?", name);
+    if (!s.step()) return std::nullopt;
+    return s.digest(0);
+}
+
+std::vector<std::string> MetadataDb::refs_for(const Digest& image_id) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT name FROM refs WHERE image_id=? ORDER BY name", image_id);
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
+    return out;
+}
+
+std::vector<std::pair<std::string, Digest>> MetadataDb::list_refs() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT name, image_id FROM refs ORDER BY name");
+    std::vector<std::pair<std::string, Digest>> out;
+    while (s.step()) out.emplace_back(s.text(0), s.digest(1));
+    return out;
+}
+
+// ---- blobs
+
+void MetadataDb::put_blob(const BlobRow& r) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "INSERT OR REPLACE INTO blobs(digest, media_type, size, diff_id) VALUES(?,?,?,?)",
+         r.digest, r.media_type, r.size, r.diff_id)
+        .run();
+}
+
+std::optional<BlobRow> MetadataDb::get_blob(const Digest& digest) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT digest, media_type, size, diff_id FROM blobs WHERE digest=?", digest);
+    if (!s.step()) return std::nullopt;
+    return blob_row(s);
+}
+
+std::vector<BlobRow> MetadataDb::blobs_for_diff(const Digest& diff_id) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT digest, media_type, size, diff_id FROM blobs WHERE diff_id=? ORDER BY digest",
+           diff_id);
+    std::vector<BlobRow> out;
+    while (s.step()) out.push_back(blob_row(s));
+    return out;
+}
+
+std::vector<BlobRow> MetadataDb::orphan_layer_blobs() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT digest, media_type, size, diff_id FROM blobs WHERE diff_id IS NOT NULL AND "
+           "NOT EXISTS (SELECT 1 FROM layers WHERE layers.diff_id = blobs.diff_id)");
+    std::vector<BlobRow> out;
+    while (s.step()) out.push_back(blob_row(s));
+    return out;
+}
+
+void MetadataDb::delete_blob(const Digest& digest) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "DELETE FROM blobs WHERE digest=?", digest).run();
+}
+
+// ---- build cache
+
+std::optional<CacheEntry> MetadataDb::cache_entry(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT key, kind, result, created, last_used FROM build_cache WHERE key=?", key);
+    if (!s.step()) return std::nullopt;
+    return cache_row(s);
+}
+
+std::optional<std::string> MetadataDb::cache_get(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    auto entry = cache_entry(key);
+    if (!entry) return std::nullopt;
+    // last_used drives pruning; a failed update (db busy) must not fail a cache hit.
+    try {
+        Stmt(db_, "UPDATE build_cache SET last_used=? WHERE key=?", unix_now(), key).run();
+    } catch (const Error&) {
+    }
+    return entry->result;
+}
+
+void MetadataDb::cache_put(const std::string& key, const std::string& result, const std::string& kind) {
+    std::lock_guard lock(mutex_);
+    auto now = unix_now();
+    Stmt(db_,
+         "INSERT INTO build_cache(key, kind, result, created, last_used) VALUES(?,?,?,?,?) "
+         "ON CONFLICT(key) DO UPDATE SET kind=excluded.kind, result=excluded.result, "
+         "last_used=excluded.last_used",
+         key, kind, result, now, now)
+        .run();
+}
+
+std::vector<CacheEntry> MetadataDb::cache_list() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT key, kind, result, created, last_used FROM build_cache ORDER BY last_used DESC, key");
+    std::vector<CacheEntry> out;
+    while (s.step()) out.push_back(cache_row(s));
+    return out;
+}
+
+bool MetadataDb::cache_delete(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "DELETE FROM build_cache WHERE key=?", key).run();
+    return sqlite3_changes(db_) > 0;
+}
+
+std::vector<Digest> MetadataDb::cache_layer_roots() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT DISTINCT result FROM build_cache WHERE kind='layer'");
+    std::vector<Digest> out;
+    while (s.step()) {
+        std::string r = s.text(0);
+        if (Digest::valid(r)) out.push_back(Digest::parse(r));
+    }
+    return out;
+}
+
+}  // namespace kiln::image

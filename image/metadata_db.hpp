@@ -1,0 +1,160 @@
+#pragma once
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "util/digest.hpp"
+
+struct sqlite3;
+
+namespace kiln::image {
+
+// Row types. Times are unix seconds.
+struct LayerRow {
+    Digest chain_id;
+    Digest diff_id;
+    std::optional<Digest> parent;
+    std::uint64_t size = 0;  // bytes of the uncompressed layer tar
+    std::string short_id;    // name of the l/<short> link
+    std::int64_t created = 0;
+};
+
+struct ImageRow {
+    Digest id;  // = config digest
+    Digest config_digest;
+    std::optional<Digest> top_chain_id;  // empty for an image with no layers
+    std::int64_t created = 0;
+    std::uint64_t size = 0;  // sum of the layers' uncompressed sizes
+};
+
+// A stored blob (compressed layer, config, manifest); diff_id set for compressed layers so
+// save/push can find the blob that belongs to an unpacked layer.
+struct BlobRow {
+    Digest digest;
+    std::string media_type;
+    std::uint64_t size = 0;
+    std::optional<Digest> diff_id;
+};
+
+// One build-cache entry. kind "layer" means result is a chain ID ("sha256:…"); such
+// entries keep their layer alive through garbage collection. Any other kind (e.g.
+// "config") is an opaque value for the builder.
+struct CacheEntry {
+    std::string key;
+    std::string kind;
+    std::string result;
+    std::int64_t created = 0;
+    std::int64_t last_used = 0;
+};
+
+// The store's SQLite database (kiln.db): WAL mode, busy timeout, versioned schema.
+// Every method is safe to call from several threads; concurrent kiln processes are kept
+// apart by SQLite's own locking. All SQL of kiln lives in metadata_db.cpp.
+class MetadataDb {
+public:
+    static constexpr int kSchemaVersion = 1;
+
+    explicit MetadataDb(const std::string& path);
+    ~MetadataDb();
+    MetadataDb(const MetadataDb&) = delete;
+    MetadataDb& operator=(const MetadataDb&) = delete;
+
+    // BEGIN IMMEDIATE on construction (takes the write lock up front, so a transaction
+    // never fails half-way with SQLITE_BUSY on upgrade); ROLLBACK on destruction unless
+    // commit() was called. Holds the db's mutex: other threads wait, the owning thread may
+    // keep calling methods.
+    class Transaction {
+    public:
+        explicit Transaction(MetadataDb& db);
+        ~Transaction();
+        Transaction(const Transaction&) = delete;
+        Transaction& operator=(const Transaction&) = delete;
+        void commit();
+
+    private:
+        MetadataDb& db_;
+        std::unique_lock<std::recursive_mutex> lock_;
+        bool done_ = false;
+    };
+    Transaction transaction() { return Transaction(*this); }
+
+    int schema_version();
+    std::string journal_mode();
+    const std::string& path() const { return path_; }
+
+    // layers
+    // Inserts the row; an existing row with the same chain ID is kept (returns false).
+    bool put_layer(const LayerRow& row);
+    std::optional<LayerRow> get_layer(const Digest& chain_id);
+    std::vector<LayerRow> list_layers();
+    std::vector<Digest> layer_children(const Digest& chain_id);
+    void delete_layer(const Digest& chain_id);
+
+    // images
+    void put_image(const ImageRow& row);  // insert or replace
+    std::optional<ImageRow> get_image(const Digest& id);
+    std::vector<ImageRow> list_images();
+    // Image ids whose hex starts with hex_prefix (lowercase hex only, else none).
+    std::vector<Digest> images_with_prefix(std::string_view hex_prefix);
+    std::vector<Digest> images_with_top_chain(const Digest& chain_id);
+    void delete_image(const Digest& id);
+
+    // refs (full normalized names → image id)
+    void set_ref(const std::string& name, const Digest& image_id);
+    bool delete_ref(const std::string& name);
+    std::optional<Digest> get_ref(const std::string& name);
+    std::vector<std::string> refs_for(const Digest& image_id);
+    std::vector<std::pair<std::string, Digest>> list_refs();
+
+    // blobs
+    void put_blob(const BlobRow& row);  // insert or replace
+    std::optional<BlobRow> get_blob(const Digest& digest);
+    std::vector<BlobRow> blobs_for_diff(const Digest& diff_id);
+    // Blobs whose diff_id no longer belongs to any layer.
+    std::vector<BlobRow> orphan_layer_blobs();
+    void delete_blob(const Digest& digest);
+
+    // build cache
+    // The result stored under key, marking the entry used now.
+    std::optional<std::string> cache_get(const std::string& key);
+    std::optional<CacheEntry> cache_entry(const std::string& key);
+    void cache_put(const std::string& key, const std::string& result,
+                   const std::string& kind = "layer");
+    std::vector<CacheEntry> cache_list();
+    bool cache_delete(const std::string& key);
+    // Chain IDs that "layer" cache entries point at (GC roots).
+    std::vector<Digest> cache_layer_roots();
+
+    // Runs fn inside one write transaction (commits when fn returns, rolls back on throw).
+    template <class Fn>
+    auto in_transaction(Fn&& fn) {
+        Transaction tx(*this);
+        if constexpr (std::is_void_v<decltype(fn())>) {
+            fn();
+            tx.commit();
+        } else {
+            auto result = fn();
+            tx.commit();
+            return result;
+        }
+    }
+
+    // Low level: runs SQL without results (for tests and migrations).
+    void exec(const std::string& sql);
+
+private:
+    void migrate();
+
+    std::string path_;
+    sqlite3* db_ = nullptr;
+    std::recursive_mutex mutex_;
+};
+
+std::int64_t unix_now();
+
+}  // namespace kiln::image

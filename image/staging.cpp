@@ -1,0 +1,131 @@
+#include "image/staging.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <ctime>
+#include <vector>
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace kiln::image {
+
+namespace {
+
+void lock_or_throw(int fd, const std::string& path) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) throw_errno("lock " + path);
+}
+
+}  // namespace
+
+StagingFile::StagingFile(const std::string& tmp_dir, const std::string& prefix) {
+    std::string tmpl = tmp_dir + "/" + prefix + "XXXXXX";
+    fd_.reset(::mkostemp(tmpl.data(), O_CLOEXEC));
+    if (!fd_) throw_errno("create temporary file in " + tmp_dir);
+    path_ = tmpl;
+    try {
+        lock_or_throw(fd_.get(), path_);
+    } catch (...) {
+        ::unlink(path_.c_str());
+        throw;
+    }
+}
+
+StagingFile::~StagingFile() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+void StagingFile::write(const void* data, std::size_t size) {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+        ssize_t n = ::write(fd_.get(), p, size);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("write " + path_);
+        }
+        p += n;
+        size -= static_cast<std::size_t>(n);
+    }
+}
+
+void StagingFile::commit(const std::string& dest, mode_t mode) {
+    if (::fchmod(fd_.get(), mode) != 0) throw_errno("chmod " + path_);
+    if (::fsync(fd_.get()) != 0) throw_errno("fsync " + path_);
+    durable_rename(path_, dest);
+    path_.clear();
+    fd_.reset();
+}
+
+StagingDir::StagingDir(const std::string& tmp_dir, const std::string& prefix) {
+    std::string tmpl = tmp_dir + "/" + prefix + "XXXXXX";
+    if (!::mkdtemp(tmpl.data())) throw_errno("create temporary directory in " + tmp_dir);
+    path_ = tmpl;
+    try {
+        lock_ = open_directory(path_);
+        lock_or_throw(lock_.get(), path_);
+    } catch (...) {
+        remove_all(path_);
+        throw;
+    }
+}
+
+StagingDir::~StagingDir() {
+    if (path_.empty()) return;
+    try {
+        remove_all(path_);
+    } catch (...) {
+        // Left for the next open's cleanup; a destructor must not throw.
+    }
+}
+
+UniqueFd StagingDir::release() {
+    path_.clear();
+    return std::move(lock_);
+}
+
+UniqueFd try_lock_path(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd) return fd;
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return UniqueFd();
+    return fd;
+}
+
+std::vector<std::string> list_dir_names(const std::string& dir) {
+    std::vector<std::string> names;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return names;
+    while (dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") names.push_back(std::move(n));
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+void remove_stale_entries(const std::string& dir, long min_age_seconds) {
+    const auto names = list_dir_names(dir);
+    const std::time_t now = std::time(nullptr);
+    for (const auto& n : names) {
+        std::string p = dir + "/" + n;
+        struct stat st;
+        if (::lstat(p.c_str(), &st) != 0) continue;
+        // ctime, not mtime: a rename into place updates it, and it cannot be set back.
+        if (now - st.st_ctime < min_age_seconds) continue;
+        UniqueFd lock = S_ISLNK(st.st_mode) ? UniqueFd() : try_lock_path(p);
+        if (!S_ISLNK(st.st_mode) && !lock) continue;
+        try {
+            remove_all(p);
+        } catch (const Error&) {
+            // Best effort: a leftover that cannot be removed now is retried next open.
+        }
+    }
+}
+
+}  // namespace kiln::image
