@@ -96,6 +96,7 @@ private:
     LayerInfo record(const LayerRow& row);
     LayerInfo adopt(const Digest& chain, const Digest& diff_id, std::uint64_t size,
                     const std::optional<Digest>& parent);
+    std::vector<LayerRow> rows_top_first(const Digest& chain_id) const;
     std::string lower_dirs(const std::optional<Digest>& parent) const;
     bool snapshot_uses(const Digest& chain_id) const;
     std::string new_short_link(const std::string& target);

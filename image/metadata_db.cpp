@@ -255,6 +255,20 @@ std::vector<LayerRow> MetadataDb::list_layers() {
     return out;
 }
 
+std::vector<LayerRow> MetadataDb::layer_chain(const Digest& chain_id) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "WITH RECURSIVE up(id, depth) AS (SELECT ?, 0 UNION ALL "
+           "SELECT layers.parent, up.depth + 1 FROM layers JOIN up ON layers.chain_id = up.id "
+           "WHERE layers.parent IS NOT NULL) "
+           "SELECT l.chain_id, l.diff_id, l.parent, l.size, l.short_id, l.created "
+           "FROM up JOIN layers l ON l.chain_id = up.id ORDER BY up.depth",
+           chain_id);
+    std::vector<LayerRow> out;
+    while (s.step()) out.push_back(layer_row(s));
+    return out;
+}
+
 std::vector<Digest> MetadataDb::layer_children(const Digest& chain_id) {
     std::lock_guard lock(mutex_);
     Stmt s(db_, "SELECT chain_id FROM layers WHERE parent=?", chain_id);

@@ -92,6 +92,9 @@ public:
     bool put_layer(const LayerRow& row);
     std::optional<LayerRow> get_layer(const Digest& chain_id);
     std::vector<LayerRow> list_layers();
+    // chain_id and its ancestors, top first, in one query (a 120-layer image is common).
+    // Stops early if a row is missing; the caller checks the bottom has no parent.
+    std::vector<LayerRow> layer_chain(const Digest& chain_id);
     std::vector<Digest> layer_children(const Digest& chain_id);
     void delete_layer(const Digest& chain_id);
 

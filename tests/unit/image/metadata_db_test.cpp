@@ -1,0 +1,148 @@
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "image/metadata_db.hpp"
+#include "util/digest.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+using kiln::Digest;
+using kiln::image::LayerRow;
+using kiln::image::MetadataDb;
+
+namespace {
+
+Digest d(const std::string& s) { return kiln::sha256_of(s); }
+
+LayerRow layer(const std::string& name, std::optional<Digest> parent = std::nullopt) {
+    return LayerRow{d(name), d("diff-" + name), parent, 42, "SHORT" + name, 1000};
+}
+
+}  // namespace
+
+TEST_CASE("metadata db opens in WAL mode with the current schema", "[store][db]") {
+    kiln::TempDir dir("/tmp", "kiln-db-test-");
+    const std::string path = dir.path() + "/kiln.db";
+    {
+        MetadataDb db(path);
+        CHECK(db.journal_mode() == "wal");
+        CHECK(db.schema_version() == MetadataDb::kSchemaVersion);
+        db.put_layer(layer("a"));
+    }
+    // Reopening keeps data and does not migrate again.
+    MetadataDb db(path);
+    CHECK(db.schema_version() == MetadataDb::kSchemaVersion);
+    REQUIRE(db.get_layer(d("a")));
+    CHECK(db.get_layer(d("a"))->short_id == "SHORTa");
+}
+
+TEST_CASE("metadata db refuses a schema newer than it knows", "[store][db]") {
+    kiln::TempDir dir("/tmp", "kiln-db-test-");
+    const std::string path = dir.path() + "/kiln.db";
+    {
+        MetadataDb db(path);
+        db.exec("PRAGMA user_version=99");
+    }
+    CHECK_THROWS_AS(MetadataDb(path), kiln::Error);
+}
+
+TEST_CASE("metadata db transactions roll back unless committed", "[store][db]") {
+    kiln::TempDir dir("/tmp", "kiln-db-test-");
+    MetadataDb db(dir.path() + "/kiln.db");
+    {
+        MetadataDb::Transaction tx(db);
+        db.put_layer(layer("a"));
+        CHECK(db.get_layer(d("a")));  // visible inside the transaction
+    }
+    CHECK_FALSE(db.get_layer(d("a")));
+    {
+        auto tx = db.transaction();
+        db.put_layer(layer("a"));
+        tx.commit();
+    }
+    CHECK(db.get_layer(d("a")));
+    CHECK_THROWS(db.in_transaction([&] {
+        db.set_ref("x", d("img"));
+        throw kiln::Error("boom");
+    }));
+    CHECK_FALSE(db.get_ref("x"));
+}
+
+TEST_CASE("metadata db: a second connection sees committed writes and waits for the lock",
+          "[store][db]") {
+    kiln::TempDir dir("/tmp", "kiln-db-test-");
+    MetadataDb a(dir.path() + "/kiln.db");
+    MetadataDb b(dir.path() + "/kiln.db");
+    MetadataDb c(dir.path() + "/kiln.db");
+    std::thread writer;
+    {
+        MetadataDb::Transaction tx(a);
+        a.put_layer(layer("a"));
+        // b's write must wait (busy_timeout) for a's commit rather than fail.
+        writer = std::thread([&] { b.put_layer(layer("b")); });
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        CHECK_FALSE(c.get_layer(d("a")));  // readers see the last commit (WAL)
+        tx.commit();
+    }
+    writer.join();
+    CHECK(b.get_layer(d("a")));
+    CHECK(a.get_layer(d("b")));
+}
+
+TEST_CASE("metadata db layers, images, refs and blobs", "[store][db]") {
+    kiln::TempDir dir("/tmp", "kiln-db-test-");
+    MetadataDb db(dir.path() + "/kiln.db");
+    CHECK(db.put_layer(layer("a")));
+    CHECK_FALSE(db.put_layer(layer("a")));  // existing row kept
+    db.put_layer(layer("b", d("a")));
+    CHECK(db.layer_children(d("a")) == std::vector<Digest>{d("b")});
+    CHECK(db.list_layers().size() == 2);
+    REQUIRE(db.get_layer(d("b"))->parent);
+    CHECK(*db.get_layer(d("b"))->parent == d("a"));
+
+    Digest img = d("config");
+    db.put_image({img, img, d("b"), 5, 84});
+    CHECK(db.images_with_top_chain(d("b")) == std::vector<Digest>{img});
+    CHECK(db.images_with_prefix(img.hex().substr(0, 6)) == std::vector<Digest>{img});
+    CHECK(db.images_with_prefix("%").empty());
+    CHECK(db.images_with_prefix("zz").empty());
+
+    db.set_ref("docker.io/library/x:latest", img);
+    db.set_ref("docker.io/library/x:1", img);
+    CHECK(db.refs_for(img) == std::vector<std::string>{"docker.io/library/x:1", "docker.io/library/x:latest"});
+    CHECK(db.delete_ref("docker.io/library/x:1"));
+    CHECK_FALSE(db.delete_ref("docker.io/library/x:1"));
+    CHECK(db.list_refs().size() == 1);
+
+    db.put_blob({d("gz"), "application/vnd.oci.image.layer.v1.tar+gzip", 10, d("diff-b")});
+    db.put_blob({d("gz-orphan"), "application/vnd.oci.image.layer.v1.tar+gzip", 10, d("diff-zzz")});
+    CHECK(db.blobs_for_diff(d("diff-b")).size() == 1);
+    auto orphans = db.orphan_layer_blobs();
+    REQUIRE(orphans.size() == 1);
+    CHECK(orphans[0].digest == d("gz-orphan"));
+    db.delete_image(img);
+    CHECK_FALSE(db.get_image(img));
+}
+
+TEST_CASE("metadata db build cache", "[store][db]") {
+    kiln::TempDir dir("/tmp", "kiln-db-test-");
+    MetadataDb db(dir.path() + "/kiln.db");
+    CHECK_FALSE(db.cache_get("k1"));
+    db.cache_put("k1", d("chain").str());
+    db.cache_put("k2", R"({"Env":["A=1"]})", "config");
+    CHECK(db.cache_get("k1") == d("chain").str());
+    auto e = db.cache_entry("k2");
+    REQUIRE(e);
+    CHECK(e->kind == "config");
+    CHECK(e->result == R"({"Env":["A=1"]})");
+    CHECK(e->created > 0);
+    CHECK(db.cache_list().size() == 2);
+    CHECK(db.cache_layer_roots() == std::vector<Digest>{d("chain")});
+    db.cache_put("k1", d("other").str());  // overwrite
+    CHECK(db.cache_get("k1") == d("other").str());
+    CHECK(db.cache_delete("k1"));
+    CHECK_FALSE(db.cache_delete("k1"));
+    CHECK(db.cache_list().size() == 1);
+    CHECK(db.cache_layer_roots().empty());
+}
