@@ -7,6 +7,7 @@
 #include "image/content_store.hpp"
 #include "image/layer_store.hpp"
 #include "image/metadata_db.hpp"
+#include "image/reference.hpp"
 #include "util/error.hpp"
 
 namespace kiln::image {
@@ -19,6 +20,12 @@ bool lower_hex(std::string_view s) {
     for (char c : s)
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
     return true;
+}
+
+// As docker prints a name in rmi output: "busybox:latest" for docker.io/library/busybox:latest.
+std::string familiar(const std::string& name) {
+    auto ref = try_parse_reference(name);
+    return ref ? ref->familiar() : name;
 }
 
 }  // namespace
@@ -110,8 +117,18 @@ void ImageStore::tag(const std::string& name, const Digest& image_id) {
 
 bool ImageStore::untag(const std::string& name) { return db_.delete_ref(name); }
 
+std::optional<std::string> ImageStore::stored_name(const std::string& ref) const {
+    if (db_.get_ref(ref)) return ref;
+    // Docker tries a name before an id prefix: "cafe" may be both.
+    if (auto parsed = try_parse_reference(ref)) {
+        std::string full = parsed->str();
+        if (db_.get_ref(full)) return full;
+    }
+    return std::nullopt;
+}
+
 std::optional<Digest> ImageStore::resolve(const std::string& ref_or_id) const {
-    if (auto id = db_.get_ref(ref_or_id)) return id;
+    if (auto name = stored_name(ref_or_id)) return db_.get_ref(*name);
     std::string_view hex = ref_or_id;
     if (hex.starts_with("sha256:")) hex.remove_prefix(7);
     if (hex.size() < 4 || hex.size() > 64 || !lower_hex(hex)) return std::nullopt;
@@ -156,10 +173,10 @@ std::vector<std::string> ImageStore::remove(const std::string& ref, bool force) 
         auto row = db_.get_image(*id);
         if (!row) throw Error("No such image: " + ref);
         auto names = db_.refs_for(*id);
-        const bool by_name = db_.get_ref(ref).has_value();
-        if (by_name) {
-            db_.delete_ref(ref);
-            lines.push_back("Untagged: " + ref);
+        auto name = stored_name(ref);
+        if (name) {
+            db_.delete_ref(*name);
+            lines.push_back("Untagged: " + familiar(*name));
             if (names.size() > 1) return;  // other names keep the image
         } else {
             if (names.size() > 1 && !force)
@@ -167,7 +184,7 @@ std::vector<std::string> ImageStore::remove(const std::string& ref, bool force) 
                             " (must be forced) - image is referenced in multiple repositories");
             for (const auto& n : names) {
                 db_.delete_ref(n);
-                lines.push_back("Untagged: " + n);
+                lines.push_back("Untagged: " + familiar(n));
             }
         }
         db_.delete_image(*id);

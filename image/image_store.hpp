@@ -35,7 +35,8 @@ public:
     void tag(const std::string& name, const Digest& image_id);
     bool untag(const std::string& name);  // false if the name did not exist
 
-    // A stored name, an image id ("sha256:<hex>" or bare hex), or a unique id prefix of at
+    // A name (exactly as stored, or anything parse_reference() normalizes to a stored
+    // name: "busybox" finds "docker.io/library/busybox:latest"), an image id ("sha256:<hex>" or bare hex), or a unique id prefix of at
     // least 4 hex characters (with or without "sha256:"). Throws kiln::Error when a prefix
     // matches more than one image.
     std::optional<Digest> resolve(const std::string& ref_or_id) const;
@@ -47,10 +48,12 @@ public:
     // docker rmi: by name, untags it (and deletes the image once it has no name left); by
     // id, deletes the image (an image with several names needs force). Then removes the
     // image's layers that nothing else uses. Returns docker's "Untagged: …"/"Deleted: …"
-    // lines. Throws kiln::Error for an unknown reference or a refused delete.
+    // lines (names in docker's familiar form, "busybox:latest"). Throws kiln::Error for an unknown reference or a refused delete.
     std::vector<std::string> remove(const std::string& ref, bool force = false);
 
 private:
+    std::optional<std::string> stored_name(const std::string& ref) const;
+
     MetadataDb& db_;
     ContentStore& content_;
     LayerStore& layers_;

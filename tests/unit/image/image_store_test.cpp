@@ -89,6 +89,8 @@ TEST_CASE_METHOD(Fixture, "tag and resolve by name, id and id prefix", "[store][
     Digest id = images.put_image(config_for({base, top}, "2024-01-02T03:04:05Z"));
     images.tag("docker.io/library/app:latest", id);
     CHECK(images.resolve("docker.io/library/app:latest") == id);
+    CHECK(images.resolve("app") == id);
+    CHECK(images.resolve("docker.io/app:latest") == id);
     CHECK(images.resolve(id.str()) == id);
     CHECK(images.resolve(id.hex()) == id);
     CHECK(images.resolve(id.hex().substr(0, 4)) == id);
@@ -101,6 +103,11 @@ TEST_CASE_METHOD(Fixture, "tag and resolve by name, id and id prefix", "[store][
     // Moving a tag to another image.
     Digest id2 = images.put_image(config_for({base}, "2024-01-03T00:00:00Z"));
     images.tag("docker.io/library/app:latest", id2);
+    // A name that is also an id prefix means the name, as in docker.
+    const std::string prefix = id.hex().substr(0, 5);
+    images.tag("docker.io/library/" + prefix + ":latest", id2);
+    CHECK(images.resolve(prefix) == id2);
+    images.untag("docker.io/library/" + prefix + ":latest");
     CHECK(images.resolve("docker.io/library/app:latest") == id2);
     CHECK(images.get(id)->names.empty());
     auto list = images.list();
@@ -124,11 +131,11 @@ TEST_CASE_METHOD(Fixture, "remove follows docker rmi and collects unused layers"
     CHECK_THROWS_WITH(images.remove(id.hex().substr(0, 8)), Catch::Contains("must be forced"));
     // By name: only untags while another name remains.
     CHECK(images.remove("docker.io/library/app:1") ==
-          std::vector<std::string>{"Untagged: docker.io/library/app:1"});
+          std::vector<std::string>{"Untagged: app:1"});
     CHECK(images.get(id));
     // The last name: untag, delete, and drop the top layer (base is still used).
-    auto lines = images.remove("docker.io/library/app:2");
-    CHECK(lines == std::vector<std::string>{"Untagged: docker.io/library/app:2", "Deleted: " + id.str(),
+    auto lines = images.remove("app:2");  // normalized like docker
+    CHECK(lines == std::vector<std::string>{"Untagged: app:2", "Deleted: " + id.str(),
                                             "Deleted: " + top.chain_id.str()});
     CHECK_FALSE(images.get(id));
     CHECK_FALSE(store.content().has(id));
@@ -140,7 +147,7 @@ TEST_CASE_METHOD(Fixture, "remove follows docker rmi and collects unused layers"
     images.tag("docker.io/library/base:other", small);
     lines = images.remove(small.str(), true);
     CHECK(lines.size() == 4);
-    CHECK(lines[0] == "Untagged: docker.io/library/base:latest");
+    CHECK(lines[0] == "Untagged: base:latest");
     CHECK(lines[2] == "Deleted: " + small.str());
     CHECK(store.layers().walk().empty());
     CHECK(images.list().empty());
