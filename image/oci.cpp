@@ -533,73 +533,76 @@ Json to_json(const ImageConfig& c) {
     return j;
 }
 
-Manifest parse_manifest(std::string_view text) {
-    const std::string w = "manifest";
+namespace {
+
+// The fields manifests and indexes share.
+template <class T>
+Json parse_envelope(std::string_view text, const std::string& w, bool (*accepts)(std::string_view) noexcept,
+                    const char* kind, T& out) {
     Json j = parse_json(text, w);
     object_of(j, w);
-    Manifest m;
-    m.schema_version = schema_version(j, w);
-    m.media_type = get_string(j, "mediaType", w);
-    if (!m.media_type.empty() && !media::is_manifest(m.media_type))
-        bad(w + ".mediaType", "\"" + m.media_type.substr(0, 100) + "\" is not an image manifest type");
-    m.artifact_type = get_string(j, "artifactType", w);
-    const Json* cfg = field(j, "config");
-    if (!cfg) bad(w + ".config", "is missing");
-    m.config = descriptor_from_json(*cfg, w + ".config");
-    m.layers = descriptors(j, "layers", w);
-    if (const Json* s = field(j, "subject")) m.subject = descriptor_from_json(*s, w + ".subject");
-    m.annotations = get_string_map(j, "annotations", w);
-    m.extra = std::move(j);
-    return m;
-}
-
-Json to_json(const Manifest& m) {
-    Json j = object_or_empty(m.extra);
-    j["schemaVersion"] = m.schema_version;
-    put_string(j, "mediaType", m.media_type);
-    put_string(j, "artifactType", m.artifact_type);
-    j["config"] = to_json(m.config);
-    Json layers = Json::array();
-    for (const auto& l : m.layers) layers.push_back(to_json(l));
-    j["layers"] = std::move(layers);
-    if (m.subject)
-        j["subject"] = to_json(*m.subject);
-    else
-        put(j, "subject", nullptr, true);
-    put_map(j, "annotations", m.annotations);
+    out.schema_version = schema_version(j, w);
+    out.media_type = get_string(j, "mediaType", w);
+    if (!out.media_type.empty() && !accepts(out.media_type))
+        bad(w + ".mediaType", "\"" + out.media_type.substr(0, 100) + "\" is not " + kind);
+    out.artifact_type = get_string(j, "artifactType", w);
+    if (const Json* s = field(j, "subject")) out.subject = descriptor_from_json(*s, w + ".subject");
+    out.annotations = get_string_map(j, "annotations", w);
     return j;
 }
 
-Index parse_index(std::string_view text) {
-    const std::string w = "index";
-    Json j = parse_json(text, w);
-    object_of(j, w);
-    Index x;
-    x.schema_version = schema_version(j, w);
-    x.media_type = get_string(j, "mediaType", w);
-    if (!x.media_type.empty() && !media::is_index(x.media_type))
-        bad(w + ".mediaType", "\"" + x.media_type.substr(0, 100) + "\" is not an image index type");
-    x.artifact_type = get_string(j, "artifactType", w);
-    x.manifests = descriptors(j, "manifests", w);
-    if (const Json* s = field(j, "subject")) x.subject = descriptor_from_json(*s, w + ".subject");
-    x.annotations = get_string_map(j, "annotations", w);
-    x.extra = std::move(j);
-    return x;
-}
-
-Json to_json(const Index& x) {
+template <class T>
+Json envelope_to_json(const T& x) {
     Json j = object_or_empty(x.extra);
     j["schemaVersion"] = x.schema_version;
     put_string(j, "mediaType", x.media_type);
     put_string(j, "artifactType", x.artifact_type);
-    Json list = Json::array();
-    for (const auto& d : x.manifests) list.push_back(to_json(d));
-    j["manifests"] = std::move(list);
     if (x.subject)
         j["subject"] = to_json(*x.subject);
     else
         put(j, "subject", nullptr, true);
     put_map(j, "annotations", x.annotations);
+    return j;
+}
+
+Json descriptors_to_json(const std::vector<Descriptor>& list) {
+    Json out = Json::array();
+    for (const auto& d : list) out.push_back(to_json(d));
+    return out;
+}
+
+}  // namespace
+
+Manifest parse_manifest(std::string_view text) {
+    const std::string w = "manifest";
+    Manifest m;
+    Json j = parse_envelope(text, w, media::is_manifest, "an image manifest type", m);
+    const Json* cfg = field(j, "config");
+    if (!cfg) bad(w + ".config", "is missing");
+    m.config = descriptor_from_json(*cfg, w + ".config");
+    m.layers = descriptors(j, "layers", w);
+    m.extra = std::move(j);
+    return m;
+}
+
+Json to_json(const Manifest& m) {
+    Json j = envelope_to_json(m);
+    j["config"] = to_json(m.config);
+    j["layers"] = descriptors_to_json(m.layers);
+    return j;
+}
+
+Index parse_index(std::string_view text) {
+    Index x;
+    Json j = parse_envelope(text, "index", media::is_index, "an image index type", x);
+    x.manifests = descriptors(j, "manifests", "index");
+    x.extra = std::move(j);
+    return x;
+}
+
+Json to_json(const Index& x) {
+    Json j = envelope_to_json(x);
+    j["manifests"] = descriptors_to_json(x.manifests);
     return j;
 }
 
