@@ -9,27 +9,44 @@
 namespace kiln::runtime {
 
 struct BindMount {
-    std::string source;       // host path
-    std::string destination;  // path inside the container
+    std::string source;       // host path (directory or file)
+    std::string destination;  // path inside the container; created if missing
     bool readonly = false;
 };
 
 struct ContainerSpec {
     std::vector<std::string> args;  // argv; args[0] is looked up in PATH of env if not absolute
-    std::vector<std::string> env;   // "K=V"
-    std::string cwd = "/";
+    std::vector<std::string> env;   // "K=V"; PATH, HOSTNAME and HOME are added when absent
+    std::string cwd = "/";          // created (as root) if missing, like Docker
     std::string user;               // "", "name", "uid", "name:group", "uid:gid" (resolved in the rootfs)
-    std::string hostname;
+    std::string hostname;           // default: the first 12 hex digits of id
     image::MountSpec rootfs;
     std::vector<BindMount> binds;
     int stdin_fd = -1;              // -1: /dev/null
     int stdout_fd = 1;
     int stderr_fd = 2;
+
+    // Container id (64 hex digits); names the cgroups and defaults the hostname.
+    // Empty: a fresh random one.
+    std::string id;
+    // A directory the caller owns for this run's state; the runtime mounts the rootfs on
+    // "<state_dir>/rootfs" (creating it) inside the container's private mount namespace,
+    // so the host never sees that mount and nothing needs unmounting afterwards.
+    // Empty: a temporary directory under /run/kiln (or /tmp), removed after the run.
+    std::string state_dir;
+    // Share the host's network namespace instead of an isolated one with only `lo`.
+    bool host_network = false;
 };
 
 // Runs a container in the foreground and waits for it. Returns Docker's exit status: the
 // process's code, 128+signal if killed, 126 if the command cannot be executed, 127 if it
-// does not exist. Throws kiln::Error when kiln itself fails before exec (exit 125).
+// does not exist (the reason goes to stderr_fd, as `docker run` prints it). Throws
+// kiln::Error when kiln itself fails before exec (exit 125). SIGINT and SIGTERM received
+// by this process while it waits are forwarded to the container.
+// Thread safe: several containers may run at once from different threads.
 int run_container(const ContainerSpec& spec);
+
+// 64 random hex digits, like a Docker container id.
+std::string generate_container_id();
 
 }  // namespace kiln::runtime

@@ -1,1 +1,154 @@
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+
 #include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+
+extern char** environ;
+
+namespace kiln::test {
+
+bool is_root() { return ::geteuid() == 0; }
+
+namespace {
+
+struct Pipe {
+    UniqueFd read, write;
+};
+
+Pipe make_pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2");
+    return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// Owns a posix_spawn_file_actions_t for the scope of one spawn.
+class FileActions {
+public:
+    FileActions() { ::posix_spawn_file_actions_init(&actions_); }
+    ~FileActions() { ::posix_spawn_file_actions_destroy(&actions_); }
+    FileActions(const FileActions&) = delete;
+    FileActions& operator=(const FileActions&) = delete;
+    void dup2(int from, int to) { ::posix_spawn_file_actions_adddup2(&actions_, from, to); }
+    posix_spawn_file_actions_t* get() { return &actions_; }
+
+private:
+    posix_spawn_file_actions_t actions_;
+};
+
+}  // namespace
+
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_data) {
+    if (argv.empty()) throw Error("run_command: empty argv");
+    Pipe in = make_pipe(), out = make_pipe(), err = make_pipe();
+
+    FileActions actions;
+    // dup2 clears O_CLOEXEC on the child's copies; every other pipe end closes at exec.
+    actions.dup2(in.read.get(), 0);
+    actions.dup2(out.write.get(), 1);
+    actions.dup2(err.write.get(), 2);
+    std::vector<char*> cargv;
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    pid_t pid;
+    int rc = ::posix_spawnp(&pid, cargv[0], actions.get(), nullptr, cargv.data(), environ);
+    if (rc != 0) throw_errno("spawn " + argv[0], rc);
+    in.read.reset();
+    out.write.reset();
+    err.write.reset();
+
+    // The child may fill stdout before it reads stdin: pump all three pipes together.
+    CommandResult result;
+    std::size_t written = 0;
+    if (stdin_data.empty()) in.write.reset();
+    if (in.write) ::fcntl(in.write.get(), F_SETFL, O_NONBLOCK);
+    while (out.read || err.read || in.write) {
+        pollfd fds[3];
+        int n = 0;
+        if (out.read) fds[n++] = {out.read.get(), POLLIN, 0};
+        if (err.read) fds[n++] = {err.read.get(), POLLIN, 0};
+        if (in.write) fds[n++] = {in.write.get(), POLLOUT, 0};
+        if (::poll(fds, static_cast<nfds_t>(n), -1) < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("poll");
+        }
+        for (int i = 0; i < n; ++i) {
+            if (!fds[i].revents) continue;
+            if (in.write && fds[i].fd == in.write.get()) {
+                ssize_t w = ::write(in.write.get(), stdin_data.data() + written, stdin_data.size() - written);
+                if (w > 0) written += static_cast<std::size_t>(w);
+                if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == stdin_data.size())
+                    in.write.reset();
+                continue;
+            }
+            UniqueFd& src = (out.read && fds[i].fd == out.read.get()) ? out.read : err.read;
+            std::string& dst = (&src == &out.read) ? result.out : result.err;
+            char buf[65536];
+            ssize_t r = ::read(src.get(), buf, sizeof buf);
+            if (r > 0)
+                dst.append(buf, static_cast<std::size_t>(r));
+            else if (r == 0 || errno != EINTR)
+                src.reset();
+        }
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) throw_errno("waitpid");
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return result;
+}
+
+std::string make_busybox_rootfs(const std::string& dir) {
+    const std::string busybox = "/bin/busybox";
+    if (::access(busybox.c_str(), X_OK) != 0)
+        throw Error(busybox + " missing: apt-get install busybox-static");
+    for (const char* sub : {"bin", "sbin", "usr/bin", "usr/sbin", "etc", "dev", "proc", "sys",
+                            "root", "tmp", "var/tmp", "home"})
+        mkdir_p(dir + "/" + sub);
+    ::chmod((dir + "/tmp").c_str(), 01777);
+    ::chmod((dir + "/var/tmp").c_str(), 01777);
+    ::chmod((dir + "/root").c_str(), 0700);
+    std::filesystem::copy_file(busybox, dir + "/bin/busybox",
+                               std::filesystem::copy_options::overwrite_existing);
+    ::chmod((dir + "/bin/busybox").c_str(), 0755);
+
+    CommandResult list = run_command({busybox, "--list-full"});
+    if (list.exit_code != 0) throw Error("busybox --list-full failed: " + list.err);
+    std::istringstream applets(list.out);
+    for (std::string applet; std::getline(applets, applet);) {
+        if (applet.empty() || applet == "bin/busybox") continue;
+        std::string link = dir + "/" + applet;
+        mkdir_p(link.substr(0, link.rfind('/')));
+        if (::symlink("/bin/busybox", link.c_str()) != 0 && errno != EEXIST)
+            throw_errno("symlink " + link);
+    }
+    atomic_write(dir + "/etc/passwd",
+                 "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
+    atomic_write(dir + "/etc/group", "root:x:0:\nnogroup:x:65534:\n");
+    return dir;
+}
+
+const std::string& shared_busybox_rootfs() {
+    // A function-local static: built once, thread-safe, and removed (TempDir) at exit.
+    static const auto holder = [] {
+        auto tmp = std::make_unique<TempDir>("/tmp", "kiln-busybox-");
+        make_busybox_rootfs(tmp->path() + "/rootfs");
+        return tmp;
+    }();
+    static const std::string path = holder->path() + "/rootfs";
+    return path;
+}
+
+}  // namespace kiln::test

@@ -1,0 +1,105 @@
+#include "runtime/cgroups.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#include "util/error.hpp"
+#include "util/fd.hpp"
+
+namespace kiln::runtime {
+
+namespace {
+
+void debug_note(const std::string& text) {
+    if (std::getenv("KILN_DEBUG")) std::fprintf(stderr, "kiln: debug: %s\n", text.c_str());
+}
+
+bool is_cgroup_dir(const std::string& dir) { return ::access((dir + "/cgroup.procs").c_str(), F_OK) == 0; }
+
+// The hierarchy roots to use, found once per process.
+const std::vector<std::string>& hierarchies() {
+    static const std::vector<std::string> found = [] {
+        std::vector<std::string> out;
+        const std::string base = "/sys/fs/cgroup";
+        if (::access((base + "/cgroup.controllers").c_str(), F_OK) == 0) {
+            out.push_back(base);  // pure cgroup2
+            return out;
+        }
+        for (const char* sub : {"pids", "memory", "cpu", "unified"}) {
+            std::string dir = base + "/" + sub;
+            if (is_cgroup_dir(dir))
+                out.push_back(dir);
+            else
+                debug_note("cgroup hierarchy " + dir + " absent; not used");
+        }
+        return out;
+    }();
+    return found;
+}
+
+// Writes text to an existing cgroup control file.
+bool write_control(const std::string& path, std::string_view text, int& err) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+        err = errno;
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+Cgroup::Cgroup(const std::string& name) {
+    try {
+        for (const auto& root : hierarchies()) {
+            std::string parent = root + "/kiln";
+            if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
+                if (errno == EROFS) {
+                    debug_note("cgroup hierarchy " + root + " is read-only; not used");
+                    continue;
+                }
+                throw_errno("create cgroup " + parent);
+            }
+            if (root == "/sys/fs/cgroup") {
+                // Pure v2: delegate the controllers kiln limits to its subtree. Best effort:
+                // a controller the root does not offer is simply not limited.
+                int ignored;
+                for (const char* c : {"+pids", "+memory", "+cpu"})
+                    write_control(parent + "/cgroup.subtree_control", c, ignored);
+            }
+            std::string dir = parent + "/" + name;
+            if (::mkdir(dir.c_str(), 0755) != 0) throw_errno("create cgroup " + dir);
+            dirs_.push_back(dir);
+        }
+    } catch (...) {
+        for (const auto& dir : dirs_) ::rmdir(dir.c_str());
+        throw;
+    }
+}
+
+Cgroup::~Cgroup() {
+    for (const auto& dir : dirs_) {
+        // A cgroup2 directory can read as populated for a moment after its last task was
+        // reaped; a few immediate retries cover that without sleeping.
+        int tries = 0;
+        while (::rmdir(dir.c_str()) != 0 && errno == EBUSY && ++tries < 100) ::sched_yield();
+        if (tries == 100) debug_note("cgroup " + dir + " still busy; left behind");
+    }
+}
+
+void Cgroup::attach(pid_t pid) {
+    std::string text = std::to_string(pid);
+    for (const auto& dir : dirs_) {
+        int err = 0;
+        if (!write_control(dir + "/cgroup.procs", text, err)) throw_errno("join cgroup " + dir, err);
+    }
+}
+
+}  // namespace kiln::runtime

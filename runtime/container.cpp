@@ -1,0 +1,481 @@
+// run_container: clone the container process into new namespaces, put it in its cgroups,
+// let it build its filesystem and drop privileges, then wait for it.
+//
+// The container process is a clone of only the calling thread of a possibly
+// multi-threaded parent (the builder runs steps in parallel), so between clone and execve
+// it must not allocate or take locks another thread may have held: the parent prepares
+// every string, array, buffer and the seccomp program beforehand, and the child reports
+// failures as fixed-size text through a pipe instead of throwing.
+#include "runtime/container.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "runtime/capabilities.hpp"
+#include "runtime/cgroups.hpp"
+#include "runtime/child_report.hpp"
+#include "runtime/env.hpp"
+#include "runtime/namespaces.hpp"
+#include "runtime/rootfs.hpp"
+#include "runtime/seccomp_profile.hpp"
+#include "runtime/user.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+
+namespace kiln::runtime {
+
+namespace {
+
+// --- signal forwarding -------------------------------------------------------------------
+
+// Containers currently running in this process; SIGINT/SIGTERM go to all of them. A fixed
+// table of atomics, because the handler may only do async-signal-safe work.
+struct ForwardSlot {
+    std::atomic<int> pidfd{-1};
+    std::atomic<pid_t> pid{0};
+};
+std::array<ForwardSlot, 128> forward_slots;
+std::mutex forward_mutex;
+int forward_users = 0;
+struct sigaction saved_int, saved_term;
+
+void forward_signal(int sig) {
+    int saved_errno = errno;
+    for (auto& slot : forward_slots) {
+        int pidfd = slot.pidfd.load();
+        pid_t pid = slot.pid.load();
+        if (pidfd >= 0)
+            ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0);
+        else if (pid > 0)
+            ::kill(pid, sig);
+    }
+    errno = saved_errno;
+}
+
+// Installs the forwarding handlers while at least one container runs, restoring the
+// caller's handlers when the last one ends.
+class SignalForwarding {
+public:
+    SignalForwarding() {
+        std::lock_guard lock(forward_mutex);
+        if (forward_users++ > 0) return;
+        struct sigaction sa{};
+        sa.sa_handler = forward_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGINT, &sa, &saved_int);
+        ::sigaction(SIGTERM, &sa, &saved_term);
+    }
+    ~SignalForwarding() {
+        if (slot_) {
+            slot_->pidfd.store(-1);
+            slot_->pid.store(0);
+        }
+        std::lock_guard lock(forward_mutex);
+        if (--forward_users > 0) return;
+        ::sigaction(SIGINT, &saved_int, nullptr);
+        ::sigaction(SIGTERM, &saved_term, nullptr);
+    }
+    SignalForwarding(const SignalForwarding&) = delete;
+    SignalForwarding& operator=(const SignalForwarding&) = delete;
+
+    // Starts forwarding to this container (until destruction, which must come before the
+    // pidfd is closed, so a signal never reaches a reused fd or pid).
+    void add(pid_t pid, int pidfd) {
+        for (auto& slot : forward_slots) {
+            pid_t expected = 0;
+            if (slot.pid.compare_exchange_strong(expected, pid)) {
+                slot.pidfd.store(pidfd);
+                slot_ = &slot;
+                return;
+            }
+        }
+        // More than 128 concurrent containers: the rest simply get no forwarding.
+    }
+
+private:
+    ForwardSlot* slot_ = nullptr;
+};
+
+// --- the child process guard -------------------------------------------------------------
+
+// Owns the container's init process: kills and reaps it if the parent gives up early.
+class ChildProcess {
+public:
+    ChildProcess(pid_t pid, int pidfd) : pid_(pid), pidfd_(pidfd) {}
+    ~ChildProcess() {
+        if (reaped_) return;
+        // Killing pid 1 of the namespace kills every process in it.
+        if (pidfd_)
+            ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+        else
+            ::kill(pid_, SIGKILL);
+        wait();
+    }
+    ChildProcess(const ChildProcess&) = delete;
+    ChildProcess& operator=(const ChildProcess&) = delete;
+
+    pid_t pid() const { return pid_; }
+    int pidfd() const { return pidfd_.get(); }
+
+    // Waits for exit; returns the wait status.
+    int wait() {
+        int status = 0;
+        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+        }
+        reaped_ = true;
+        return status;
+    }
+
+private:
+    pid_t pid_;
+    UniqueFd pidfd_;
+    bool reaped_ = false;
+};
+
+// --- what the child needs, prepared by the parent ---------------------------------------
+
+constexpr std::size_t account_file_max = 1 << 20;  // /etc/passwd, /etc/group
+
+struct ChildPlan {
+    const ContainerSpec* spec = nullptr;
+    RootfsPlan rootfs;
+    std::string hostname;
+    bool new_net = true;
+    std::vector<char*> argv;
+    std::vector<std::string> env;
+    std::vector<char*> envp;   // env, then a free slot for HOME, then nullptr
+    bool needs_home = false;
+    std::string home_entry;    // capacity reserved for "HOME=" + a path
+    const char* path = nullptr;  // the container's PATH
+    int stdio[3] = {-1, -1, -1};
+    int release_fd = -1;
+    int report_fd = -1;
+    std::unique_ptr<char[]> passwd, group;
+    const std::vector<sock_filter>* seccomp = nullptr;
+    int last_cap = 0;
+    CapMask caps = 0;
+};
+
+// --- container side ----------------------------------------------------------------------
+
+// Reads a small file into buf; a missing file reads as empty.
+bool read_account_file(const char* path, char* buf, std::string_view& out, ChildReport& r) {
+    UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) return out = {}, true;
+        return r.fail_errno(errno, "open %s", path);
+    }
+    std::size_t len = 0;
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf + len, account_file_max - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return r.fail_errno(errno, "read %s", path);
+        if (n == 0) break;
+        len += static_cast<std::size_t>(n);
+        if (len == account_file_max) return r.fail("%s is larger than 1 MiB", path);
+    }
+    out = {buf, len};
+    return true;
+}
+
+// Moves the caller's stdio onto 0, 1, 2. Copies first, so a source that is itself one of
+// 0..2 is not overwritten before it is used.
+bool setup_stdio(const int (&fds)[3], ChildReport& r) {
+    int copies[3];
+    for (int i = 0; i < 3; ++i)
+        if ((copies[i] = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0) return r.fail_errno(errno, "dup stdio %d", i);
+    for (int i = 0; i < 3; ++i)
+        if (::dup2(copies[i], i) < 0) return r.fail_errno(errno, "dup2 stdio %d", i);
+    return true;
+}
+
+void exec_failure(ChildReport& r, const char* file, int err) {
+    r.kind = ChildReport::exec;
+    r.exit_code = (err == ENOENT || err == ENOTDIR) ? 127 : 126;
+    if (err == ENOENT && !std::strchr(file, '/'))
+        std::snprintf(r.text, sizeof r.text, "exec: \"%s\": executable file not found in $PATH", file);
+    else  // Go-style lower-case text, as `docker run` prints it ("permission denied")
+        std::snprintf(r.text, sizeof r.text, "exec: \"%s\": %c%s", file,
+                      std::tolower(static_cast<unsigned char>(::strerrordesc_np(err)[0])),
+                      ::strerrordesc_np(err) + 1);
+}
+
+// execvpe with the container's PATH, in a stack buffer. Returns only on failure.
+void exec_command(const ChildPlan& p, ChildReport& r) {
+    const char* file = p.argv[0];
+    if (std::strchr(file, '/')) {
+        ::execve(file, p.argv.data(), p.envp.data());
+        return exec_failure(r, file, errno);
+    }
+    bool denied = false;
+    char candidate[PATH_MAX];
+    const char* dirs = p.path ? p.path : "";
+    for (;;) {
+        const char* end = std::strchr(dirs, ':');
+        std::size_t len = end ? static_cast<std::size_t>(end - dirs) : std::strlen(dirs);
+        int n = len ? std::snprintf(candidate, sizeof candidate, "%.*s/%s", static_cast<int>(len), dirs, file)
+                    : std::snprintf(candidate, sizeof candidate, "%s", file);  // empty entry: cwd
+        if (n > 0 && static_cast<std::size_t>(n) < sizeof candidate) {
+            ::execve(candidate, p.argv.data(), p.envp.data());
+            int err = errno;
+            if (err == EACCES)
+                denied = true;
+            else if (err != ENOENT && err != ENOTDIR && err != ELOOP && err != ENAMETOOLONG)
+                return exec_failure(r, file, err);  // found, but not runnable (ENOEXEC, ...)
+        }
+        if (!end) break;
+        dirs = end + 1;
+    }
+    exec_failure(r, file, denied ? EACCES : ENOENT);
+}
+
+// Everything from clone to execve, in DESIGN's order. Returns only on failure.
+void container_setup(ChildPlan& p, ChildReport& r) {
+    // Handlers and masks are inherited from the parent (including kiln's forwarding
+    // handler); the command must start with the defaults, as under Docker.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+    // Die with the parent rather than leak a container (re-armed after setuid below).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::umask(0);
+    if (!setup_stdio(p.stdio, r)) return;
+
+    // Filesystem work does not depend on the cgroup: it overlaps with the parent's.
+    if (!setup_rootfs(p.rootfs, r)) return;
+    if (!set_hostname(p.hostname.c_str(), r)) return;
+    if (p.new_net && !bring_up_loopback(r)) return;
+
+    char byte;
+    if (::read(p.release_fd, &byte, 1) != 1) ::_exit(125);  // the parent gave up
+    // Now inside the container's cgroups: make them its cgroup namespace root.
+    if (::unshare(CLONE_NEWCGROUP) != 0 && errno != EINVAL) {
+        r.fail_errno(errno, "unshare cgroup namespace");
+        return;
+    }
+
+    std::string_view passwd, group;
+    if (!read_account_file("/etc/passwd", p.passwd.get(), passwd, r)) return;
+    if (!read_account_file("/etc/group", p.group.get(), group, r)) return;
+    ResolvedUser user;
+    const char* why = nullptr;
+    if (!resolve_user(p.spec->user, passwd, group, user, why)) {
+        r.fail("%s (user \"%s\")", why, p.spec->user.c_str());
+        return;
+    }
+    if (!make_directories(p.spec->cwd.c_str(), r)) return;
+
+    if (!drop_bounding_set(p.caps, p.last_cap, r)) return;
+    // Raw syscalls: glibc's setuid() would try to signal the parent's other threads, which
+    // do not exist here (and might have held its lock at clone time).
+    if (::syscall(SYS_setgroups, user.group_count, user.groups.data()) != 0)
+        return void(r.fail_errno(errno, "setgroups"));
+    if (::syscall(SYS_setresgid, user.gid, user.gid, user.gid) != 0)
+        return void(r.fail_errno(errno, "setgid %u", user.gid));
+    if (::syscall(SYS_setresuid, user.uid, user.uid, user.uid) != 0)
+        return void(r.fail_errno(errno, "setuid %u", user.uid));
+    // Docker gives a non-root user no effective or permitted capabilities.
+    if (!set_capabilities(user.uid == 0 ? p.caps : 0, r)) return;
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (p.needs_home) {
+        if (user.home.size() + 6 > p.home_entry.capacity()) return void(r.fail("home directory path too long"));
+        p.home_entry.assign("HOME=");
+        p.home_entry.append(user.home);
+        p.envp[p.env.size()] = p.home_entry.data();
+    }
+    if (::chdir(p.spec->cwd.c_str()) != 0) return void(r.fail_errno(errno, "chdir %s", p.spec->cwd.c_str()));
+
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return void(r.fail_errno(errno, "set no_new_privs"));
+    if (!install_seccomp(*p.seccomp, r)) return;
+    // Only stdio survives execve; the report pipe stays open until then.
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) return void(r.fail_errno(errno, "close_range"));
+    ::umask(022);
+    exec_command(p, r);
+}
+
+[[noreturn]] void child_main(ChildPlan& p) {
+    ChildReport report;
+    container_setup(p, report);
+    // One write below PIPE_BUF: the parent reads the whole report or nothing.
+    [[maybe_unused]] ssize_t n = ::write(p.report_fd, &report, sizeof report);
+    ::_exit(report.kind == ChildReport::exec ? report.exit_code : 125);
+}
+
+// --- parent side -------------------------------------------------------------------------
+
+struct Pipe {
+    UniqueFd read, write;
+};
+
+// A CLOEXEC pipe whose ends are above 2, so they never collide with the stdio the child
+// builds on 0..2.
+Pipe make_pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2");
+    Pipe p{UniqueFd(fds[0]), UniqueFd(fds[1])};
+    for (UniqueFd* end : {&p.read, &p.write}) {
+        if (end->get() > 2) continue;
+        UniqueFd high(::fcntl(end->get(), F_DUPFD_CLOEXEC, 3));
+        if (!high) throw_errno("dup pipe");
+        *end = std::move(high);
+    }
+    return p;
+}
+
+const std::string& default_state_parent() {
+    static const std::string parent = [] {
+        try {
+            mkdir_p("/run/kiln");
+            return std::string("/run/kiln");
+        } catch (const Error&) {
+            return std::string("/tmp");
+        }
+    }();
+    return parent;
+}
+
+int decode_status(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return 125;
+}
+
+void write_all(int fd, std::string_view text) {
+    while (!text.empty()) {
+        ssize_t n = ::write(fd, text.data(), text.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;  // the caller's stderr is gone; nothing better to do
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+}  // namespace
+
+std::string generate_container_id() {
+    unsigned char bytes[32];
+    std::size_t got = 0;
+    while (got < sizeof bytes) {
+        ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("getrandom");
+        got += static_cast<std::size_t>(n);
+    }
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string id;
+    for (unsigned char b : bytes) {
+        id += hex[b >> 4];
+        id += hex[b & 15];
+    }
+    return id;
+}
+
+int run_container(const ContainerSpec& spec) {
+    if (spec.args.empty() || spec.args[0].empty()) throw Error("no command given for the container");
+    if (spec.rootfs.type.empty()) throw Error("no root filesystem given for the container");
+    if (spec.cwd.empty() || spec.cwd.front() != '/')
+        throw Error("the working directory \"" + spec.cwd + "\" is not an absolute path");
+
+    const std::string id = spec.id.empty() ? generate_container_id() : spec.id;
+    std::optional<TempDir> temp_state;
+    std::string state_dir = spec.state_dir;
+    if (state_dir.empty()) {
+        temp_state.emplace(default_state_parent(), "run-");
+        state_dir = temp_state->path();
+    }
+    const std::string mountpoint = state_dir + "/rootfs";
+    if (::mkdir(mountpoint.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("create " + mountpoint);
+
+    ChildPlan plan;
+    plan.spec = &spec;
+    plan.rootfs = {&spec.rootfs, mountpoint.c_str(), &spec.binds};
+    plan.hostname = spec.hostname.empty() ? id.substr(0, 12) : spec.hostname;
+    plan.new_net = !spec.host_network;
+    for (const auto& a : spec.args) plan.argv.push_back(const_cast<char*>(a.c_str()));
+    plan.argv.push_back(nullptr);
+    plan.env = default_env(spec.env, plan.hostname);
+    for (auto& kv : plan.env) plan.envp.push_back(kv.data());
+    plan.envp.push_back(nullptr);
+    plan.envp.push_back(nullptr);
+    plan.needs_home = env_lookup(plan.env, "HOME") == nullptr;
+    plan.home_entry.reserve(PATH_MAX + 8);
+    plan.path = env_lookup(plan.env, "PATH");
+    plan.passwd = std::make_unique_for_overwrite<char[]>(account_file_max);
+    plan.group = std::make_unique_for_overwrite<char[]>(account_file_max);
+    plan.seccomp = &default_seccomp_program();
+    static const int last_cap = last_capability();
+    plan.last_cap = last_cap;
+    plan.caps = docker_default_capabilities();
+
+    UniqueFd devnull;
+    int stdin_fd = spec.stdin_fd;
+    if (stdin_fd < 0) {
+        devnull.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (!devnull) throw_errno("open /dev/null");
+        stdin_fd = devnull.get();
+    }
+    plan.stdio[0] = stdin_fd;
+    plan.stdio[1] = spec.stdout_fd;
+    plan.stdio[2] = spec.stderr_fd;
+    Pipe release = make_pipe();
+    Pipe report = make_pipe();
+    plan.release_fd = release.read.get();
+    plan.report_fd = report.write.get();
+
+    Cgroup cgroup(id);
+    unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+    if (plan.new_net) flags |= CLONE_NEWNET;
+    SignalForwarding forwarding;
+    CloneResult cloned = clone_process(flags);
+    if (cloned.pid == 0) child_main(plan);
+
+    // Declared after `forwarding`, so it is reaped (and its pidfd closed) only after
+    // forwarding to it has stopped.
+    ChildProcess child(cloned.pid, cloned.pidfd);
+    forwarding.add(child.pid(), child.pidfd());
+    report.write.reset();
+    cgroup.attach(child.pid());
+    // release.read stays open until here: if the child already failed and exited, the
+    // byte lands in the pipe buffer instead of raising SIGPIPE in the caller.
+    if (::write(release.write.get(), "x", 1) != 1) throw_errno("release container process");
+    release = {};
+
+    // EOF without a report means execve succeeded (the pipe is close-on-exec).
+    ChildReport failure;
+    ssize_t got;
+    do {
+        got = ::read(report.read.get(), &failure, sizeof failure);
+    } while (got < 0 && errno == EINTR);
+    if (got == static_cast<ssize_t>(sizeof failure)) {
+        failure.text[sizeof failure.text - 1] = '\0';
+        if (failure.kind == ChildReport::exec) {
+            write_all(spec.stderr_fd, std::string(failure.text) + "\n");
+            child.wait();
+            return failure.exit_code;
+        }
+        child.wait();
+        throw Error(std::string("container setup: ") + failure.text);
+    }
+    return decode_status(child.wait());
+}
+
+}  // namespace kiln::runtime

@@ -1,0 +1,32 @@
+#pragma once
+// Shared helpers for integration tests: root detection, a busybox root filesystem, and
+// running a command with captured output.
+#include <string>
+#include <vector>
+
+namespace kiln::test {
+
+// True when the tests run as root (needed for namespaces, mounts and cgroups).
+bool is_root();
+
+// Fills `dir` (created if missing) with a busybox root filesystem made from Debian's
+// static /bin/busybox (package busybox-static): one symlink per applet from
+// `busybox --list-full`, /etc/passwd with root and nobody, /etc/group with root and
+// nogroup, and the usual empty directories (dev, proc, sys, tmp, ...). Returns `dir`.
+std::string make_busybox_rootfs(const std::string& dir);
+
+// One busybox rootfs per test process, built on first use and removed at exit. Tests
+// that only read it (e.g. as an overlay lowerdir or a read-only bind) share it.
+const std::string& shared_busybox_rootfs();
+
+struct CommandResult {
+    int exit_code = -1;  // the exit code, or 128+signal if killed
+    std::string out;
+    std::string err;
+};
+
+// Runs argv (argv[0] looked up in PATH) with stdin_data on its stdin and returns its exit
+// code and everything it wrote to stdout and stderr. Throws kiln::Error if it cannot start.
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_data = "");
+
+}  // namespace kiln::test

@@ -1,0 +1,28 @@
+#include <catch2/catch.hpp>
+
+#include <linux/capability.h>
+
+#include "runtime/capabilities.hpp"
+
+TEST_CASE("Docker's default capability set is 0xa80425fb", "[runtime][capabilities]") {
+    CHECK(kiln::runtime::docker_default_capabilities() == 0xa80425fbULL);
+}
+
+TEST_CASE("capability_mask sets one bit per capability", "[runtime][capabilities]") {
+    const int caps[] = {CAP_CHOWN, CAP_SYS_ADMIN, CAP_SYS_ADMIN, CAP_CHECKPOINT_RESTORE};
+    CHECK(kiln::runtime::capability_mask(caps) == ((1ULL << 0) | (1ULL << 21) | (1ULL << 40)));
+    CHECK(kiln::runtime::capability_mask({}) == 0);
+}
+
+TEST_CASE("capability names are accepted with or without CAP_, in any case", "[runtime][capabilities]") {
+    CHECK(kiln::runtime::capability_from_name("CAP_NET_ADMIN") == CAP_NET_ADMIN);
+    CHECK(kiln::runtime::capability_from_name("net_admin") == CAP_NET_ADMIN);
+    CHECK(kiln::runtime::capability_from_name("SYS_ADMIN") == CAP_SYS_ADMIN);
+    CHECK(kiln::runtime::capability_from_name("cap_bpf") == CAP_BPF);
+    CHECK_FALSE(kiln::runtime::capability_from_name("NOT_A_CAP"));
+    CHECK_FALSE(kiln::runtime::capability_from_name(""));
+}
+
+TEST_CASE("the kernel's last capability is known", "[runtime][capabilities]") {
+    CHECK(kiln::runtime::last_capability() >= CAP_AUDIT_READ);
+}
