@@ -32,6 +32,13 @@ public:
         (bind(++i, args), ...);
     }
     ~Stmt() { sqlite3_finalize(stmt_); }
+    // Resets the statement and binds new arguments, to run it again (bulk inserts).
+    template <class... Args>
+    void rebind(const Args&... args) {
+        sqlite3_reset(stmt_);
+        int i = 0;
+        (bind(++i, args), ...);
+    }
     Stmt(const Stmt&) = delete;
     Stmt& operator=(const Stmt&) = delete;
 
@@ -119,6 +126,16 @@ CREATE TABLE IF NOT EXISTS build_cache(
 CREATE INDEX IF NOT EXISTS build_cache_kind ON build_cache(kind, result);
 )sql";
 
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE IF NOT EXISTS file_digests(
+    path     TEXT PRIMARY KEY,
+    size     INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode    INTEGER NOT NULL,
+    device   INTEGER NOT NULL,
+    digest   TEXT NOT NULL);
+)sql";
+
 LayerRow layer_row(const Stmt& s) {
     return LayerRow{s.digest(0), s.digest(1), s.opt_digest(2), static_cast<std::uint64_t>(s.integer(3)),
                     s.text(4), s.integer(5)};
@@ -196,6 +213,7 @@ void MetadataDb::migrate() {
                     ", newer than this kiln understands (" + std::to_string(kSchemaVersion) +
                     "); upgrade kiln");
     if (version < 1) exec(kSchemaV1);
+    if (version < 2) exec(kSchemaV2);
     exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
     tx.commit();
 }
@@ -463,6 +481,49 @@ std::vector<Digest> MetadataDb::cache_layer_roots() {
         if (Digest::valid(r)) out.push_back(Digest::parse(r));
     }
     return out;
+}
+
+// ---- build-context file digests
+
+std::optional<std::string> MetadataDb::file_digest_get(const std::string& path, std::uint64_t size,
+                                                       std::int64_t mtime_ns, std::uint64_t inode,
+                                                       std::uint64_t device) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT digest FROM file_digests WHERE path=? AND size=? AND mtime_ns=? AND inode=? AND device=?",
+           path, size, mtime_ns, inode, device);
+    if (!s.step()) return std::nullopt;
+    return s.text(0);
+}
+
+std::vector<FileDigestRow> MetadataDb::file_digests_under(const std::string& prefix) {
+    std::lock_guard lock(mutex_);
+    // A range scan on the primary key instead of LIKE: paths may hold '%' or '_'.
+    std::string end = prefix;
+    end.push_back('\xff');
+    Stmt s(db_,
+           "SELECT path, size, mtime_ns, inode, device, digest FROM file_digests "
+           "WHERE path >= ? AND path < ? ORDER BY path",
+           prefix, end);
+    std::vector<FileDigestRow> out;
+    while (s.step())
+        out.push_back(FileDigestRow{s.text(0), static_cast<std::uint64_t>(s.integer(1)), s.integer(2),
+                                    static_cast<std::uint64_t>(s.integer(3)),
+                                    static_cast<std::uint64_t>(s.integer(4)), s.text(5)});
+    return out;
+}
+
+void MetadataDb::file_digest_put_many(const std::vector<FileDigestRow>& rows) {
+    if (rows.empty()) return;
+    Transaction tx(*this);
+    Stmt s(db_,
+           "INSERT OR REPLACE INTO file_digests(path, size, mtime_ns, inode, device, digest) "
+           "VALUES(?,?,?,?,?,?)");
+    for (const auto& r : rows) {
+        s.rebind(r.path, r.size, r.mtime_ns, r.inode, r.device, r.digest);
+        s.run();
+    }
+    tx.commit();
 }
 
 }  // namespace kiln::image

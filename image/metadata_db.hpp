@@ -52,12 +52,23 @@ struct CacheEntry {
     std::int64_t last_used = 0;
 };
 
+// A build-context file's content digest, remembered by what identifies its version on disk
+// so an unchanged file is never read twice. path: absolute host path.
+struct FileDigestRow {
+    std::string path;
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    std::uint64_t inode = 0;
+    std::uint64_t device = 0;
+    std::string digest;  // whatever the builder stores ("sha256:…")
+};
+
 // The store's SQLite database (kiln.db): WAL mode, busy timeout, versioned schema.
 // Every method is safe to call from several threads; concurrent kiln processes are kept
 // apart by SQLite's own locking. All SQL of kiln lives in metadata_db.cpp.
 class MetadataDb {
 public:
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
 
     explicit MetadataDb(const std::string& path);
     ~MetadataDb();
@@ -132,6 +143,16 @@ public:
     bool cache_delete(const std::string& key);
     // Chain IDs that "layer" cache entries point at (GC roots).
     std::vector<Digest> cache_layer_roots();
+
+    // build-context file digests
+    // The digest remembered for path, if size, mtime, inode and device all still match.
+    std::optional<std::string> file_digest_get(const std::string& path, std::uint64_t size,
+                                               std::int64_t mtime_ns, std::uint64_t inode,
+                                               std::uint64_t device);
+    // Every row whose path starts with prefix (e.g. "/ctx/"), to preload a context at once.
+    std::vector<FileDigestRow> file_digests_under(const std::string& prefix);
+    // Inserts or replaces all rows in one transaction.
+    void file_digest_put_many(const std::vector<FileDigestRow>& rows);
 
     // Runs fn inside one write transaction (commits when fn returns, rolls back on throw).
     template <class Fn>

@@ -146,3 +146,36 @@ TEST_CASE("metadata db build cache", "[store][db]") {
     CHECK(db.cache_list().size() == 1);
     CHECK(db.cache_layer_roots().empty());
 }
+
+TEST_CASE("metadata db remembers build-context file digests by file identity", "[store][db]") {
+    kiln::TempDir dir("/tmp", "kiln-db-test-");
+    MetadataDb db(dir.path() + "/kiln.db");
+    using kiln::image::FileDigestRow;
+    db.file_digest_put_many({{"/ctx/a", 3, 111, 7, 1, "sha256:aa"},
+                             {"/ctx/b%_", 4, 222, 8, 1, "sha256:bb"},
+                             {"/ctxother/c", 5, 333, 9, 1, "sha256:cc"}});
+    CHECK(db.file_digest_get("/ctx/a", 3, 111, 7, 1) == "sha256:aa");
+    CHECK_FALSE(db.file_digest_get("/ctx/a", 3, 112, 7, 1));  // touched: read it again
+    CHECK_FALSE(db.file_digest_get("/ctx/a", 3, 111, 6, 1));  // replaced by another inode
+    auto under = db.file_digests_under("/ctx/");
+    REQUIRE(under.size() == 2);
+    CHECK(under[1].path == "/ctx/b%_");
+    CHECK(under[1].mtime_ns == 222);
+    db.file_digest_put_many({{"/ctx/a", 3, 999, 7, 1, "sha256:new"}});
+    CHECK(db.file_digest_get("/ctx/a", 3, 999, 7, 1) == "sha256:new");
+}
+
+TEST_CASE("metadata db migrates a version 1 store", "[store][db]") {
+    kiln::TempDir dir("/tmp", "kiln-db-test-");
+    const std::string path = dir.path() + "/kiln.db";
+    {
+        MetadataDb db(path);
+        db.put_layer(layer("a"));
+        db.exec("DROP TABLE file_digests; PRAGMA user_version=1");
+    }
+    MetadataDb db(path);
+    CHECK(db.schema_version() == MetadataDb::kSchemaVersion);
+    CHECK(db.get_layer(d("a")));
+    db.file_digest_put_many({{"/x", 1, 1, 1, 1, "sha256:x"}});
+    CHECK(db.file_digest_get("/x", 1, 1, 1, 1));
+}
