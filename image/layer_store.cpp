@@ -332,7 +332,7 @@ bool LayerStore::remove_layer(const Digest& chain_id) {
         row = db_.get_layer(chain_id);
         if (!row) return false;
         if (!db_.images_with_top_chain(chain_id).empty() || !db_.layer_children(chain_id).empty() ||
-            snapshot_uses(chain_id))
+            db_.leased(chain_id) || snapshot_uses(chain_id))
             return false;
         db_.delete_layer(chain_id);
         tx.commit();
@@ -366,6 +366,7 @@ std::vector<Digest> LayerStore::gc(long min_age_seconds) {
     for (const auto& r : rows) parent_of[r.chain_id] = r.parent;
 
     std::vector<Digest> roots = db_.cache_layer_roots();
+    for (const auto& c : db_.leased_chains()) roots.push_back(c);
     for (const auto& img : db_.list_images())
         if (img.top_chain_id) roots.push_back(*img.top_chain_id);
     for (const auto& key : snapshots()) {

@@ -66,7 +66,8 @@ public:
     std::optional<LayerInfo> get(const Digest& chain_id) const;
     // The chain bottom first, ending with chain_id.
     std::vector<LayerInfo> chain(const Digest& chain_id) const;
-    // Deletes a layer that no image, snapshot or child layer uses. Returns false if in use.
+    // Deletes a layer that no image, snapshot, lease (MetadataDb::lease_add) or child layer
+    // uses. Returns false if in use.
     bool remove_layer(const Digest& chain_id);
     std::vector<LayerInfo> walk() const;
 
@@ -77,8 +78,8 @@ public:
     // Removes chain_id and then its ancestors, top down, for as long as each is unused by
     // images, children, snapshots and "layer" build-cache entries. Returns what was removed.
     std::vector<Digest> release_chain(const Digest& chain_id);
-    // Removes every layer not reachable from an image, a snapshot or a "layer" build-cache
-    // entry, and committed at least min_age_seconds ago (so a concurrent build's fresh,
+    // Removes every layer not reachable from an image, a snapshot, a lease or a "layer"
+    // build-cache entry, and committed at least min_age_seconds ago (so a concurrent build's fresh,
     // not yet referenced layer survives). Returns what was removed.
     std::vector<Digest> gc(long min_age_seconds = 600);
     // Snapshot keys present now (of any process).

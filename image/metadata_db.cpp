@@ -136,6 +136,15 @@ CREATE TABLE IF NOT EXISTS file_digests(
     digest   TEXT NOT NULL);
 )sql";
 
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE IF NOT EXISTS leases(
+    owner    TEXT NOT NULL,
+    chain_id TEXT NOT NULL,
+    created  INTEGER NOT NULL,
+    PRIMARY KEY(owner, chain_id));
+CREATE INDEX IF NOT EXISTS leases_chain ON leases(chain_id);
+)sql";
+
 LayerRow layer_row(const Stmt& s) {
     return LayerRow{s.digest(0), s.digest(1), s.opt_digest(2), static_cast<std::uint64_t>(s.integer(3)),
                     s.text(4), s.integer(5)};
@@ -214,6 +223,7 @@ void MetadataDb::migrate() {
                     "); upgrade kiln");
     if (version < 1) exec(kSchemaV1);
     if (version < 2) exec(kSchemaV2);
+    if (version < 3) exec(kSchemaV3);
     exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
     tx.commit();
 }
@@ -480,6 +490,34 @@ std::vector<Digest> MetadataDb::cache_layer_roots() {
         std::string r = s.text(0);
         if (Digest::valid(r)) out.push_back(Digest::parse(r));
     }
+    return out;
+}
+
+// ---- leases
+
+void MetadataDb::lease_add(const std::string& owner, const Digest& chain_id) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "INSERT OR IGNORE INTO leases(owner, chain_id, created) VALUES(?,?,?)", owner, chain_id,
+         unix_now())
+        .run();
+}
+
+void MetadataDb::lease_release(const std::string& owner) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "DELETE FROM leases WHERE owner=?", owner).run();
+}
+
+bool MetadataDb::leased(const Digest& chain_id) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT 1 FROM leases WHERE chain_id=? LIMIT 1", chain_id);
+    return s.step();
+}
+
+std::vector<Digest> MetadataDb::leased_chains() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT DISTINCT chain_id FROM leases");
+    std::vector<Digest> out;
+    while (s.step()) out.push_back(s.digest(0));
     return out;
 }
 

@@ -68,7 +68,7 @@ struct FileDigestRow {
 // apart by SQLite's own locking. All SQL of kiln lives in metadata_db.cpp.
 class MetadataDb {
 public:
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
 
     explicit MetadataDb(const std::string& path);
     ~MetadataDb();
@@ -143,6 +143,14 @@ public:
     bool cache_delete(const std::string& key);
     // Chain IDs that "layer" cache entries point at (GC roots).
     std::vector<Digest> cache_layer_roots();
+
+    // layer leases: an owner ("container:<id>", "build:<id>") keeps a chain (and so its
+    // ancestors) from being removed until it lets go. Like containerd's leases, they let
+    // something outside the image table (a container, a build in flight) hold layers.
+    void lease_add(const std::string& owner, const Digest& chain_id);
+    void lease_release(const std::string& owner);  // drops all of owner's leases
+    bool leased(const Digest& chain_id);
+    std::vector<Digest> leased_chains();
 
     // build-context file digests
     // The digest remembered for path, if size, mtime, inode and device all still match.

@@ -258,3 +258,12 @@ TEST_CASE("a layer dir published before its row is adopted", "[store][layers]") 
     CHECK(kiln::read_file(again.diff_dir + "/f") == "content");
     CHECK(store.layers().walk().size() == 1);
 }
+
+TEST_CASE_METHOD(TwoLayers, "a lease keeps a chain alive until released", "[store][layers]") {
+    store.db().lease_add("container:abc", l2.chain_id);
+    CHECK_FALSE(store.layers().remove_layer(l2.chain_id));
+    CHECK(store.layers().gc(0).empty());
+    CHECK(store.layers().release_chain(l2.chain_id).empty());
+    store.db().lease_release("container:abc");
+    CHECK(store.layers().release_chain(l2.chain_id) == std::vector<Digest>{l2.chain_id, l1.chain_id});
+}
