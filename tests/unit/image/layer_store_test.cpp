@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -266,4 +267,35 @@ TEST_CASE_METHOD(TwoLayers, "a lease keeps a chain alive until released", "[stor
     CHECK(store.layers().release_chain(l2.chain_id).empty());
     store.db().lease_release("container:abc");
     CHECK(store.layers().release_chain(l2.chain_id) == std::vector<Digest>{l2.chain_id, l1.chain_id});
+}
+
+TEST_CASE("two processes committing the same layer at once end with one layer",
+          "[store][layers]") {
+    kiln::TempDir root("/tmp", "kiln-ls-test-");
+    { Store init(root.path()); }
+    const int kRounds = 10;
+    auto worker = [&](const std::string& who) {
+        // A fresh Store per process: SQLite connections must not cross fork().
+        Store store(root.path());
+        for (int i = 0; i < kRounds; ++i) make_layer(store, who + std::to_string(i), std::nullopt, "f", std::to_string(i));
+    };
+    pid_t child = ::fork();
+    if (child == 0) {
+        try {
+            worker("child");
+            ::_exit(0);
+        } catch (...) {
+            ::_exit(1);
+        }
+    }
+    worker("parent");
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    Store store(root.path());
+    CHECK(store.layers().walk().size() == kRounds);
+    CHECK(kiln::image::list_dir_names(root.path() + "/layers").size() == kRounds);
+    CHECK(kiln::image::list_dir_names(root.path() + "/l").size() == kRounds + 1);
+    CHECK(store.layers().snapshots().empty());
 }
