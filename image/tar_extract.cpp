@@ -129,9 +129,13 @@ void remove_at(int dirfd, const std::string& name, const std::string& what) {
         throw_errno("remove " + what);
 }
 
+// Directory metadata applied after all entries: times (creating content changes them) and,
+// when not root, modes that would stop us from creating the content.
 struct DirTime {
     std::string rel;
     timespec mtime;
+    mode_t perm;
+    bool fix_mode;
 };
 
 class Extractor {
@@ -201,7 +205,8 @@ public:
             UniqueFd fd(::openat(dirfd, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!fd) throw_errno("open " + where(rel));
             finish_metadata(dirfd, base, rel, ent, fd.get(), true);
-            dir_times_.push_back({rel, mtime_of(ent)});
+            const mode_t perm = archive_entry_perm(ent) & 07777;
+            dir_times_.push_back({rel, mtime_of(ent), perm, !is_root_ && (perm & 0700) != 0700});
             return;
         }
         case AE_IFREG: {
@@ -248,6 +253,10 @@ public:
                 pfd = open_in_root(root_.get(), parent, O_PATH | O_DIRECTORY);
             } catch (const Error&) {
                 continue;  // removed by a later entry
+            }
+            if (it->fix_mode) {
+                UniqueFd dfd(::openat(pfd.get(), base.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                if (dfd) ::chmod(("/proc/self/fd/" + std::to_string(dfd.get())).c_str(), it->perm);
             }
             timespec ts[2] = {it->mtime, it->mtime};
             ::utimensat(pfd.get(), base.c_str(), ts, AT_SYMLINK_NOFOLLOW);
@@ -371,7 +380,8 @@ private:
         const std::string what = where(rel);
         const uid_t uid = static_cast<uid_t>(archive_entry_uid(ent));
         const gid_t gid = static_cast<gid_t>(archive_entry_gid(ent));
-        const mode_t perm = archive_entry_perm(ent) & 07777;
+        mode_t perm = archive_entry_perm(ent) & 07777;
+        if (is_dir && !is_root_) perm |= 0700;  // the exact mode is set in finish()
         const bool link = archive_entry_filetype(ent) == AE_IFLNK;
         if (fd >= 0) {
             if (is_root_ && ::fchown(fd, uid, gid) != 0) throw_errno("chown " + printable(what));

@@ -106,9 +106,14 @@ void make_tree(const std::string& d, bool root) {
     }
     for (const char* p : {"/a/file", "/a/link", "/b/empty", "/b/big", "/longlink", "/fifo"})
         set_mtime(d + p, 1600000000);
+    set_mtime(deep + "/" + std::string(120, 'z'), 1500000005);
     set_mtime(deep, 1500000000);
     set_mtime(d + "/" + std::string(60, 'x'), 1500000001);
-    if (root) set_mtime(d + "/opq", 1500000002);
+    if (root) {
+        set_mtime(d + "/gone", 1500000003);
+        set_mtime(d + "/opq/kept", 1500000004);
+        set_mtime(d + "/opq", 1500000002);
+    }
     set_mtime(d + "/a", 1700000000);
     set_mtime(d + "/b", 1700000001);
 }
@@ -228,7 +233,8 @@ TEST_CASE("layer tar: GNU tar reads the stream", "[layer_tar]") {
     std::string listing = shell_output("tar --numeric-owner -tvf " + tmp.path() + "/l.tar 2>&1; echo rc=$?");
     INFO(listing);
     CHECK(listing.find("rc=0") != std::string::npos);
-    CHECK(listing.find("-rwsr-xr-x 0/0") != std::string::npos);
+    const std::string owner = std::to_string(::geteuid()) + "/" + std::to_string(::getegid());
+    CHECK(listing.find("-rwsr-xr-x " + owner) != std::string::npos);
     CHECK(listing.find("a/hard link to a/file") != std::string::npos);
     CHECK(listing.find("a/link -> file") != std::string::npos);
     CHECK(listing.find(std::string(120, 'z')) != std::string::npos);
@@ -267,6 +273,31 @@ TEST_CASE("layer tar: compressed layers have the diffID of the plain stream", "[
             CHECK(write_layer_tar(dst, {}).digest == w.digest);
         }
     }
+}
+
+TEST_CASE("layer tar: names are bytes: UTF-8 and not", "[layer_tar]") {
+    TempDir tmp("/tmp", "kiln-tar-");
+    const std::string src = tmp.path() + "/src", dst = tmp.path() + "/dst";
+    kiln::mkdir_p(src);
+    kiln::mkdir_p(dst);
+    std::string u;
+    for (int i = 0; i < 40; ++i) u += "\xc3\xbc";  // 80 bytes of "ü"
+    REQUIRE(::mkdir((src + "/" + u).c_str(), 0755) == 0);
+    put(src + "/" + u + "/" + u, "utf8");                   // long: PAX path
+    put(src + "/latin1-\xe9\xff", "latin1");               // short, not UTF-8
+    put(src + "/" + std::string(120, '\xe9'), "long latin1");  // long, not UTF-8
+    REQUIRE(::symlink(u.c_str(), (src + "/sl").c_str()) == 0);
+    TarStats w;
+    std::string bytes = tar_bytes(src, &w);
+    UniqueFd fd = bytes_fd(bytes);
+    TarStats r = extract_layer_tar(fd.get(), dst);
+    CHECK(r.digest == w.digest);
+    CHECK(kiln::read_file(dst + "/" + u + "/" + u) == "utf8");
+    CHECK(kiln::read_file(dst + "/latin1-\xe9\xff") == "latin1");
+    CHECK(kiln::read_file(dst + "/" + std::string(120, '\xe9')) == "long latin1");
+    set_mtime(dst + "/" + u, 0);
+    set_mtime(src + "/" + u, 0);
+    CHECK(write_layer_tar(dst, {}).digest == write_layer_tar(src, {}).digest);
 }
 
 TEST_CASE("layer tar: record padding after the end marker is hashed too", "[layer_tar]") {
