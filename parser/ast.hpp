@@ -46,7 +46,8 @@ struct Directive {
 };
 
 struct Warning {
-    std::string message;
+    std::string message;  // one line: what and where
+    std::string detail;   // why it matters / what will change
     Range range;
 };
 

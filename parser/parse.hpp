@@ -1,5 +1,7 @@
 #pragma once
+#include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "parser/ast.hpp"
@@ -31,6 +33,17 @@ inline constexpr std::size_t kMaxDockerfileSize = 64u << 20;
 // The raw parse stage: bytes → instructions, exactly as BuildKit's parser (unknown
 // instructions and flags are accepted here). Throws ParseError.
 Dockerfile parse_dockerfile(std::string_view text, std::string filename = "Dockerfile");
+
+// Go's strconv.Quote: the quoting used by the dump (and handy in messages).
+std::string go_quote(std::string_view text);
+
+// One shell word → the heredoc it opens (`<<EOF`, `3<<-'EOF'`…), or nullopt when the word
+// is not a heredoc. Throws kiln::Error for an unbalanced quote in the delimiter.
+std::optional<Heredoc> parse_heredoc_word(std::string_view word);
+
+// The heredocs an instruction line opens, in order (bodies left empty). A line that cannot
+// be split into shell words (unbalanced quote) opens none.
+std::vector<Heredoc> heredocs_in_line(std::string_view line);
 
 // BuildKit's AST dump format (one "(keyword ...)" line per instruction, each ending "\n").
 std::string dump(const Dockerfile& file);
