@@ -21,6 +21,8 @@ void debug_note(const std::string& text) {
     if (std::getenv("KILN_DEBUG")) std::fprintf(stderr, "kiln: debug: %s\n", text.c_str());
 }
 
+bool is_cgroup2(const std::string& root) { return root == "/sys/fs/cgroup" || root.ends_with("/unified"); }
+
 bool is_cgroup_dir(const std::string& dir) { return ::access((dir + "/cgroup.procs").c_str(), F_OK) == 0; }
 
 // The hierarchy roots to use, found once per process.
@@ -77,6 +79,13 @@ Cgroup::Cgroup(const std::string& name) {
             std::string dir = parent + "/" + name;
             if (::mkdir(dir.c_str(), 0755) != 0) throw_errno("create cgroup " + dir);
             dirs_.push_back(dir);
+            if (is_cgroup2(root)) {
+                v2_dir_ = dir;
+                v2_fd_.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+                if (!v2_fd_) throw_errno("open cgroup " + dir);
+            } else {
+                v1_tasks_.push_back(dir + "/tasks");
+            }
         }
     } catch (...) {
         for (const auto& dir : dirs_) ::rmdir(dir.c_str());
@@ -94,12 +103,19 @@ Cgroup::~Cgroup() {
     }
 }
 
-void Cgroup::attach(pid_t pid) {
-    std::string text = std::to_string(pid);
-    for (const auto& dir : dirs_) {
-        int err = 0;
-        if (!write_control(dir + "/cgroup.procs", text, err)) throw_errno("join cgroup " + dir, err);
+void Cgroup::attach_v2(pid_t pid) {
+    if (v2_dir_.empty()) return;
+    int err = 0;
+    if (!write_control(v2_dir_ + "/cgroup.procs", std::to_string(pid), err))
+        throw_errno("join cgroup " + v2_dir_, err);
+}
+
+bool join_cgroups_self(const std::vector<std::string>& tasks_files, ChildReport& report) {
+    for (const auto& file : tasks_files) {
+        UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd || ::write(fd.get(), "0", 1) != 1) return report.fail_errno(errno, "join cgroup %s", file.c_str());
     }
+    return true;
 }
 
 }  // namespace kiln::runtime

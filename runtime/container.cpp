@@ -72,9 +72,9 @@ void forward_signal(int sig) {
 
 // Installs the forwarding handlers while at least one container runs, restoring the
 // caller's handlers when the last one ends.
-class SignalForwarding {
+class ForwardingHandlers {
 public:
-    SignalForwarding() {
+    ForwardingHandlers() {
         std::lock_guard lock(forward_mutex);
         if (forward_users++ > 0) return;
         struct sigaction sa{};
@@ -84,22 +84,20 @@ public:
         ::sigaction(SIGINT, &sa, &saved_int);
         ::sigaction(SIGTERM, &sa, &saved_term);
     }
-    ~SignalForwarding() {
-        if (slot_) {
-            slot_->pidfd.store(-1);
-            slot_->pid.store(0);
-        }
+    ~ForwardingHandlers() {
         std::lock_guard lock(forward_mutex);
         if (--forward_users > 0) return;
         ::sigaction(SIGINT, &saved_int, nullptr);
         ::sigaction(SIGTERM, &saved_term, nullptr);
     }
-    SignalForwarding(const SignalForwarding&) = delete;
-    SignalForwarding& operator=(const SignalForwarding&) = delete;
+    ForwardingHandlers(const ForwardingHandlers&) = delete;
+    ForwardingHandlers& operator=(const ForwardingHandlers&) = delete;
+};
 
-    // Starts forwarding to this container (until destruction, which must come before the
-    // pidfd is closed, so a signal never reaches a reused fd or pid).
-    void add(pid_t pid, int pidfd) {
+// One container in the forwarding table, for the lifetime of this object.
+class ForwardTarget {
+public:
+    ForwardTarget(pid_t pid, int pidfd) {
         for (auto& slot : forward_slots) {
             pid_t expected = 0;
             if (slot.pid.compare_exchange_strong(expected, pid)) {
@@ -110,6 +108,13 @@ public:
         }
         // More than 128 concurrent containers: the rest simply get no forwarding.
     }
+    ~ForwardTarget() {
+        if (!slot_) return;
+        slot_->pidfd.store(-1);
+        slot_->pid.store(0);
+    }
+    ForwardTarget(const ForwardTarget&) = delete;
+    ForwardTarget& operator=(const ForwardTarget&) = delete;
 
 private:
     ForwardSlot* slot_ = nullptr;
@@ -173,6 +178,7 @@ struct ChildPlan {
     const std::vector<sock_filter>* seccomp = nullptr;
     int last_cap = 0;
     CapMask caps = 0;
+    const std::vector<std::string>* cgroup_tasks = nullptr;  // v1 groups to join (cgroups.hpp)
 };
 
 // --- container side ----------------------------------------------------------------------
@@ -259,6 +265,8 @@ void container_setup(ChildPlan& p, ChildReport& r) {
     // Die with the parent rather than leak a container (re-armed after setuid below).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::umask(0);
+    // First, so the kernel memory of everything below is charged to the container.
+    if (!join_cgroups_self(*p.cgroup_tasks, r)) return;
     if (!setup_stdio(p.stdio, r)) return;
 
     // Filesystem work does not depend on the cgroup: it overlaps with the parent's.
@@ -442,18 +450,19 @@ int run_container(const ContainerSpec& spec) {
     plan.report_fd = report.write.get();
 
     Cgroup cgroup(id);
+    plan.cgroup_tasks = &cgroup.self_join_files();
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (plan.new_net) flags |= CLONE_NEWNET;
-    SignalForwarding forwarding;
-    CloneResult cloned = clone_process(flags);
+    ForwardingHandlers handlers;
+    CloneResult cloned = clone_process(flags, cgroup.clone_into_fd());
     if (cloned.pid == 0) child_main(plan);
 
-    // Declared after `forwarding`, so it is reaped (and its pidfd closed) only after
-    // forwarding to it has stopped.
     ChildProcess child(cloned.pid, cloned.pidfd);
-    forwarding.add(child.pid(), child.pidfd());
+    // Declared after `child`, so forwarding stops before the pidfd is closed: a signal
+    // never reaches a reused fd or pid.
+    ForwardTarget forward_target(child.pid(), child.pidfd());
     report.write.reset();
-    cgroup.attach(child.pid());
+    if (!cloned.in_cgroup) cgroup.attach_v2(child.pid());
     // release.read stays open until here: if the child already failed and exited, the
     // byte lands in the pipe buffer instead of raising SIGPIPE in the caller.
     if (::write(release.write.get(), "x", 1) != 1) throw_errno("release container process");
