@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "parser/parse.hpp"  // go_quote
+#include "parser/utf8.hpp"
 #include "util/error.hpp"
 
 namespace kiln::parser {
@@ -24,62 +26,19 @@ struct Decoded {
     std::size_t width;
 };
 
-// Strict UTF-8 decoding as Go's utf8.DecodeRune: overlong forms, surrogates and anything
-// above U+10FFFF decode as U+FFFD with width 1.
-Decoded decode_utf8(std::string_view s, std::size_t i) {
-    auto b0 = static_cast<unsigned char>(s[i]);
-    if (b0 < 0x80) return {b0, 1};
-    auto cont = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) {
-        if (i + k >= s.size()) return false;
-        auto b = static_cast<unsigned char>(s[i + k]);
-        return b >= lo && b <= hi;
-    };
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        if (!cont(1)) return {kRuneError, 1};
-        return {static_cast<int32_t>(((b0 & 0x1Fu) << 6) | (s[i + 1] & 0x3F)), 2};
-    }
-    if (b0 >= 0xE0 && b0 <= 0xEF) {
-        unsigned lo = b0 == 0xE0 ? 0xA0 : 0x80;
-        unsigned hi = b0 == 0xED ? 0x9F : 0xBF;
-        if (!cont(1, lo, hi) || !cont(2)) return {kRuneError, 1};
-        return {static_cast<int32_t>(((b0 & 0x0Fu) << 12) | ((s[i + 1] & 0x3F) << 6) |
-                                     (s[i + 2] & 0x3F)),
-                3};
-    }
-    if (b0 >= 0xF0 && b0 <= 0xF4) {
-        unsigned lo = b0 == 0xF0 ? 0x90 : 0x80;
-        unsigned hi = b0 == 0xF4 ? 0x8F : 0xBF;
-        if (!cont(1, lo, hi) || !cont(2) || !cont(3)) return {kRuneError, 1};
-        return {static_cast<int32_t>(((b0 & 0x07u) << 18) | ((s[i + 1] & 0x3F) << 12) |
-                                     ((s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F)),
-                4};
-    }
-    return {kRuneError, 1};
+// Go's utf8.DecodeRune: an invalid sequence is U+FFFD with width 1.
+Decoded decode_at(std::string_view s, std::size_t i) {
+    DecodedRune d = decode_utf8(s, i);
+    return {d.valid ? static_cast<int32_t>(d.rune) : kRuneError, d.length};
 }
 
-void append_utf8(std::string& out, int32_t r) {
-    auto u = static_cast<uint32_t>(r);
-    if (r < 0 || u > 0x10FFFF || (u >= 0xD800 && u <= 0xDFFF)) u = kRuneError;
-    if (u < 0x80) {
-        out += static_cast<char>(u);
-    } else if (u < 0x800) {
-        out += static_cast<char>(0xC0 | (u >> 6));
-        out += static_cast<char>(0x80 | (u & 0x3F));
-    } else if (u < 0x10000) {
-        out += static_cast<char>(0xE0 | (u >> 12));
-        out += static_cast<char>(0x80 | ((u >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (u & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (u >> 18));
-        out += static_cast<char>(0x80 | ((u >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((u >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (u & 0x3F));
-    }
+void put_rune(std::string& out, int32_t r) {
+    append_utf8(out, r < 0 ? static_cast<char32_t>(kRuneError) : static_cast<char32_t>(r));
 }
 
 std::string rune_string(int32_t r) {
     std::string s;
-    append_utf8(s, r);
+    put_rune(s, r);
     return s;
 }
 
@@ -88,7 +47,7 @@ std::vector<int32_t> to_runes(std::string_view s, std::vector<std::size_t>* offs
     out.reserve(s.size());
     if (offsets) offsets->clear();
     for (std::size_t i = 0; i < s.size();) {
-        Decoded d = decode_utf8(s, i);
+        Decoded d = decode_at(s, i);
         if (offsets) offsets->push_back(i);
         out.push_back(d.rune);
         i += d.width;
@@ -97,17 +56,7 @@ std::vector<int32_t> to_runes(std::string_view s, std::vector<std::size_t>* offs
     return out;
 }
 
-// Go's unicode.IsSpace.
-bool is_space(int32_t r) {
-    switch (r) {
-    case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F:
-    case 0x205F: case 0x3000:
-        return true;
-    default:
-        return r >= 0x2000 && r <= 0x200A;
-    }
-}
+bool is_space(int32_t r) { return r >= 0 && is_unicode_space(static_cast<char32_t>(r)); }
 
 // Non-ASCII letters are classified by glibc's C.UTF-8 tables: close to Go's
 // unicode.IsLetter (it also counts letter-like numbers such as U+2160 as letters).
@@ -296,7 +245,7 @@ ShellPattern compile_pattern(std::string_view pattern) {
 
 std::string encode_runes(const std::vector<int32_t>& runes, std::size_t begin, std::size_t end) {
     std::string out;
-    for (std::size_t i = begin; i < end; ++i) append_utf8(out, runes[i]);
+    for (std::size_t i = begin; i < end; ++i) put_rune(out, runes[i]);
     return out;
 }
 
@@ -355,7 +304,7 @@ void append_template(std::string& out, std::string_view tmpl, std::string_view m
         std::size_t j = brace ? i + 1 : i;
         std::size_t name_start = j;
         while (j < tmpl.size()) {
-            Decoded dc = decode_utf8(tmpl, j);
+            Decoded dc = decode_at(tmpl, j);
             if (!(dc.rune == '_' || is_ascii_digit(dc.rune) || is_letter(dc.rune))) break;
             j += dc.width;
         }
@@ -425,13 +374,13 @@ struct WordSplitter {
         }
     }
     void add_raw_char(int32_t ch) {
-        append_utf8(word, ch);
+        put_rune(word, ch);
         in_word = true;
     }
     // Text from an unquoted expansion: its whitespace separates words.
     void add_string(std::string_view s) {
         for (std::size_t i = 0; i < s.size();) {
-            Decoded d = decode_utf8(s, i);
+            Decoded d = decode_at(s, i);
             add_char(d.rune);
             i += d.width;
         }
@@ -462,10 +411,10 @@ public:
     }
 
 private:
-    int32_t peek() const { return pos_ >= in_.size() ? kEof : decode_utf8(in_, pos_).rune; }
+    int32_t peek() const { return pos_ >= in_.size() ? kEof : decode_at(in_, pos_).rune; }
     int32_t next() {
         if (pos_ >= in_.size()) return kEof;
-        Decoded d = decode_utf8(in_, pos_);
+        Decoded d = decode_at(in_, pos_);
         pos_ += d.width;
         return d.rune;
     }
@@ -502,7 +451,7 @@ private:
                 if (ch == escape_) {
                     if (raw_escapes_) {
                         split.add_raw_char(ch);
-                        append_utf8(result, ch);
+                        put_rune(result, ch);
                     }
                     ch = next();
                     if (ch == kEof) break;  // a trailing escape is dropped
@@ -510,7 +459,7 @@ private:
                 } else {
                     split.add_char(ch);
                 }
-                append_utf8(result, ch);
+                put_rune(result, ch);
             }
         }
         if (stop != kEof) {
@@ -525,7 +474,7 @@ private:
     std::string single_quote() {
         std::string result;
         int32_t ch = next();
-        if (opt_.raw_quotes) append_utf8(result, ch);
+        if (opt_.raw_quotes) put_rune(result, ch);
         for (;;) {
             ch = next();
             if (ch == kEof) {
@@ -533,10 +482,10 @@ private:
                     "unexpected end of statement while looking for matching single-quote"};
             }
             if (ch == '\'') {
-                if (opt_.raw_quotes) append_utf8(result, ch);
+                if (opt_.raw_quotes) put_rune(result, ch);
                 return result;
             }
-            append_utf8(result, ch);
+            put_rune(result, ch);
         }
     }
 
@@ -544,7 +493,7 @@ private:
     std::string double_quote(int depth) {
         std::string result;
         int32_t ch = next();
-        if (opt_.raw_quotes) append_utf8(result, ch);
+        if (opt_.raw_quotes) put_rune(result, ch);
         for (;;) {
             int32_t p = peek();
             if (p == kEof) {
@@ -553,7 +502,7 @@ private:
             }
             if (p == '"') {
                 ch = next();
-                if (opt_.raw_quotes) append_utf8(result, ch);
+                if (opt_.raw_quotes) put_rune(result, ch);
                 return result;
             }
             if (p == '$') {
@@ -562,12 +511,12 @@ private:
             }
             ch = next();
             if (ch == escape_) {
-                if (raw_escapes_) append_utf8(result, ch);
+                if (raw_escapes_) put_rune(result, ch);
                 int32_t after = peek();
                 if (after == kEof) continue;  // the loop reports the missing quote
                 if (after == '"' || after == '$' || after == escape_) ch = next();
             }
-            append_utf8(result, ch);
+            put_rune(result, ch);
         }
     }
 
@@ -577,7 +526,7 @@ private:
             int32_t ch = peek();
             if (name.empty() && is_ascii_digit(ch)) {
                 // Positional parameters take every following digit ($999aaa → $999 + aaa).
-                while (is_ascii_digit(peek())) append_utf8(name, next());
+                while (is_ascii_digit(peek())) put_rune(name, next());
                 return name;
             }
             if (name.empty() && is_special_param(ch)) {
@@ -585,7 +534,7 @@ private:
                 return rune_string(ch);
             }
             if (!is_name_char(ch)) break;
-            append_utf8(name, next());
+            put_rune(name, next());
         }
         return name;
     }
@@ -702,30 +651,6 @@ private:
     ExpandResult& result_;
     bool raw_escapes_;
 };
-
-// Go's %q, enough for messages: quotes, backslashes and control characters escaped.
-std::string go_quote(std::string_view s) {
-    static const char* hex = "0123456789abcdef";
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\r': out += "\\r"; break;
-        default:
-            if (c < 0x20 || c == 0x7F) {
-                out += "\\x";
-                out += hex[c >> 4];
-                out += hex[c & 15];
-            } else {
-                out += static_cast<char>(c);
-            }
-        }
-    }
-    return out + "\"";
-}
 
 }  // namespace
 
