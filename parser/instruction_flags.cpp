@@ -5,20 +5,14 @@
 #include <charconv>
 
 #include "parser/parse.hpp"
+#include "parser/utf8.hpp"
 
 namespace kiln::parser::typed {
 
 namespace {
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 std::optional<bool> parse_bool(std::string_view text) {
-    const std::string value = lower(text);
+    const std::string value = ascii_lower(text);
     if (value == "true" || value == "1" || value == "t") return true;
     if (value == "false" || value == "0" || value == "f") return false;
     return std::nullopt;
@@ -166,7 +160,7 @@ RunMount parse_mount(const FlagSet& flags, std::string_view spec) {
     for (const std::string& field : csv_fields(spec)) {
         if (field.empty()) continue;
         const std::size_t equals = field.find('=');
-        const std::string key = lower(std::string_view(field).substr(0, equals));
+        const std::string key = ascii_lower(std::string_view(field).substr(0, equals));
         const bool has_value = equals != std::string::npos;
         const std::string value = has_value ? field.substr(equals + 1) : std::string();
         const auto need_value = [&] {
@@ -189,7 +183,7 @@ RunMount parse_mount(const FlagSet& flags, std::string_view spec) {
         }
         need_value();
         if (key == "type") {
-            const std::string type = lower(value);
+            const std::string type = ascii_lower(value);
             if (type != "bind" && type != "cache" && type != "tmpfs" && type != "secret" && type != "ssh") {
                 fail("unsupported mount type " + go_quote(value) +
                      " (use bind, cache, tmpfs, secret or ssh)");
@@ -202,7 +196,7 @@ RunMount parse_mount(const FlagSet& flags, std::string_view spec) {
         } else if (key == "from" || key == "id" || key == "env") {
             options[key] = value;
         } else if (key == "sharing") {
-            const std::string sharing = lower(value);
+            const std::string sharing = ascii_lower(value);
             if (sharing != "shared" && sharing != "private" && sharing != "locked") {
                 fail("unsupported sharing value " + go_quote(value) + " (use shared, private or locked)");
             }
@@ -218,7 +212,7 @@ RunMount parse_mount(const FlagSet& flags, std::string_view spec) {
             options[key] = value;
         } else if (key == "size") {
             const std::size_t digits = value.find_first_not_of("0123456789");
-            const std::string unit = lower(digits == std::string::npos ? "" : value.substr(digits));
+            const std::string unit = ascii_lower(digits == std::string::npos ? "" : value.substr(digits));
             static const char* const kUnits[] = {"", "b", "k", "kb", "kib", "m", "mb", "mib", "g", "gb", "gib"};
             const bool unit_ok = std::find(std::begin(kUnits), std::end(kUnits), unit) != std::end(kUnits);
             if (digits == 0 || !unit_ok) fail("invalid --mount size " + go_quote(value));

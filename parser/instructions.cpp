@@ -9,6 +9,7 @@
 
 #include "parser/instruction_flags.hpp"
 #include "parser/parse.hpp"
+#include "parser/utf8.hpp"
 
 namespace kiln::parser {
 namespace {
@@ -20,20 +21,6 @@ using Kind = FlagSet::Kind;
 constexpr std::array<std::string_view, 18> kInstructions = {
     "add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from", "healthcheck",
     "label", "maintainer", "onbuild", "run", "shell", "stopsignal", "user", "volume", "workdir"};
-
-std::string upper(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    return out;
-}
-
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<std::size_t> row(b.size() + 1);
@@ -55,10 +42,10 @@ std::string suggestion_for(std::string_view keyword) {
     std::string best;
     std::size_t best_distance = 3;  // at most two edits away
     for (std::string_view candidate : kInstructions) {
-        const std::size_t distance = edit_distance(lower(keyword), candidate);
+        const std::size_t distance = edit_distance(ascii_lower(keyword), candidate);
         if (distance < best_distance && distance < candidate.size()) {
             best_distance = distance;
-            best = upper(candidate);
+            best = ascii_upper(candidate);
         }
     }
     return best;
@@ -90,7 +77,7 @@ public:
         : site_{file, located}, heredocs_(heredocs) {}
 
     Command type(const Instruction& instruction, bool inside_onbuild) {
-        const std::string keyword = upper(instruction.keyword);
+        const std::string keyword = ascii_upper(instruction.keyword);
         const auto fail = [&](const std::string& message) -> Command {
             site_.fail(site_.located.keyword_pos, message);
         };
@@ -195,14 +182,14 @@ private:
     FromCmd from(const Instruction& instruction, const FlagSet& flags) {
         const auto& args = instruction.args;
         if (args.empty()) site_.fail(site_.located.keyword_pos, "FROM requires the name of a base image");
-        if (args.size() != 1 && !(args.size() == 3 && lower(args[1]) == "as")) {
+        if (args.size() != 1 && !(args.size() == 3 && ascii_lower(args[1]) == "as")) {
             site_.fail_at(args.size() > 1 ? args[1] : args[0],
                           "FROM requires either one or three arguments: FROM <image> [AS <name>]");
         }
         FromCmd cmd{args[0], "", flags.string("platform")};
         if (args.size() == 3) {
-            cmd.stage_name = lower(args[2]);
-            const bool valid = std::isalpha(static_cast<unsigned char>(cmd.stage_name[0])) &&
+            cmd.stage_name = ascii_lower(args[2]);
+            const bool valid = !cmd.stage_name.empty() && std::isalpha(static_cast<unsigned char>(cmd.stage_name[0])) &&
                                cmd.stage_name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") ==
                                    std::string::npos;
             if (!valid) {
@@ -235,7 +222,12 @@ private:
     }
 
     const Heredoc* heredoc_for(std::string_view word) const {
-        const auto parsed = parse_heredoc_word(word);
+        std::optional<Heredoc> parsed;
+        try {
+            parsed = parse_heredoc_word(word);
+        } catch (const kiln::Error&) {
+            return nullptr;  // unbalanced quotes: the raw stage opened no heredoc for it
+        }
         if (!parsed) return nullptr;
         for (const Heredoc& heredoc : heredocs_) {
             if (heredoc.name == parsed->name) return &heredoc;
@@ -283,7 +275,7 @@ private:
         const auto& args = instruction.args;
         if (args.empty()) site_.fail(site_.located.keyword_pos, "HEALTHCHECK requires at least one argument");
         HealthcheckCmd cmd;
-        const std::string type = upper(args.front());
+        const std::string type = ascii_upper(args.front());
         if (type == "NONE") {
             if (args.size() > 1) site_.fail_at(args[1], "HEALTHCHECK NONE takes no arguments");
             cmd.none = true;
@@ -354,7 +346,7 @@ Program to_program(const Dockerfile& file) {
             }
             const Site site{file, instruction};
             site.fail(instruction.keyword_pos,
-                      upper(instruction.keyword) + " comes before the first FROM: only ARG may precede FROM "
+                      ascii_upper(instruction.keyword) + " comes before the first FROM: only ARG may precede FROM "
                       "(no build stage in current context)");
         }
         program.stages.back().instructions.push_back({std::move(command), &instruction});

@@ -85,13 +85,6 @@ std::string_view trim_newline(std::string_view text) {
     return text;
 }
 
-std::string to_lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 bool is_comment(std::string_view line) {
     const std::string_view trimmed = trim_left_unicode(line);
     return !trimmed.empty() && trimmed.front() == '#';
@@ -240,7 +233,7 @@ Instruction build_instruction(std::string_view text, char escape, int depth) {
     const std::string_view trimmed = trim_unicode(text);
     instruction.original = std::string(trimmed);
     const lexer::InstructionHead head = lexer::split_head(trimmed);
-    instruction.keyword = to_lower(head.keyword);
+    instruction.keyword = ascii_lower(head.keyword);
     lexer::FlagSplit flags = lexer::split_flags(head.rest, escape);
     instruction.flags = std::move(flags.flags);
     apply_argument_rule(instruction, trim_unicode(flags.rest), escape, depth);
@@ -315,7 +308,7 @@ private:
     void check_directive(std::string_view line, int line_number) {
         if (directives_done_) return;
         const auto match = match_directive(line);
-        const std::string name = match ? to_lower(match->name) : std::string();
+        const std::string name = match ? ascii_lower(match->name) : std::string();
         if (!match || (name != "syntax" && name != "escape" && name != "check")) {
             directives_done_ = true;
             return;

@@ -1,5 +1,8 @@
 #include "parser/utf8.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace kiln::parser {
 
 DecodedRune decode_utf8(std::string_view text, std::size_t pos) {
@@ -87,6 +90,20 @@ void append_utf8(std::string& out, char32_t rune) {
         out += static_cast<char>(0x80 | ((rune >> 6) & 0x3F));
         out += static_cast<char>(0x80 | (rune & 0x3F));
     }
+}
+
+std::string ascii_lower(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+std::string ascii_upper(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    return out;
 }
 
 }  // namespace kiln::parser

@@ -29,4 +29,8 @@ std::string_view trim_unicode(std::string_view text);
 
 void append_utf8(std::string& out, char32_t rune);
 
+// ASCII case mapping (Dockerfile keywords, flag and option names are ASCII).
+std::string ascii_lower(std::string_view text);
+std::string ascii_upper(std::string_view text);
+
 }  // namespace kiln::parser
