@@ -2,6 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "util/digest.hpp"
@@ -29,5 +30,31 @@ TarStats write_layer_tar(const std::string& dir, const ByteSink& sink);
 // rejects devices other than whiteouts when not root. Returns the digest and size of the
 // uncompressed stream (the diffID).
 TarStats extract_layer_tar(int fd, const std::string& dest);
+
+enum class Compression { None, Gzip, Zstd };
+
+// Compresses a stream on the fly (for layer blobs: write_layer_tar → Compressor → blob
+// file), hashing the compressed bytes as they leave. Output is deterministic (no gzip
+// timestamp or name), so the same layer always gives the same blob digest.
+// level: -1 for the codec's default (gzip 6, zstd 3).
+class Compressor {
+public:
+    Compressor(Compression codec, ByteSink out, int level = -1);
+    ~Compressor();
+    Compressor(const Compressor&) = delete;
+    Compressor& operator=(const Compressor&) = delete;
+
+    void write(const void* data, std::size_t size);
+    // A ByteSink feeding write(); valid while this object lives.
+    ByteSink sink() {
+        return [this](const void* d, std::size_t n) { write(d, n); };
+    }
+    // Flushes the codec; returns the digest and size of the compressed stream.
+    TarStats finish();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace kiln::image

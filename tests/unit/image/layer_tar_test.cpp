@@ -344,3 +344,38 @@ TEST_CASE("layer tar: throughput of a 512 MiB file", "[.bench]") {
     CHECK(r.digest == s.digest);
     WARN("extract_layer_tar (plain): " << (static_cast<double>(r.size) / (1 << 20)) / secs << " MiB/s");
 }
+
+TEST_CASE("layer tar: Compressor makes deterministic blobs that extract to the diffID", "[layer_tar]") {
+    using kiln::image::Compression;
+    using kiln::image::Compressor;
+    TempDir tmp("/tmp", "kiln-tar-");
+    const std::string src = tmp.path() + "/src";
+    kiln::mkdir_p(src);
+    make_tree(src, ::geteuid() == 0);
+    for (Compression codec : {Compression::Gzip, Compression::Zstd, Compression::None}) {
+        auto blob_of = [&](int level) {
+            std::string blob;
+            Compressor c(codec, [&](const void* p, std::size_t n) { blob.append(static_cast<const char*>(p), n); },
+                         level);
+            TarStats diff = write_layer_tar(src, c.sink());
+            TarStats packed = c.finish();
+            CHECK(packed.size == blob.size());
+            CHECK(packed.digest == kiln::sha256_of(blob));
+            return std::make_pair(diff, blob);
+        };
+        auto [diff, blob] = blob_of(-1);
+        INFO("codec " << static_cast<int>(codec));
+        if (codec == Compression::None) CHECK(blob.size() == diff.size);
+        if (codec != Compression::None) CHECK(blob.size() < diff.size / 2);
+        if (codec == Compression::Gzip) CHECK(blob.substr(0, 2) == "\x1f\x8b");
+        if (codec == Compression::Zstd) CHECK(blob.substr(0, 4) == "\x28\xb5\x2f\xfd");
+        ::sleep(codec == Compression::Gzip ? 1 : 0);  // a gzip timestamp would show up
+        CHECK(blob_of(-1).second == blob);
+        if (codec != Compression::None) CHECK(blob_of(1).second != blob);
+
+        const std::string dst = tmp.path() + "/out" + std::to_string(static_cast<int>(codec));
+        kiln::mkdir_p(dst);
+        UniqueFd fd = bytes_fd(blob);
+        CHECK(extract_layer_tar(fd.get(), dst).digest == diff.digest);
+    }
+}

@@ -1,0 +1,106 @@
+// Streaming compression of layer tars through libarchive's write filters in "raw" format.
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <string>
+
+#include "image/layer_tar.hpp"
+#include "util/error.hpp"
+
+namespace kiln::image {
+
+namespace {
+
+struct WriteDeleter {
+    void operator()(archive* a) const noexcept { archive_write_free(a); }
+};
+
+}  // namespace
+
+struct Compressor::Impl {
+    ByteSink out;
+    Sha256 hash;
+    std::uint64_t size = 0;
+    std::unique_ptr<archive, WriteDeleter> a;
+    bool finished = false;
+    std::string error;  // a failure inside the sink, reported by write()/finish()
+
+    static la_ssize_t on_write(archive*, void* self, const void* buf, size_t n) {
+        auto* impl = static_cast<Impl*>(self);
+        try {
+            impl->hash.update(buf, n);
+            impl->size += n;
+            if (impl->out) impl->out(buf, n);
+        } catch (const std::exception& e) {
+            impl->error = e.what();
+            return -1;
+        }
+        return static_cast<la_ssize_t>(n);
+    }
+
+    [[noreturn]] void fail(const std::string& what) {
+        if (!error.empty()) throw Error(error);
+        const char* msg = archive_error_string(a.get());
+        throw Error(what + ": " + (msg ? msg : "libarchive error"));
+    }
+};
+
+Compressor::Compressor(Compression codec, ByteSink out, int level) : impl_(std::make_unique<Impl>()) {
+    impl_->out = std::move(out);
+    impl_->a.reset(archive_write_new());
+    archive* a = impl_->a.get();
+    if (!a) throw Error("libarchive: out of memory");
+    int r = ARCHIVE_OK;
+    const char* module = nullptr;
+    switch (codec) {
+    case Compression::None:
+        r = archive_write_add_filter_none(a);
+        break;
+    case Compression::Gzip:
+        r = archive_write_add_filter_gzip(a);
+        module = "gzip";
+        break;
+    case Compression::Zstd:
+        r = archive_write_add_filter_zstd(a);
+        module = "zstd";
+        break;
+    }
+    if (r != ARCHIVE_OK) impl_->fail("set up compression");
+    if (codec == Compression::Gzip) archive_write_set_filter_option(a, "gzip", "timestamp", nullptr);
+    if (module && level >= 0) {
+        std::string lv = std::to_string(level);
+        if (archive_write_set_filter_option(a, module, "compression-level", lv.c_str()) != ARCHIVE_OK)
+            impl_->fail("set compression level " + lv);
+    }
+    if (archive_write_set_format_raw(a) != ARCHIVE_OK) impl_->fail("set up compression");
+    archive_write_set_bytes_per_block(a, 1 << 20);
+    archive_write_set_bytes_in_last_block(a, 1);  // no padding after the compressed data
+    if (archive_write_open2(a, impl_.get(), nullptr, &Impl::on_write, nullptr, nullptr) != ARCHIVE_OK)
+        impl_->fail("start compression");
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(), archive_entry_free);
+    archive_entry_set_pathname(e.get(), "layer.tar");
+    archive_entry_set_filetype(e.get(), AE_IFREG);
+    if (archive_write_header(a, e.get()) != ARCHIVE_OK) impl_->fail("start compression");
+}
+
+Compressor::~Compressor() = default;
+
+void Compressor::write(const void* data, std::size_t size) {
+    if (impl_->finished) throw Error("compressor: write after finish");
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+        la_ssize_t n = archive_write_data(impl_->a.get(), p, size);
+        if (n <= 0) impl_->fail("compress layer");
+        p += n;
+        size -= static_cast<std::size_t>(n);
+    }
+}
+
+TarStats Compressor::finish() {
+    if (impl_->finished) throw Error("compressor: finished twice");
+    impl_->finished = true;
+    if (archive_write_close(impl_->a.get()) != ARCHIVE_OK) impl_->fail("finish compression");
+    return TarStats{impl_->hash.finish(), impl_->size};
+}
+
+}  // namespace kiln::image
