@@ -145,17 +145,58 @@ bool get_bool(const Json& obj, const char* key, const std::string& where) {
     return v->get<bool>();
 }
 
-Digest get_digest(const Json& obj, const char* key, const std::string& where) {
-    const std::string w = where + "." + key;
-    const Json* v = field(obj, key);
-    if (!v) bad(w, "is missing");
-    if (!v->is_string()) bad(w, std::string("must be a string, not ") + type_name(*v));
-    const auto& s = v->get_ref<const std::string&>();
-    if (!Digest::valid(s)) bad(w, "must be sha256:<64 lowercase hex digits>, got \"" + s.substr(0, 80) + "\"");
-    return Digest::parse(s);
+bool media_type_part(std::string_view p) {
+    if (p.empty() || p.size() > 127) return false;
+    auto ok_first = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+    if (!ok_first(p.front())) return false;
+    for (char c : p.substr(1))
+        if (!ok_first(c) && std::string_view("!#$&^_.+-").find(c) == std::string_view::npos) return false;
+    return true;
 }
 
-// Writes value under key unless it is the empty form; an empty value removes the key,
+bool valid_base64(std::string_view s) {
+    if (s.size() % 4 != 0) return false;
+    std::size_t pad = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        if (c == '=') {
+            if (i + 2 < s.size()) return false;  // only the last two may be padding
+            ++pad;
+            continue;
+        }
+        if (pad) return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '/'))
+            return false;
+    }
+    return pad <= 2;
+}
+
+// An absolute URI: scheme ":" followed by printable non-space characters.
+bool valid_absolute_uri(std::string_view s) {
+    auto colon = s.find(':');
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == s.size()) return false;
+    auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+    if (!alpha(s.front())) return false;
+    for (char c : s.substr(0, colon))
+        if (!alpha(c) && !(c >= '0' && c <= '9') && c != '+' && c != '.' && c != '-') return false;
+    for (char c : s)
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' ||
+            c == '{' || c == '}' || c == '|' || c == '^' || c == '`')
+            return false;
+    return true;
+}
+
+std::string get_media_type(const Json& obj, const char* key, const std::string& where, bool required) {
+    std::string t = get_string(obj, key, where);
+    if (t.empty()) {
+        if (required) bad(where + "." + key, "is missing");
+        return t;
+    }
+    if (!valid_media_type(t)) bad(where + "." + key, "\"" + t.substr(0, 100) + "\" is not a valid media type");
+    return t;
+}
+
+// Writes value under key unless// Writes value under key unless it is the empty form; an empty value removes the key,
 // except where the original document had exactly that empty form (or null) there, so an
 // unchanged document serializes back to the same bytes.
 void put(Json& obj, const char* key, Json value, bool empty) {
@@ -193,6 +234,8 @@ Platform platform_from_json(const Json& j, const std::string& where) {
     Platform p;
     p.architecture = get_string(j, "architecture", where);
     p.os = get_string(j, "os", where);
+    if (p.architecture.empty()) bad(where + ".architecture", "is missing");
+    if (p.os.empty()) bad(where + ".os", "is missing");
     p.os_version = get_string(j, "os.version", where);
     p.os_features = get_strings(j, "os.features", where);
     p.variant = get_string(j, "variant", where);
@@ -214,6 +257,9 @@ ContainerConfig container_config_from_json(const Json& j, const std::string& w) 
     ContainerConfig c;
     c.user = get_string(j, "User", w);
     c.env = get_strings(j, "Env", w);
+    for (const auto& e : c.env)
+        if (e.empty() || e.front() == '=' || e.find('=') == std::string::npos)
+            bad(w + ".Env", "entry \"" + e.substr(0, 100) + "\" is not NAME=VALUE");
     c.entrypoint = get_opt_strings(j, "Entrypoint", w);
     c.cmd = get_opt_strings(j, "Cmd", w);
     c.working_dir = get_string(j, "WorkingDir", w);
@@ -296,6 +342,44 @@ int schema_version(const Json& j, const std::string& where) {
 }
 
 }  // namespace
+
+bool valid_media_type(std::string_view t) noexcept {
+    auto slash = t.find('/');
+    return slash != std::string_view::npos && media_type_part(t.substr(0, slash)) &&
+           media_type_part(t.substr(slash + 1));
+}
+
+bool valid_digest_string(std::string_view t) noexcept {
+    auto colon = t.find(':');
+    if (colon == std::string_view::npos || colon == 0) return false;
+    std::string_view alg = t.substr(0, colon), enc = t.substr(colon + 1);
+    // algorithm := [a-z0-9]+ ([+._-] [a-z0-9]+)*
+    bool need_alnum = true;
+    for (char c : alg) {
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (alnum) {
+            need_alnum = false;
+        } else if (std::string_view("+._-").find(c) != std::string_view::npos && !need_alnum) {
+            need_alnum = true;
+        } else {
+            return false;
+        }
+    }
+    if (need_alnum || enc.empty()) return false;
+    for (char c : enc)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '=' || c == '_' ||
+              c == '-'))
+            return false;
+    auto lower_hex = [&](std::size_t n) {
+        if (enc.size() != n) return false;
+        for (char c : enc)
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+        return true;
+    };
+    if (alg == "sha256") return lower_hex(64);
+    if (alg == "sha512") return lower_hex(128);
+    return true;
+}
 
 namespace media {
 bool is_manifest(std::string_view t) noexcept { return t == kOciManifest || t == kDockerManifest; }
@@ -419,14 +503,26 @@ std::string canonical_json(const Json& j) {
 Descriptor descriptor_from_json(const Json& j, const std::string& where) {
     object_of(j, where);
     Descriptor d;
-    d.media_type = get_string(j, "mediaType", where);
-    d.digest = get_digest(j, "digest", where);
+    d.media_type = get_media_type(j, "mediaType", where, true);
+    const std::string dig = get_string(j, "digest", where);
+    if (dig.empty()) bad(where + ".digest", "is missing");
+    if (!valid_digest_string(dig)) bad(where + ".digest", "\"" + dig.substr(0, 140) + "\" is not a valid digest");
+    if (Digest::valid(dig))
+        d.digest = Digest::parse(dig);
+    else
+        d.other_digest = dig;
     if (!field(j, "size")) bad(where + ".size", "is missing");
     d.size = get_int(j, "size", where);
     d.urls = get_strings(j, "urls", where);
+    for (const auto& u : d.urls)
+        if (!valid_absolute_uri(u)) bad(where + ".urls", "\"" + u.substr(0, 100) + "\" is not an absolute URI");
+    if (const Json* data = field(j, "data")) {
+        if (!data->is_string() || !valid_base64(data->get_ref<const std::string&>()))
+            bad(where + ".data", "must be a padded base64 string");
+    }
     d.annotations = get_string_map(j, "annotations", where);
     if (const Json* p = field(j, "platform")) d.platform = platform_from_json(*p, where + ".platform");
-    d.artifact_type = get_string(j, "artifactType", where);
+    d.artifact_type = get_media_type(j, "artifactType", where, false);
     d.extra = j;
     return d;
 }
@@ -434,7 +530,7 @@ Descriptor descriptor_from_json(const Json& j, const std::string& where) {
 Json to_json(const Descriptor& d) {
     Json j = object_or_empty(d.extra);
     put_string(j, "mediaType", d.media_type);
-    j["digest"] = d.digest.str();
+    j["digest"] = d.other_digest.empty() ? d.digest.str() : d.other_digest;
     j["size"] = d.size;
     put_strings(j, "urls", d.urls);
     put_map(j, "annotations", d.annotations);
@@ -467,11 +563,16 @@ ImageConfig parse_image_config(std::string_view text) {
     c.created = get_string(j, "created", w);
     c.author = get_string(j, "author", w);
     if (const Json* cfg = field(j, "config")) c.config = container_config_from_json(*cfg, w + ".config");
-    if (const Json* rootfs = field(j, "rootfs")) {
+    if (c.architecture.empty()) bad(w + ".architecture", "is missing");
+    if (c.os.empty()) bad(w + ".os", "is missing");
+    const Json* rootfs = field(j, "rootfs");
+    if (!rootfs) bad(w + ".rootfs", "is missing");
+    {
         const std::string rw = w + ".rootfs";
         object_of(*rootfs, rw);
         std::string type = get_string(*rootfs, "type", rw);
         if (type != "layers") bad(rw + ".type", "must be \"layers\"");
+        if (!field(*rootfs, "diff_ids")) bad(rw + ".diff_ids", "is missing");
         for (const auto& s : get_strings(*rootfs, "diff_ids", rw)) {
             if (!Digest::valid(s)) bad(rw + ".diff_ids", "contains an invalid digest \"" + s.substr(0, 80) + "\"");
             c.diff_ids.push_back(Digest::parse(s));
@@ -542,10 +643,10 @@ Json parse_envelope(std::string_view text, const std::string& w, bool (*accepts)
     Json j = parse_json(text, w);
     object_of(j, w);
     out.schema_version = schema_version(j, w);
-    out.media_type = get_string(j, "mediaType", w);
+    out.media_type = get_media_type(j, "mediaType", w, false);
     if (!out.media_type.empty() && !accepts(out.media_type))
         bad(w + ".mediaType", "\"" + out.media_type.substr(0, 100) + "\" is not " + kind);
-    out.artifact_type = get_string(j, "artifactType", w);
+    out.artifact_type = get_media_type(j, "artifactType", w, false);
     if (const Json* s = field(j, "subject")) out.subject = descriptor_from_json(*s, w + ".subject");
     out.annotations = get_string_map(j, "annotations", w);
     return j;
@@ -580,6 +681,7 @@ Manifest parse_manifest(std::string_view text) {
     const Json* cfg = field(j, "config");
     if (!cfg) bad(w + ".config", "is missing");
     m.config = descriptor_from_json(*cfg, w + ".config");
+    if (!field(j, "layers")) bad(w + ".layers", "is missing");
     m.layers = descriptors(j, "layers", w);
     m.extra = std::move(j);
     return m;
@@ -595,6 +697,7 @@ Json to_json(const Manifest& m) {
 Index parse_index(std::string_view text) {
     Index x;
     Json j = parse_envelope(text, "index", media::is_index, "an image index type", x);
+    if (!field(j, "manifests")) bad("index.manifests", "is missing");
     x.manifests = descriptors(j, "manifests", "index");
     x.extra = std::move(j);
     return x;

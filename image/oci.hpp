@@ -58,6 +58,10 @@ struct Platform {
     friend bool operator==(const Platform&, const Platform&) = default;
 };
 
+bool valid_media_type(std::string_view text) noexcept;
+// OCI digest grammar: algorithm ":" encoded; sha256/sha512 must be lowercase hex of their size.
+bool valid_digest_string(std::string_view text) noexcept;
+
 // Parses "linux/amd64", "linux/arm64/v8", "amd64" (os defaults to linux); throws kiln::Error.
 Platform parse_platform(std::string_view text);
 Platform host_platform();
@@ -66,7 +70,8 @@ bool platform_matches(const Platform& have, const Platform& want);
 
 struct Descriptor {
     std::string media_type;
-    Digest digest;
+    Digest digest;             // sha256 (the one kiln uses); empty when other_digest is set
+    std::string other_digest;  // a valid digest of another algorithm ("sha512:…"), kept as text
     std::int64_t size = 0;
     std::vector<std::string> urls;
     std::map<std::string, std::string> annotations;
@@ -147,7 +152,10 @@ struct Index {
     nlohmann::json extra = nlohmann::json::object();
 };
 
-// Parse: throw kiln::Error naming the field on invalid JSON or wrong types.
+// Parse: throw kiln::Error naming the field on invalid JSON, wrong types, or values the
+// OCI image spec forbids (media type and digest grammar, unpadded base64 "data", relative
+// "urls", Env entries without "=", missing required fields). One deliberate leniency: a
+// manifest with an empty "layers" array is accepted (BuildKit writes those for FROM scratch).
 ImageConfig parse_image_config(std::string_view json);
 Manifest parse_manifest(std::string_view json);
 Index parse_index(std::string_view json);

@@ -1,10 +1,13 @@
 #include "image/oci.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 using kiln::image::ImageConfig;
 using kiln::image::parse_image_config;
@@ -109,14 +112,23 @@ TEST_CASE("oci: a fresh config serializes minimally", "[oci]") {
 }
 
 TEST_CASE("oci: hostile configs are rejected with one-line errors", "[oci]") {
+    // Each document is valid except for the one field named.
+    auto doc = [](const std::string& fields) {
+        return R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]})" +
+               (fields.empty() ? "" : "," + fields) + "}";
+    };
+    CHECK_NOTHROW(parse_image_config(doc("")));
     const std::vector<std::string> bad = {
-        "", "[]", "{", "null", R"({"architecture": 5})", R"({"config": []})", R"({"config": {"Env": "A=b"}})",
-        R"({"config": {"Env": [1]}})", R"({"config": {"Cmd": 7}})", R"({"config": {"Labels": {"a": 1}}})",
-        R"({"config": {"ExposedPorts": ["80/tcp"]}})", R"({"config": {"Healthcheck": {"Interval": "5s"}}})",
-        R"({"config": {"Healthcheck": {"Retries": -1}}})", R"({"rootfs": {"type": "layers", "diff_ids": ["sha256:zz"]}})",
-        R"({"rootfs": {"type": "other", "diff_ids": []}})", R"({"history": {}})", R"({"history": [{"empty_layer": "yes"}]})",
-        R"({"created": "x
-y"})",
+        "", "[]", "{", "null", R"({"os":"linux","rootfs":{"type":"layers","diff_ids":[]}})",
+        R"({"architecture":"amd64","os":"linux"})", R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers"}})",
+        R"({"architecture": 5, "os":"linux","rootfs":{"type":"layers","diff_ids":[]}})", doc(R"("config": [])"),
+        doc(R"("config": {"Env": "A=b"})"), doc(R"("config": {"Env": [1]})"), doc(R"("config": {"Env": ["novalue"]})"),
+        doc(R"("config": {"Env": ["=x"]})"), doc(R"("config": {"Cmd": 7})"), doc(R"("config": {"Labels": {"a": 1}})"),
+        doc(R"("config": {"ExposedPorts": ["80/tcp"]})"), doc(R"("config": {"Healthcheck": {"Interval": "5s"}})"),
+        doc(R"("config": {"Healthcheck": {"Retries": -1}})"),
+        R"({"architecture":"amd64","os":"linux","rootfs": {"type": "layers", "diff_ids": ["sha256:zz"]}})",
+        R"({"architecture":"amd64","os":"linux","rootfs": {"type": "other", "diff_ids": []}})", doc(R"("history": {})"),
+        doc(R"("history": [{"empty_layer": "yes"}])"), doc("\"created\": \"x\ny\""),
         std::string(100000, '[') + std::string(100000, ']'),
     };
     for (const auto& text : bad) {
@@ -132,7 +144,7 @@ y"})",
         }
     }
     // docker's strslice: a plain string for Cmd is one argument
-    CHECK(*parse_image_config(R"({"config": {"Cmd": "sh"}})").config.cmd == std::vector<std::string>{"sh"});
+    CHECK(*parse_image_config(doc(R"("config": {"Cmd": "sh"})")).config.cmd == std::vector<std::string>{"sh"});
 }
 
 TEST_CASE("oci: manifests", "[oci]") {
@@ -188,4 +200,57 @@ TEST_CASE("oci: indexes and platforms", "[oci]") {
     CHECK(host_platform().os == "linux");
     CHECK_THROWS_AS(parse_index(R"({"schemaVersion":2,"manifests":{}})"), kiln::Error);
     CHECK_THROWS_AS(parse_index(R"({"schemaVersion":2,"manifests":[{"digest":")" + kA + R"("}]})"), kiln::Error);
+}
+
+TEST_CASE("oci: image-spec conformance documents", "[oci][conformance]") {
+    const std::string dir = std::string(KILN_CONFORMANCE_DIR) + "/oci-image-spec/schema-tests";
+    if (!kiln::path_exists(dir + "/cases.tsv")) {
+        WARN("conformance data not found at " << dir << ": skipped");
+        return;
+    }
+    // Deliberate deviation: an empty "layers" array is accepted (BuildKit writes those).
+    const std::vector<std::string> lenient = {"manifest/05-invalid.json"};
+    std::istringstream rows(kiln::read_file(dir + "/cases.tsv"));
+    std::string line;
+    std::getline(rows, line);  // header
+    int checked = 0;
+    while (std::getline(rows, line)) {
+        std::vector<std::string> col;
+        std::istringstream cells(line);
+        for (std::string cell; std::getline(cells, cell, '\t');) col.push_back(cell);
+        REQUIRE(col.size() >= 4);
+        const std::string& kind = col[0];
+        const std::string name = kind + "/" + col[1];
+        if (kind == "layout") continue;  // the oci-layout file belongs to the archive code
+        const std::string text = kiln::read_file(dir + "/" + name);
+        bool expect_valid = col[3] == "valid";
+        if (std::find(lenient.begin(), lenient.end(), name) != lenient.end()) expect_valid = true;
+        INFO(name << ": " << (col.size() > 5 ? col[5] : ""));
+        std::string error;
+        try {
+            if (kind == "manifest" || kind == "docker-v2.2-manifest") {
+                auto m = parse_manifest(text);
+                CHECK(serialize(m) == Json::parse(text).dump());
+            } else if (kind == "index" || kind == "docker-v2.2-index") {
+                auto x = parse_index(text);
+                CHECK(serialize(x) == Json::parse(text).dump());
+            } else if (kind == "config" || kind == "docker-v2.2-config") {
+                auto c = parse_image_config(text);
+                CHECK(serialize(c) == Json::parse(text).dump());
+            } else if (kind == "descriptor") {
+                auto d = kiln::image::descriptor_from_json(kiln::image::parse_json(text, "descriptor"));
+                CHECK(kiln::image::to_json(d) == Json::parse(text));
+            } else {
+                FAIL("unknown kind " << kind);
+            }
+        } catch (const kiln::Error& e) {
+            error = e.what();
+            CHECK(error.find('\n') == std::string::npos);
+        }
+        INFO("error: " << error);
+        CHECK(error.empty() == expect_valid);
+        if (col.size() > 4 && !col[4].empty()) CHECK(kiln::sha256_of(text).str() == col[4]);
+        ++checked;
+    }
+    CHECK(checked >= 69);
 }
