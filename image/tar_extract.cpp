@@ -108,23 +108,28 @@ std::pair<std::string, std::string> split(const std::string& rel) {
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-// Removes name (a file, or a directory tree) beneath dirfd without following symlinks.
-void remove_at(int dirfd, const std::string& name, const std::string& what) {
-    if (::unlinkat(dirfd, name.c_str(), 0) == 0 || errno == ENOENT) return;
-    if (errno != EISDIR && errno != EPERM) throw_errno("remove " + what);
-    UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) throw_errno("remove " + what);
-    UniqueFd dup(::dup(fd.get()));
-    if (!dup) throw_errno("remove " + what);
+// The entries of the directory dirfd (without "." and "..").
+std::vector<std::string> list_names(int dirfd, const std::string& what) {
+    UniqueFd dup(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dup) throw_errno("open " + what);
     std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(dup.get()), ::closedir);
-    if (!dir) throw_errno("remove " + what);
+    if (!dir) throw_errno("open " + what);
     dup.release();
     std::vector<std::string> names;
     while (dirent* d = ::readdir(dir.get())) {
         std::string_view n = d->d_name;
         if (n != "." && n != "..") names.emplace_back(n);
     }
-    for (const auto& n : names) remove_at(fd.get(), n, what + "/" + n);
+    return names;
+}
+
+// Removes name (a file, or a directory tree) beneath dirfd without following symlinks.
+void remove_at(int dirfd, const std::string& name, const std::string& what) {
+    if (::unlinkat(dirfd, name.c_str(), 0) == 0 || errno == ENOENT) return;
+    if (errno != EISDIR && errno != EPERM) throw_errno("remove " + what);
+    UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) throw_errno("remove " + what);
+    for (const auto& n : list_names(fd.get(), what)) remove_at(fd.get(), n, what + "/" + n);
     if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
         throw_errno("remove " + what);
 }
@@ -142,6 +147,7 @@ class Extractor {
 public:
     explicit Extractor(const std::string& dest) : dest_(dest), root_(open_directory(dest)) {
         is_root_ = ::geteuid() == 0;
+        fresh_ = list_names(root_.get(), dest_).empty();
     }
 
     void entry(archive* tar, archive_entry* ent) {
@@ -180,7 +186,13 @@ public:
             if (victim.empty() || victim == "." || victim == "..")
                 throw Error("layer tar has an invalid whiteout " + printable(name));
             int dirfd = dir(parent);
-            remove_existing(dirfd, victim, join(parent, victim));
+            struct stat vst;
+            if (::fstatat(dirfd, victim.c_str(), &vst, AT_SYMLINK_NOFOLLOW) == 0) {
+                // Into a fresh directory, whatever exists came from this layer, and a
+                // whiteout never hides entries of its own layer.
+                if (fresh_) return;
+                remove_existing(dirfd, victim, join(parent, victim));
+            }
             if (::mknodat(dirfd, victim.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0)
                 throw_errno("create whiteout " + where(join(parent, victim)) + " (needs root)");
             finish_metadata(dirfd, victim, join(parent, victim), ent, -1, false);
@@ -420,6 +432,7 @@ private:
     std::string dest_;
     UniqueFd root_;
     bool is_root_ = false;
+    bool fresh_ = false;  // dest was empty: everything in it comes from this layer
     std::string cached_rel_;
     UniqueFd cached_fd_;
     bool cache_stale_ = false;
