@@ -32,10 +32,53 @@ struct unicode_space
 // One rune, or one byte when the input is not valid UTF-8 there.
 struct rune_or_byte : sor<pegtl::utf8::any, any> {};
 
+// A run of ASCII bytes none of which is in Stops (never a non-ASCII byte). A fast path
+// for the common case of plain ASCII words, so the UTF-8 aware rules see only the rest.
+template <char... Stops>
+struct ascii_run {
+    using rule_t = ascii_run;
+    using subs_t = pegtl::type_list<>;
+    template <typename ParseInput>
+    static bool match(ParseInput& in) {
+        const std::size_t available = in.size(std::size_t(-1));
+        const char* data = in.current();
+        std::size_t length = 0;
+        while (length < available) {
+            const char c = data[length];
+            if (static_cast<unsigned char>(c) >= 0x80 || ((c == Stops) || ...)) break;
+            ++length;
+        }
+        if (length == 0) return false;
+        in.bump(length);
+        return true;
+    }
+};
+
+// Zero or more bytes of any value up to (not including) the first byte in Stops, or to
+// the end of the input when Stops is empty. Consumes runs in one step.
+template <char... Stops>
+struct bytes_until {
+    using rule_t = bytes_until;
+    using subs_t = pegtl::type_list<>;
+    template <typename ParseInput>
+    static bool match(ParseInput& in) {
+        const std::size_t available = in.size(std::size_t(-1));
+        const char* data = in.current();
+        std::size_t length = 0;
+        if constexpr (sizeof...(Stops) == 0) {
+            length = available;
+        } else {
+            while (length < available && !((data[length] == Stops) || ...)) ++length;
+        }
+        in.bump(length);
+        return true;
+    }
+};
+
 // ---------------------------------------------------------------------------------------
 // Physical lines: every line ends at '\n' or at the end of the input.
 namespace lines {
-struct body : star<not_one<'\n'>> {};
+struct body : bytes_until<'\n'> {};
 struct line : seq<body, opt<one<'\n'>>> {};
 struct file : pegtl::until<eof, line> {};
 }  // namespace lines
@@ -54,8 +97,8 @@ struct line : seq<one<'#'>, star<go_space>, name, star<go_space>, one<'='>, valu
 // Instruction head: keyword, then the rest after a run of [ \t\v\f\r].
 namespace head {
 struct token_space : one<' ', '\t', '\v', '\f', '\r'> {};
-struct keyword : star<not_at<token_space>, any> {};
-struct rest : star<any> {};
+struct keyword : bytes_until<' ', '\t', '\v', '\f', '\r'> {};
+struct rest : bytes_until<> {};
 struct line : seq<keyword, opt<plus<token_space>, rest>, eof> {};
 }  // namespace head
 
@@ -77,7 +120,9 @@ struct quoted
           opt<one<Quote>>> {};
 struct plain : seq<not_at<blank>, any> {};
 template <char Esc>
-struct part : sor<quoted<Esc, '"'>, quoted<Esc, '\''>, dangling_escape<Esc>, escaped<Esc>,
+struct plain_run : ascii_run<' ', '\t', '\n', '\v', '\f', '\r', '"', '\'', Esc> {};
+template <char Esc>
+struct part : sor<plain_run<Esc>, quoted<Esc, '"'>, quoted<Esc, '\''>, dangling_escape<Esc>, escaped<Esc>,
                   plain> {};
 // `--` alone ends the flags and is dropped.
 struct terminator : seq<pegtl::two<'-'>, at<sor<blank, eof>>> {};
@@ -132,7 +177,10 @@ struct double_quoted
 struct single_quoted : seq<one<'\''>, star<seq<not_at<one<'\''>>, rune_or_byte>>, opt<one<'\''>>> {};
 struct plain : seq<not_at<unicode_space>, rune_or_byte> {};
 template <char Esc>
-struct word : plus<sor<dangling_escape<Esc>, escaped<Esc>, double_quoted<Esc>, single_quoted, plain>> {};
+struct plain_ascii : ascii_run<' ', '\t', '\n', '\v', '\f', '\r', '"', '\'', Esc> {};
+template <char Esc>
+struct word : plus<sor<plain_ascii<Esc>, dangling_escape<Esc>, escaped<Esc>, double_quoted<Esc>,
+                       single_quoted, plain>> {};
 template <char Esc>
 struct list : seq<star<unicode_space>, star<word<Esc>, star<unicode_space>>, eof> {};
 }  // namespace words

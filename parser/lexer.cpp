@@ -41,7 +41,7 @@ struct FlagState {
     std::vector<std::string> flags;
     std::string_view rest;
 };
-struct flags_rest : pegtl::star<pegtl::any> {};
+struct flags_rest : g::bytes_until<> {};
 template <char Esc>
 struct flags_then_rest : pegtl::seq<g::flags::prefix<Esc>, flags_rest> {};
 
@@ -49,6 +49,11 @@ template <typename Rule>
 struct flag_action : pegtl::nothing<Rule> {};
 template <>
 struct flag_action<g::flags::plain> {
+    template <typename Input>
+    static void apply(const Input& in, FlagState& state) { state.current += in.string_view(); }
+};
+template <char Esc>
+struct flag_action<g::flags::plain_run<Esc>> {
     template <typename Input>
     static void apply(const Input& in, FlagState& state) { state.current += in.string_view(); }
 };

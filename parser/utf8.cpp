@@ -58,8 +58,14 @@ std::string_view trim_left_unicode(std::string_view text) {
 }
 
 std::string_view trim_right_unicode(std::string_view text) {
-    // Walk forward remembering where the last non-space rune ended: UTF-8 cannot be
-    // decoded backwards without care, and lines are short.
+    // ASCII tail (the usual case): trim from the end directly.
+    while (!text.empty() && static_cast<unsigned char>(text.back()) < 0x80) {
+        if (!is_unicode_space(static_cast<unsigned char>(text.back()))) return text;
+        text.remove_suffix(1);
+    }
+    if (text.empty()) return text;
+    // Otherwise walk forward remembering where the last non-space rune ended: UTF-8
+    // cannot be decoded backwards without care.
     std::size_t end = 0;
     std::size_t pos = 0;
     while (pos < text.size()) {
