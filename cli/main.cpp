@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
     int exit_code = 0;
     // Each command group adds its subcommands here.
     kiln::cli::register_parse_commands(app, global, exit_code);
+    kiln::cli::register_lint_commands(app, global, exit_code);
 
     try {
         app.parse(argc, argv);
