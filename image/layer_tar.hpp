@@ -17,11 +17,13 @@ struct TarStats {
 };
 
 // Writes the canonical tar stream of a layer directory (an overlay upper dir or an
-// unpacked layer): PAX format, entries sorted bytewise by path, parents before children,
-// numeric uid/gid with empty names, hardlinks within the layer kept as links, xattrs kept
-// (trusted.overlay.* dropped), overlay whiteouts (0/0 char devices) written as ".wh.NAME"
-// and opaque directories as "DIR/.wh..wh..opq". Returns the stream's sha256 (the diffID).
-// sink may be empty: then the stream is only hashed.
+// unpacked layer): PAX/ustar format; entries in depth-first order with each directory's
+// names sorted bytewise (like Go's filepath.Walk: parents before children); numeric
+// uid/gid with empty names; mtime in whole seconds, no atime/ctime; hardlinks within the
+// layer kept as links to the first path; xattrs kept (trusted.overlay.* and user.overlay.*
+// dropped); overlay whiteouts (0/0 char devices) written as ".wh.NAME" and opaque
+// directories as "DIR/.wh..wh..opq" right after the directory. Sockets are left out.
+// Returns the stream's sha256 (the diffID). sink may be empty: then the stream is only hashed.
 TarStats write_layer_tar(const std::string& dir, const ByteSink& sink);
 
 // Reads a layer tar (plain, gzip, xz, zstd, detected from the bytes) from fd and unpacks it

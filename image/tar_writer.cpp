@@ -32,7 +32,9 @@ constexpr std::size_t kMinRead = 1u << 20;     // never read file data in smalle
 
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
+// overlayfs bookkeeping: "trusted.overlay.*", or "user.overlay.*" with the userxattr option
 constexpr std::string_view kOverlayXattrPrefix = "trusted.overlay.";
+constexpr std::string_view kUserOverlayXattrPrefix = "user.overlay.";
 
 // Buffers the stream and feeds full chunks to the hash and the sink.
 class Output {
@@ -312,8 +314,9 @@ std::vector<Xattr> read_xattrs(int fd, const std::string& path, std::string& opa
         }
         if (m < 0) continue;
         value.resize(static_cast<std::size_t>(m));
-        if (name.compare(0, kOverlayXattrPrefix.size(), kOverlayXattrPrefix) == 0) {
-            if (name == "trusted.overlay.opaque") opaque = value;
+        if (name.compare(0, kOverlayXattrPrefix.size(), kOverlayXattrPrefix) == 0 ||
+            name.compare(0, kUserOverlayXattrPrefix.size(), kUserOverlayXattrPrefix) == 0) {
+            if (name == "trusted.overlay.opaque" || name == "user.overlay.opaque") opaque = value;
             continue;
         }
         out.push_back({std::move(name), std::move(value)});
