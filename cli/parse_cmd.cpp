@@ -49,6 +49,7 @@ nlohmann::json instruction_json(const parser::Instruction& instruction) {
         {"args", instruction.args},
         {"json_form", instruction.json_form},
         {"original", instruction.original},
+        {"keyword_pos", position_json(instruction.keyword_pos)},
         {"range", {{"start", position_json(instruction.range.start)},
                    {"end", position_json(instruction.range.end)}}},
     };

@@ -78,9 +78,11 @@ public:
 
     Command type(const Instruction& instruction, bool inside_onbuild) {
         const std::string keyword = ascii_upper(instruction.keyword);
-        const auto fail = [&](const std::string& message) -> Command {
-            site_.fail(site_.located.keyword_pos, message);
-        };
+        // An ONBUILD trigger's keyword sits further along the ONBUILD line.
+        const Position keyword_at = &instruction == &site_.located
+                                        ? site_.located.keyword_pos
+                                        : site_.find(written_keyword(instruction));
+        const auto fail = [&](const std::string& message) -> Command { site_.fail(keyword_at, message); };
         FlagSet flags(site_, instruction, keyword);
         const auto& args = instruction.args;
         const std::string& k = instruction.keyword;

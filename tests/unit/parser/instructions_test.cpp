@@ -130,7 +130,10 @@ TEST_CASE("bad flag values", "[parser][typed][errors]") {
 }
 
 TEST_CASE("ONBUILD may not wrap FROM, ONBUILD or MAINTAINER", "[parser][typed][errors]") {
-    CHECK(typed_error_of("FROM a\nONBUILD FROM b\n").message() == "FROM isn't allowed as an ONBUILD trigger");
+    const ParseError from = typed_error_of("FROM a\nONBUILD FROM b\n");
+    CHECK(from.message() == "FROM isn't allowed as an ONBUILD trigger");
+    CHECK(from.position().line == 2);
+    CHECK(from.position().column == 9);
     CHECK(mentions(typed_error_of("FROM a\nONBUILD ONBUILD RUN x\n"), "ONBUILD ONBUILD"));
     CHECK(mentions(typed_error_of("FROM a\nONBUILD MAINTAINER me\n"), "MAINTAINER isn't allowed"));
     CHECK(mentions(typed_error_of("FROM a\nONBUILD COPY --bad=1 a b\n"), "unknown flag --bad for COPY"));
