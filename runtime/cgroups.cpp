@@ -80,7 +80,7 @@ Cgroup::Cgroup(const std::string& name) {
             if (::mkdir(dir.c_str(), 0755) != 0) throw_errno("create cgroup " + dir);
             dirs_.push_back(dir);
             if (is_cgroup2(root)) {
-                v2_dir_ = dir;
+                v2_procs_ = dir + "/cgroup.procs";
                 v2_fd_.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
                 if (!v2_fd_) throw_errno("open cgroup " + dir);
             } else {
@@ -103,23 +103,13 @@ Cgroup::~Cgroup() {
     }
 }
 
-void Cgroup::attach_v2(pid_t pid) {
-    if (v2_dir_.empty()) return;
-    int err = 0;
-    if (!write_control(v2_dir_ + "/cgroup.procs", std::to_string(pid), err))
-        throw_errno("join cgroup " + v2_dir_, err);
-}
-
-bool join_cgroups_self(const std::vector<std::string>& tasks_files, ChildReport& report) {
-    for (const auto& file : tasks_files) {
-        UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
-        if (fd && ::write(fd.get(), "0", 1) == 1) continue;
-        // A real-time caller cannot join a v1 cpu group that has no RT budget
-        // (CONFIG_RT_GROUP_SCHED); kiln sets no cpu limits yet, so it stays where it is.
-        if (fd && errno == EINVAL && file.find("/cpu/kiln/") != std::string::npos) continue;
-        return report.fail_errno(errno, "join cgroup %s", file.c_str());
-    }
-    return true;
+bool join_cgroup_self(const std::string& file, ChildReport& report) {
+    UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+    if (fd && ::write(fd.get(), "0", 1) == 1) return true;
+    // A real-time caller cannot join a v1 cpu group that has no RT budget
+    // (CONFIG_RT_GROUP_SCHED); kiln sets no cpu limits yet, so it stays where it is.
+    if (fd && errno == EINVAL && file.find("/cpu/kiln/") != std::string::npos) return true;
+    return report.fail_errno(errno, "join cgroup %s", file.c_str());
 }
 
 }  // namespace kiln::runtime

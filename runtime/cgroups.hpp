@@ -23,27 +23,27 @@ public:
     Cgroup(const Cgroup&) = delete;
     Cgroup& operator=(const Cgroup&) = delete;
 
-    // How a new container process gets in, without the ~10 ms a cgroup.procs write costs:
-    // moving a whole process takes the kernel's global threadgroup lock, whose RCU grace
-    // period dominates container start. Instead
-    //  - cgroup2: clone3(CLONE_INTO_CGROUP) with this directory fd (-1 if no cgroup2);
-    //  - cgroup v1: the still single-threaded process writes "0" to each of these "tasks"
-    //    files itself; moving only the calling thread skips that lock.
+    // How a new container process gets in, without the ~10 ms a cgroup.procs write of
+    // another process costs: moving a whole process takes the kernel's global threadgroup
+    // lock, whose RCU grace period would dominate container start. Instead
+    //  - cgroup2: clone3(CLONE_INTO_CGROUP) with this directory fd (-1 if no cgroup2), or,
+    //    where the kernel cannot, the child writes "0" to v2_procs_file() (slow path);
+    //  - cgroup v1: the still single-threaded child writes "0" to each "tasks" file;
+    //    moving only the calling thread skips that lock.
     int clone_into_fd() const { return v2_fd_.get(); }
-    const std::vector<std::string>& self_join_files() const { return v1_tasks_; }
-
-    // Fallback for the cgroup2 group when clone3 could not place the process.
-    void attach_v2(pid_t pid);
+    const std::vector<std::string>& v1_tasks_files() const { return v1_tasks_; }
+    const std::string& v2_procs_file() const { return v2_procs_; }
     const std::vector<std::string>& paths() const { return dirs_; }
 
 private:
     std::vector<std::string> dirs_;
     std::vector<std::string> v1_tasks_;
-    std::string v2_dir_;
+    std::string v2_procs_;
     UniqueFd v2_fd_;
 };
 
-// Container side (no allocation): joins the v1 groups by writing "0" to each file.
-bool join_cgroups_self(const std::vector<std::string>& tasks_files, ChildReport& report);
+// Container side (no allocation): moves the calling process into the group of one
+// "tasks" or "cgroup.procs" file by writing "0" to it.
+bool join_cgroup_self(const std::string& file, ChildReport& report);
 
 }  // namespace kiln::runtime

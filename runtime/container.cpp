@@ -1,11 +1,13 @@
-// run_container: clone the container process into new namespaces, put it in its cgroups,
-// let it build its filesystem and drop privileges, then wait for it.
+// run_container: clone the container process into new namespaces; it joins its cgroups,
+// builds its filesystem, drops privileges and execs; then wait for it.
 //
-// The container process is a clone of only the calling thread of a possibly
-// multi-threaded parent (the builder runs steps in parallel), so between clone and execve
-// it must not allocate or take locks another thread may have held: the parent prepares
-// every string, array, buffer and the seccomp program beforehand, and the child reports
-// failures as fixed-size text through a pipe instead of throwing.
+// The container process shares memory with a possibly multi-threaded parent (the builder
+// runs steps in parallel) until execve, posix_spawn style (namespaces.hpp), so it must not
+// allocate, take locks or write memory other threads use: the parent prepares every
+// string, array, buffer and the seccomp program beforehand, and the child reports
+// failures as fixed-size text through a close-on-exec pipe instead of throwing. The
+// parent has nothing to do between clone and exec (cgroups are joined by the child), so
+// no release handshake is needed.
 #include "runtime/container.hpp"
 
 #include <fcntl.h>
@@ -49,23 +51,38 @@ namespace {
 // Containers currently running in this process; SIGINT/SIGTERM go to all of them. A fixed
 // table of atomics, because the handler may only do async-signal-safe work.
 struct ForwardSlot {
+    static constexpr pid_t free = 0, starting = -1;
+    std::atomic<pid_t> pid{free};  // or `starting` until clone has returned
     std::atomic<int> pidfd{-1};
-    std::atomic<pid_t> pid{0};
+    std::atomic<int> pending{0};   // a signal that arrived while `starting`
 };
 std::array<ForwardSlot, 128> forward_slots;
 std::mutex forward_mutex;
 int forward_users = 0;
 struct sigaction saved_int, saved_term;
 
+void send_to(const ForwardSlot& slot, int sig) {
+    int pidfd = slot.pidfd.load();
+    if (pidfd >= 0)
+        ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0);
+    else
+        ::kill(slot.pid.load(), sig);
+}
+
 void forward_signal(int sig) {
     int saved_errno = errno;
     for (auto& slot : forward_slots) {
-        int pidfd = slot.pidfd.load();
         pid_t pid = slot.pid.load();
-        if (pidfd >= 0)
-            ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0);
-        else if (pid > 0)
-            ::kill(pid, sig);
+        if (pid == ForwardSlot::free) continue;
+        if (pid == ForwardSlot::starting) {
+            // The container may already run (it can exec before clone returns here): keep
+            // the signal for ForwardTarget::started, unless that has just happened.
+            slot.pending.store(sig);
+            if (slot.pid.load() == ForwardSlot::starting) continue;
+            sig = slot.pending.exchange(0);
+            if (!sig) continue;
+        }
+        send_to(slot, sig);
     }
     errno = saved_errno;
 }
@@ -94,24 +111,31 @@ public:
     ForwardingHandlers& operator=(const ForwardingHandlers&) = delete;
 };
 
-// One container in the forwarding table, for the lifetime of this object.
+// One container in the forwarding table, for the lifetime of this object. Created before
+// clone, so a signal that arrives before clone returns is kept and delivered by started().
 class ForwardTarget {
 public:
-    ForwardTarget(pid_t pid, int pidfd) {
+    ForwardTarget() {
         for (auto& slot : forward_slots) {
-            pid_t expected = 0;
-            if (slot.pid.compare_exchange_strong(expected, pid)) {
-                slot.pidfd.store(pidfd);
+            pid_t expected = ForwardSlot::free;
+            if (slot.pid.compare_exchange_strong(expected, ForwardSlot::starting)) {
                 slot_ = &slot;
                 return;
             }
         }
         // More than 128 concurrent containers: the rest simply get no forwarding.
     }
+    void started(pid_t pid, int pidfd) {
+        if (!slot_) return;
+        slot_->pidfd.store(pidfd);
+        slot_->pid.store(pid);
+        if (int sig = slot_->pending.exchange(0)) send_to(*slot_, sig);
+    }
     ~ForwardTarget() {
         if (!slot_) return;
         slot_->pidfd.store(-1);
-        slot_->pid.store(0);
+        slot_->pending.store(0);
+        slot_->pid.store(ForwardSlot::free);
     }
     ForwardTarget(const ForwardTarget&) = delete;
     ForwardTarget& operator=(const ForwardTarget&) = delete;
@@ -172,13 +196,13 @@ struct ChildPlan {
     std::string home_entry;    // capacity reserved for "HOME=" + a path
     const char* path = nullptr;  // the container's PATH
     int stdio[3] = {-1, -1, -1};
-    int release_fd = -1;
     int report_fd = -1;
     std::unique_ptr<char[]> passwd, group;
     const std::vector<sock_filter>* seccomp = nullptr;
     int last_cap = 0;
     CapMask caps = 0;
-    const std::vector<std::string>* cgroup_tasks = nullptr;  // v1 groups to join (cgroups.hpp)
+    const Cgroup* cgroup = nullptr;
+    bool in_cgroup = false;  // set by clone_process: already in the cgroup2 group
 };
 
 // --- container side ----------------------------------------------------------------------
@@ -258,24 +282,25 @@ void exec_command(const ChildPlan& p, ChildReport& r) {
 void container_setup(ChildPlan& p, ChildReport& r) {
     // Handlers and masks are inherited from the parent (including kiln's forwarding
     // handler); the command must start with the defaults, as under Docker.
+    // clone_process blocked all signals; unblock only once no parent handler is left.
+    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
     // Die with the parent rather than leak a container (re-armed after setuid below).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::umask(0);
     // First, so the kernel memory of everything below is charged to the container.
-    if (!join_cgroups_self(*p.cgroup_tasks, r)) return;
+    for (const auto& file : p.cgroup->v1_tasks_files())
+        if (!join_cgroup_self(file, r)) return;
+    if (!p.in_cgroup && !p.cgroup->v2_procs_file().empty() && !join_cgroup_self(p.cgroup->v2_procs_file(), r))
+        return;
     if (!setup_stdio(p.stdio, r)) return;
 
-    // Filesystem work does not depend on the cgroup: it overlaps with the parent's.
     if (!setup_rootfs(p.rootfs, r)) return;
     if (!set_hostname(p.hostname.c_str(), r)) return;
     if (p.new_net && !bring_up_loopback(r)) return;
 
-    char byte;
-    if (::read(p.release_fd, &byte, 1) != 1) ::_exit(125);  // the parent gave up
     // Now inside the container's cgroups: make them its cgroup namespace root.
     if (::unshare(CLONE_NEWCGROUP) != 0 && errno != EINVAL) {
         r.fail_errno(errno, "unshare cgroup namespace");
@@ -321,12 +346,14 @@ void container_setup(ChildPlan& p, ChildReport& r) {
     exec_command(p, r);
 }
 
-[[noreturn]] void child_main(ChildPlan& p) {
+int child_main(void* arg) {
+    ChildPlan& p = *static_cast<ChildPlan*>(arg);
     ChildReport report;
     container_setup(p, report);
     // One write below PIPE_BUF: the parent reads the whole report or nothing.
     [[maybe_unused]] ssize_t n = ::write(p.report_fd, &report, sizeof report);
     ::_exit(report.kind == ChildReport::exec ? report.exit_code : 125);
+    return 125;
 }
 
 // --- parent side -------------------------------------------------------------------------
@@ -444,29 +471,24 @@ int run_container(const ContainerSpec& spec) {
     plan.stdio[0] = stdin_fd;
     plan.stdio[1] = spec.stdout_fd;
     plan.stdio[2] = spec.stderr_fd;
-    Pipe release = make_pipe();
     Pipe report = make_pipe();
-    plan.release_fd = release.read.get();
     plan.report_fd = report.write.get();
 
     Cgroup cgroup(id);
-    plan.cgroup_tasks = &cgroup.self_join_files();
+    plan.cgroup = &cgroup;
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (plan.new_net) flags |= CLONE_NEWNET;
     ForwardingHandlers handlers;
-    CloneResult cloned = clone_process(flags, cgroup.clone_into_fd());
-    if (cloned.pid == 0) child_main(plan);
-
-    ChildProcess child(cloned.pid, cloned.pidfd);
-    // Declared after `child`, so forwarding stops before the pidfd is closed: a signal
-    // never reaches a reused fd or pid.
-    ForwardTarget forward_target(child.pid(), child.pidfd());
+    // `child` outlives `forward_target`: forwarding stops before the pidfd is closed, so a
+    // signal never reaches a reused fd or pid.
+    std::optional<ChildProcess> child;
+    ForwardTarget forward_target;
+    // Returns once the child has exec'd or failed (CLONE_VFORK): by then its report, if
+    // any, is in the pipe.
+    CloneResult cloned = clone_process(flags, cgroup.clone_into_fd(), &plan.in_cgroup, child_main, &plan);
+    child.emplace(cloned.pid, cloned.pidfd);
+    forward_target.started(cloned.pid, cloned.pidfd);
     report.write.reset();
-    if (!cloned.in_cgroup) cgroup.attach_v2(child.pid());
-    // release.read stays open until here: if the child already failed and exited, the
-    // byte lands in the pipe buffer instead of raising SIGPIPE in the caller.
-    if (::write(release.write.get(), "x", 1) != 1) throw_errno("release container process");
-    release = {};
 
     // EOF without a report means execve succeeded (the pipe is close-on-exec).
     ChildReport failure;
@@ -478,13 +500,13 @@ int run_container(const ContainerSpec& spec) {
         failure.text[sizeof failure.text - 1] = '\0';
         if (failure.kind == ChildReport::exec) {
             write_all(spec.stderr_fd, std::string(failure.text) + "\n");
-            child.wait();
+            child->wait();
             return failure.exit_code;
         }
-        child.wait();
+        child->wait();
         throw Error(std::string("container setup: ") + failure.text);
     }
-    return decode_status(child.wait());
+    return decode_status(child->wait());
 }
 
 }  // namespace kiln::runtime

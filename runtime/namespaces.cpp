@@ -4,12 +4,15 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "util/error.hpp"
@@ -17,32 +20,112 @@
 
 namespace kiln::runtime {
 
-CloneResult clone_process(unsigned long flags, int cgroup_fd) {
-    // clone3 with CLONE_PIDFD gives a pidfd, so signals can never hit a recycled pid.
+namespace {
+
+#if defined(__x86_64__)
+// clone3 with a new stack needs assembly: the child starts on that stack and cannot
+// return into the caller's frames. Returns the child's pid or -errno; the child calls
+// fn(arg) and exits with its result. (The same shape as glibc's internal __clone3.)
+extern "C" long kiln_clone3(clone_args* args, std::size_t size, int (*fn)(void*), void* arg);
+__asm__(
+    ".text\n"
+    ".p2align 4\n"
+    ".type kiln_clone3, @function\n"
+    "kiln_clone3:\n"
+    "    mov %rcx, %r8\n"         // arg survives the syscall in r8 (rdx, fn, does too)
+    "    mov $435, %eax\n"        // __NR_clone3
+    "    syscall\n"
+    "    test %rax, %rax\n"
+    "    jz 1f\n"
+    "    ret\n"                   // parent (pid) or error (-errno)
+    "1:  xor %ebp, %ebp\n"        // child: outermost frame on the new stack
+    "    mov %r8, %rdi\n"
+    "    call *%rdx\n"
+    "    mov %rax, %rdi\n"
+    "    mov $60, %eax\n"         // __NR_exit
+    "    syscall\n"
+    "    hlt\n"
+    ".size kiln_clone3, .-kiln_clone3\n");
+constexpr bool have_clone3 = true;
+#else
+long kiln_clone3(clone_args*, std::size_t, int (*)(void*), void*) { return -ENOSYS; }
+constexpr bool have_clone3 = false;
+#endif
+
+// The child's stack, with a guard page below it; only needed until clone returns.
+class ChildStack {
+public:
+    static constexpr std::size_t size = 256 * 1024;
+    ChildStack() {
+        base_ = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (base_ == MAP_FAILED) throw_errno("allocate container process stack");
+        ::mprotect(base_, 4096, PROT_NONE);
+    }
+    ~ChildStack() { ::munmap(base_, size); }
+    ChildStack(const ChildStack&) = delete;
+    ChildStack& operator=(const ChildStack&) = delete;
+    void* base() const { return base_; }
+    void* top() const { return static_cast<char*>(base_) + size; }
+
+private:
+    void* base_;
+};
+
+// Blocks every signal in the calling thread for its lifetime, so no handler of the
+// parent's runs in the child before the child has reset them (as posix_spawn does).
+class BlockAllSignals {
+public:
+    BlockAllSignals() {
+        sigset_t all;
+        sigfillset(&all);
+        ::pthread_sigmask(SIG_SETMASK, &all, &saved_);
+    }
+    ~BlockAllSignals() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+    BlockAllSignals(const BlockAllSignals&) = delete;
+    BlockAllSignals& operator=(const BlockAllSignals&) = delete;
+
+private:
+    sigset_t saved_;
+};
+
+}  // namespace
+
+CloneResult clone_process(unsigned long flags, int cgroup_fd, bool* placed, int (*fn)(void*), void* arg) {
+    ChildStack stack;
+    BlockAllSignals blocked;
+    const unsigned long shared = CLONE_VM | CLONE_VFORK;
     int pidfd = -1;
-    clone_args args{};
-    args.flags = flags | CLONE_PIDFD;
-    args.pidfd = reinterpret_cast<__u64>(&pidfd);
-    args.exit_signal = SIGCHLD;
-    if (cgroup_fd >= 0) {
-        args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = static_cast<__u64>(cgroup_fd);
+    long pid = -ENOSYS;
+    if (have_clone3) {
+        clone_args args{};
+        args.flags = flags | shared | CLONE_PIDFD;
+        args.pidfd = reinterpret_cast<__u64>(&pidfd);
+        args.exit_signal = SIGCHLD;
+        args.stack = reinterpret_cast<__u64>(stack.base());
+        args.stack_size = ChildStack::size;
+        *placed = cgroup_fd >= 0;
+        if (*placed) {
+            args.flags |= CLONE_INTO_CGROUP;
+            args.cgroup = static_cast<__u64>(cgroup_fd);
+        }
+        pid = kiln_clone3(&args, sizeof args, fn, arg);
+        if (pid < 0 && *placed && pid != -ENOSYS) {
+            // E2BIG/EINVAL (kernel < 5.7) or a group that refuses: the child joins itself.
+            *placed = false;
+            args.flags &= ~static_cast<__u64>(CLONE_INTO_CGROUP);
+            args.cgroup = 0;
+            pid = kiln_clone3(&args, sizeof args, fn, arg);
+        }
     }
-    long pid = ::syscall(SYS_clone3, &args, sizeof args);
-    if (pid < 0 && cgroup_fd >= 0 && errno != ENOSYS) {
-        // E2BIG/EINVAL (kernel < 5.7) or a cgroup that refuses: the caller attaches later.
-        args.flags &= ~static_cast<__u64>(CLONE_INTO_CGROUP);
-        args.cgroup = 0;
-        pid = ::syscall(SYS_clone3, &args, sizeof args);
-    }
-    if (pid < 0 && errno == ENOSYS) {
+    if (pid == -ENOSYS) {
+        // Kernels before 5.3: glibc's clone, which still takes CLONE_PIDFD (5.2+).
+        *placed = false;
         pidfd = -1;
-        args.flags = 0;
-        pid = ::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+        pid = ::clone(fn, stack.top(), static_cast<int>(flags | shared | SIGCHLD), arg);
+        if (pid < 0) pid = -errno;
     }
-    if (pid < 0) throw_errno("clone container process");
-    if (pid == 0) return {0, -1, false};
-    return {static_cast<pid_t>(pid), pidfd, (args.flags & CLONE_INTO_CGROUP) != 0};
+    if (pid < 0) throw_errno("clone container process", static_cast<int>(-pid));
+    return {static_cast<pid_t>(pid), pidfd};
 }
 
 bool set_hostname(const char* name, ChildReport& r) {

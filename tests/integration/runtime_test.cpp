@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -317,4 +318,37 @@ TEST_CASE("the container has its own cgroup namespace rooted at its cgroup", "[r
     }
     CHECK(lines > 0);
     CHECK(rooted == lines);
+}
+
+TEST_CASE("the command starts with default signal dispositions and an empty mask", "[runtime]") {
+    SKIP_UNLESS_ROOT();
+    // Callers often ignore SIGPIPE (and block signals in worker threads); the container
+    // must not inherit either.
+    struct sigaction ignore{}, saved{};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGPIPE, &ignore, &saved);
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    ::pthread_sigmask(SIG_BLOCK, &block, &old);
+    auto r = run(Sandbox({"grep", "-E", "^Sig(Blk|Ign|Cgt):", "/proc/self/status"}).spec);
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    ::sigaction(SIGPIPE, &saved, nullptr);
+    CHECK(r.out == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n");
+}
+
+TEST_CASE("containers run concurrently from several threads", "[runtime]") {
+    SKIP_UNLESS_ROOT();
+    std::vector<std::future<Output>> runs;
+    for (int i = 0; i < 6; ++i)
+        runs.push_back(std::async(std::launch::async, [i] {
+            // Allocation-heavy neighbours: the child must not trip over their malloc state.
+            std::vector<std::string> noise(1000, std::string(100, 'x'));
+            return run_sh("echo " + std::to_string(i) + " $$; exit " + std::to_string(i));
+        }));
+    for (int i = 0; i < 6; ++i) {
+        auto r = runs[static_cast<std::size_t>(i)].get();
+        CHECK(r.code == i);
+        CHECK(r.out == std::to_string(i) + " 1\n");
+    }
 }
