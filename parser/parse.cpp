@@ -131,14 +131,14 @@ std::optional<DirectiveMatch> match_directive(std::string_view line) {
 // position.
 struct ArgumentError {
     std::string message;
-    std::string_view near;  // text to point the caret at, if it can be found
+    std::string near;  // text to point the caret at, if it can be found
 };
 
 void set_maybe_json(Instruction& instruction, std::string_view rest, bool split_fallback) {
     const lexer::JsonArray json = lexer::parse_json_array(rest);
     if (json.status == lexer::JsonStatus::not_strings) {
         throw ArgumentError{"when using JSON array syntax, arrays must be comprised of strings only",
-                            rest.substr(0, 1)};
+                            std::string(rest.substr(0, 1))};
     }
     if (json.status == lexer::JsonStatus::strings) {
         instruction.args = json.elements;
@@ -160,7 +160,7 @@ void set_name_values(Instruction& instruction, std::string_view rest, char escap
         // Legacy `ENV key value with spaces`.
         std::vector<std::string> parts = lexer::split_blanks(rest, 2);
         if (parts.size() < 2) {
-            throw ArgumentError{std::string(key) + " must have two arguments", rest};
+            throw ArgumentError{std::string(key) + " must have two arguments", std::string(rest)};
         }
         instruction.args = {std::move(parts[0]), std::move(parts[1]), ""};
         return;

@@ -113,7 +113,9 @@ TEST_CASE("ENV, LABEL and ARG word rules", "[parser]") {
     CHECK(dump_of("FROM a\nENV a=\"b c\" d=e\\ f\nENV k v w\nARG x y=1\n") ==
           "(from \"a\")\n(env \"a\" \"\\\"b c\\\"\" \"=\" \"d\" \"e\\\\ f\" \"=\")\n"
           "(env \"k\" \"v w\" \"\")\n(arg \"x\" \"y=1\")\n");
-    CHECK(error_of("FROM a\nENV a=b c\n").message().find("can't find = in \"c\"") != std::string::npos);
+    const ParseError no_equals = error_of("FROM a\nENV a=b c\n");
+    CHECK(no_equals.message().find("can't find = in \"c\"") != std::string::npos);
+    CHECK(no_equals.position().column == 9);  // regression: the caret text outlived its word
     CHECK(error_of("FROM a\nLABEL only\n").message() == "LABEL must have two arguments");
 }
 
