@@ -183,6 +183,20 @@ std::vector<std::string> read_dockerignore(std::string_view content) {
     return out;
 }
 
+std::vector<std::string> load_dockerignore(const std::string& context_dir,
+                                           const std::string& dockerfile_path) {
+    for (const std::string& candidate :
+         {dockerfile_path + ".dockerignore", context_dir + "/.dockerignore"}) {
+        struct stat st;
+        if (::stat(candidate.c_str(), &st) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) continue;
+            throw_errno("cannot read " + candidate);
+        }
+        return read_dockerignore(read_file(candidate));
+    }
+    return {};
+}
+
 // --- patterns -----------------------------------------------------------------------------
 
 const char* to_string(MatchType type) {

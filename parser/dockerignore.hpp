@@ -19,6 +19,13 @@ namespace kiln::parser {
 // one leading '/'. "!" alone is kept (PatternMatcher then rejects it).
 std::vector<std::string> read_dockerignore(std::string_view content);
 
+// The ignore patterns for a build, chosen as BuildKit does: "<Dockerfile path>.dockerignore"
+// (e.g. "app/Dockerfile.dev.dockerignore") when that file exists, otherwise
+// "<context>/.dockerignore"; none → empty. Throws kiln::Error when a file exists but cannot
+// be read.
+std::vector<std::string> load_dockerignore(const std::string& context_dir,
+                                           const std::string& dockerfile_path);
+
 // How a pattern is matched (patternmatcher's matchType).
 enum class MatchType {
     exact,   // plain string comparison

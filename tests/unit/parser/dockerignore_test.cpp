@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
+#include <random>
+#include <regex>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -257,4 +260,53 @@ TEST_CASE("walker: symlinks are listed, not followed; excluded dirs are not read
                                    CHECK(S_ISDIR(e.st.st_mode) == (e.path != "link"));
                                });
     CHECK(seen == std::vector<std::string>{"d", "d/sub", "link", "skipped"});
+}
+
+// The token matcher must agree with the regexp patternmatcher would compile (checked with
+// std::regex, whose ECMAScript syntax reads these regexps the same way for this alphabet).
+TEST_CASE("pattern matcher agrees with its regexp", "[dockerignore]") {
+    std::mt19937 rng(7);
+    const std::string pat_chars = "ab/*?.[]^-\\";
+    const std::string path_chars = "ab/.-";
+    int compared = 0;
+    for (int iter = 0; iter < 4000; ++iter) {
+        std::string pat, path;
+        for (int i = 0, n = static_cast<int>(rng() % 7) + 1; i < n; ++i) pat += pat_chars[rng() % pat_chars.size()];
+        for (int i = 0, n = static_cast<int>(rng() % 7); i < n; ++i) path += path_chars[rng() % path_chars.size()];
+        std::optional<PatternMatcher> pm;
+        try {
+            pm.emplace(std::vector<std::string>{pat});
+        } catch (const kiln::Error&) {
+            continue;
+        }
+        if (pm->patterns().empty()) continue;
+        const auto& p = pm->patterns()[0];
+        if (p.type() != kiln::parser::MatchType::regexp) continue;
+        // '^' is an anchor in Go's regexp: patternmatcher's quirk, deliberately not copied.
+        if (p.text().find('^') != std::string::npos &&
+            p.text().find('[') == std::string::npos) continue;
+        std::regex re;
+        try {
+            re = std::regex(p.regexp());
+        } catch (const std::regex_error&) {
+            continue;
+        }
+        INFO("pattern=" << p.text() << " regexp=" << p.regexp() << " path=" << path);
+        CHECK(p.match(path) == std::regex_match(path, re));
+        ++compared;
+    }
+    CHECK(compared > 500);
+}
+
+TEST_CASE("load_dockerignore prefers the Dockerfile-specific file", "[dockerignore]") {
+    kiln::TempDir tmp("/tmp", "kiln-ignore-");
+    const std::string& r = tmp.path();
+    CHECK(kiln::parser::load_dockerignore(r, r + "/Dockerfile").empty());
+    kiln::atomic_write(r + "/.dockerignore", "ba*\n");
+    CHECK(kiln::parser::load_dockerignore(r, r + "/Dockerfile") ==
+          std::vector<std::string>{"ba*"});
+    kiln::atomic_write(r + "/Dockerfile2.dockerignore", "!\n");
+    CHECK(kiln::parser::load_dockerignore(r, r + "/Dockerfile2") == std::vector<std::string>{"!"});
+    CHECK(kiln::parser::load_dockerignore(r, r + "/Dockerfile") ==
+          std::vector<std::string>{"ba*"});
 }
