@@ -97,6 +97,14 @@ TEST_CASE("JSON form and fallbacks", "[parser]") {
     CHECK(file.instructions[3].args == std::vector<std::string>{"a b", "/c"});
 }
 
+TEST_CASE("text after a complete JSON array is ignored, as Go's json.Decoder does", "[parser]") {
+    // BuildKit decodes the first JSON value with json.NewDecoder(...).Decode and never
+    // looks past it, so this is exec form ["a"], not shell form.
+    const auto file = parse_dockerfile("FROM a\nCMD [\"a\"] trailing\n");
+    CHECK(file.instructions[1].json_form);
+    CHECK(file.instructions[1].args == std::vector<std::string>{"a"});
+}
+
 TEST_CASE("a JSON array with a non-string element is an error", "[parser][errors]") {
     const ParseError error = error_of("FROM a\nCMD [\"echo\", 1]\n");
     CHECK(error.message().find("arrays must be comprised of strings only") != std::string::npos);
