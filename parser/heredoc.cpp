@@ -135,6 +135,19 @@ std::optional<Heredoc> parse_heredoc_word(std::string_view word) {
     return heredoc;
 }
 
+std::string heredoc_body(const Heredoc& heredoc) {
+    if (!heredoc.chomp) return heredoc.content;
+    std::string body;
+    body.reserve(heredoc.content.size());
+    bool line_start = true;
+    for (const char c : heredoc.content) {
+        if (line_start && c == '\t') continue;
+        line_start = c == '\n';
+        body += c;
+    }
+    return body;
+}
+
 std::vector<Heredoc> heredocs_in_line(std::string_view line) {
     RawWords raw;
     auto in = pegtl::memory_input<>(line.data(), line.size(), "heredoc line");

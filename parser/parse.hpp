@@ -45,6 +45,10 @@ std::optional<Heredoc> parse_heredoc_word(std::string_view word);
 // be split into shell words (unbalanced quote) opens none.
 std::vector<Heredoc> heredocs_in_line(std::string_view line);
 
+// The body as the command sees it: for `<<-` every line's leading tabs removed
+// (BuildKit's ChompHeredocContent); otherwise the content unchanged. Not expanded.
+std::string heredoc_body(const Heredoc& heredoc);
+
 // BuildKit's AST dump format (one "(keyword ...)" line per instruction, each ending "\n").
 std::string dump(const Dockerfile& file);
 

@@ -154,6 +154,8 @@ TEST_CASE("heredocs", "[parser][heredoc]") {
     CHECK(copy.heredocs[1].chomp);
     CHECK_FALSE(copy.heredocs[1].expand);
     CHECK(copy.heredocs[1].content == "\tsecond\n");
+    CHECK(kiln::parser::heredoc_body(copy.heredocs[1]) == "second\n");
+    CHECK(kiln::parser::heredoc_body(copy.heredocs[0]) == "first\n");
     CHECK(copy.range.end.line == 6);
     const auto& run = file.instructions[2];
     REQUIRE(run.heredocs.size() == 1);
