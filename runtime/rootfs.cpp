@@ -251,11 +251,11 @@ bool setup_rootfs(const RootfsPlan& plan, ChildReport& r) {
     if (::syscall(SYS_pivot_root, ".", ".") != 0) return r.fail_errno(errno, "pivot_root");
     if (::umount2(".", MNT_DETACH) != 0) return r.fail_errno(errno, "detach old root");
     if (::chdir("/") != 0) return r.fail_errno(errno, "chdir /");
-    if (plan.rootfs->readonly) {
-        UniqueFd newroot(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (!newroot || !remount_readonly(newroot.get(), "/", r)) return newroot ? false : r.fail_errno(errno, "open /");
-    }
-    return true;
+    if (!plan.rootfs->readonly) return true;
+    // Read-only only now: the mountpoints above had to be created first.
+    UniqueFd newroot(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!newroot) return r.fail_errno(errno, "open /");
+    return remount_readonly(newroot.get(), "/", r);
 }
 
 }  // namespace kiln::runtime
