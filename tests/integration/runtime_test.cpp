@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <string>
@@ -351,4 +352,26 @@ TEST_CASE("containers run concurrently from several threads", "[runtime]") {
         CHECK(r.code == i);
         CHECK(r.out == std::to_string(i) + " 1\n");
     }
+}
+
+TEST_CASE("run_container leaves no descriptors, mounts or cgroups behind", "[runtime]") {
+    SKIP_UNLESS_ROOT();
+    auto count_fds = [] {
+        int n = 0;
+        for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+        return n;
+    };
+    run_sh("true");  // first-use statics (seccomp program, rootfs) are not leaks
+    int before = count_fds();
+    std::string mounts_before = kiln::read_file("/proc/self/mountinfo");
+    Sandbox box({"true"});
+    box.spec.id = kiln::runtime::generate_container_id();
+    CHECK(run(box.spec).code == 0);
+    box.spec.args = {"/missing"};
+    CHECK(run(box.spec).code == 127);
+    box.spec.rootfs.options = "lowerdir=/nonexistent";
+    CHECK_THROWS_AS(run(box.spec), kiln::Error);
+    CHECK(count_fds() == before);
+    CHECK(kiln::read_file("/proc/self/mountinfo") == mounts_before);
+    CHECK(cgroup_procs(box.spec.id).empty());
 }
