@@ -187,6 +187,7 @@ constexpr std::size_t account_file_max = 1 << 20;  // /etc/passwd, /etc/group
 struct ChildPlan {
     const ContainerSpec* spec = nullptr;
     RootfsPlan rootfs;
+    std::vector<BindMount> binds;  // network files, then the spec's
     std::string hostname;
     bool new_net = true;
     std::vector<char*> argv;
@@ -389,6 +390,25 @@ const std::string& default_state_parent() {
     return parent;
 }
 
+// The files `docker run` puts in /etc, for spec.network_files.
+std::vector<BindMount> write_network_files(const std::string& state_dir, const std::string& hostname) {
+    atomic_write(state_dir + "/hostname", hostname + "\n");
+    atomic_write(state_dir + "/hosts",
+                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+                 "ff02::2\tip6-allrouters\n127.0.1.1\t" + hostname + "\n");
+    std::string resolv;
+    try {
+        resolv = read_file("/etc/resolv.conf");
+    } catch (const Error&) {
+        // No resolver configured on the host: the container gets none either.
+    }
+    atomic_write(state_dir + "/resolv.conf", resolv);
+    return {{state_dir + "/hostname", "/etc/hostname", false},
+            {state_dir + "/hosts", "/etc/hosts", false},
+            {state_dir + "/resolv.conf", "/etc/resolv.conf", false}};
+}
+
 int decode_status(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -442,8 +462,10 @@ int run_container(const ContainerSpec& spec) {
 
     ChildPlan plan;
     plan.spec = &spec;
-    plan.rootfs = {&spec.rootfs, mountpoint.c_str(), &spec.binds};
     plan.hostname = spec.hostname.empty() ? id.substr(0, 12) : spec.hostname;
+    if (spec.network_files) plan.binds = write_network_files(state_dir, plan.hostname);
+    plan.binds.insert(plan.binds.end(), spec.binds.begin(), spec.binds.end());
+    plan.rootfs = {&spec.rootfs, mountpoint.c_str(), &plan.binds};
     plan.new_net = !spec.host_network;
     for (const auto& a : spec.args) plan.argv.push_back(const_cast<char*>(a.c_str()));
     plan.argv.push_back(nullptr);

@@ -36,6 +36,10 @@ struct ContainerSpec {
     std::string state_dir;
     // Share the host's network namespace instead of an isolated one with only `lo`.
     bool host_network = false;
+    // Like `docker run`: write hostname, hosts and resolv.conf (a copy of the host's) into
+    // state_dir and bind them over /etc/hostname, /etc/hosts, /etc/resolv.conf (empty
+    // files are created in the rootfs where missing). binds may still override them.
+    bool network_files = false;
 };
 
 // Runs a container in the foreground and waits for it. Returns Docker's exit status: the

@@ -375,3 +375,19 @@ TEST_CASE("run_container leaves no descriptors, mounts or cgroups behind", "[run
     CHECK(kiln::read_file("/proc/self/mountinfo") == mounts_before);
     CHECK(cgroup_procs(box.spec.id).empty());
 }
+
+TEST_CASE("network_files provides /etc/hostname, /etc/hosts and /etc/resolv.conf", "[runtime]") {
+    SKIP_UNLESS_ROOT();
+    Sandbox box({"sh", "-c", "cat /etc/hostname; grep -c localhost /etc/hosts; grep builder /etc/hosts; "
+                             "test -f /etc/resolv.conf && echo resolv"});
+    box.spec.hostname = "builder";
+    box.spec.network_files = true;
+    auto r = run(box.spec);
+    CHECK(r.code == 0);
+    CHECK(r.out == "builder\n2\n127.0.1.1\tbuilder\nresolv\n");
+    // Without the option the rootfs is left as it is.
+    box.spec.network_files = false;
+    box.spec.args = {"sh", "-c", "ls /etc/hosts 2>/dev/null; echo end"};
+    kiln::remove_all(box.dir.path() + "/upper/etc");
+    CHECK(run(box.spec).out == "end\n");
+}
