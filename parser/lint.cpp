@@ -63,6 +63,10 @@ const std::set<std::string, std::less<>> kBuiltinPlatformArgs = {
     "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT",
     "TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT"};
 
+// Build arguments BuildKit never puts into the environment, so never "undefined".
+const std::set<std::string, std::less<>> kNonEnvArgs = {"BUILDKIT_SBOM_SCAN_CONTEXT",
+                                                        "BUILDKIT_SBOM_SCAN_STAGE"};
+
 std::string to_lower(std::string_view s) {
     std::string out(s);
     for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -285,10 +289,13 @@ private:
     void finish_stage() {
         if (!stage_) return;
         // Only the last CMD / ENTRYPOINT / HEALTHCHECK of a stage takes effect.
-        for (const auto& [keyword, list] : repeated_) {
+        for (const auto& entry : repeated_) {
+            const std::vector<const Instruction*>& list = entry.second;
             for (std::size_t k = 0; k + 1 < list.size(); ++k) {
+                // Reported where the overridden instruction is, named as the later one
+                // was written.
                 warn(kMultipleInstructionsDisallowed, *list[k],
-                     "Multiple " + to_upper(keyword) +
+                     "Multiple " + written_keyword(*list[k + 1]) +
                          " instructions should not be used in the same stage because only the "
                          "last one will be used");
             }
@@ -306,6 +313,7 @@ private:
         for (const auto& [k, v] : stage_->env) options.push_back(k);
         for (const std::string& name : unmatched) {
             if (stage_args_.count(name)) continue;  // declared ARG without a value
+            if (kNonEnvArgs.count(name)) continue;
             std::string msg = "Usage of undefined variable '$" + name + "'";
             std::string s = suggest(name, options);
             if (!s.empty()) msg += " (did you mean $" + s + "?)";
