@@ -352,7 +352,7 @@ private:
         } else if (k == "arg") {
             for (const std::string& a : ins.args) {
                 auto eq = a.find('=');
-                std::string key = use(ins, a.substr(0, eq));
+                std::string key = a.substr(0, eq);  // ARG names are not expanded
                 std::optional<std::string> value;
                 if (eq != std::string::npos) {
                     value = use(ins, a.substr(eq + 1));
