@@ -187,6 +187,7 @@ constexpr std::size_t account_file_max = 1 << 20;  // /etc/passwd, /etc/group
 struct ChildPlan {
     const ContainerSpec* spec = nullptr;
     RootfsPlan rootfs;
+    std::string cwd;
     std::vector<BindMount> binds;  // network files, then the spec's
     std::string hostname;
     bool new_net = true;
@@ -317,7 +318,7 @@ void container_setup(ChildPlan& p, ChildReport& r) {
         r.fail("%s (user \"%s\")", why, p.spec->user.c_str());
         return;
     }
-    if (!make_directories(p.spec->cwd.c_str(), r)) return;
+    if (!make_directories(p.cwd.c_str(), r)) return;
 
     if (!drop_bounding_set(p.caps, p.last_cap, r)) return;
     // Raw syscalls: glibc's setuid() would try to signal the parent's other threads, which
@@ -337,7 +338,7 @@ void container_setup(ChildPlan& p, ChildReport& r) {
         p.home_entry.append(user.home);
         p.envp[p.env.size()] = p.home_entry.data();
     }
-    if (::chdir(p.spec->cwd.c_str()) != 0) return void(r.fail_errno(errno, "chdir %s", p.spec->cwd.c_str()));
+    if (::chdir(p.cwd.c_str()) != 0) return void(r.fail_errno(errno, "chdir %s", p.cwd.c_str()));
 
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return void(r.fail_errno(errno, "set no_new_privs"));
     if (!install_seccomp(*p.seccomp, r)) return;
@@ -447,7 +448,7 @@ std::string generate_container_id() {
 int run_container(const ContainerSpec& spec) {
     if (spec.args.empty() || spec.args[0].empty()) throw Error("no command given for the container");
     if (spec.rootfs.type.empty()) throw Error("no root filesystem given for the container");
-    if (spec.cwd.empty() || spec.cwd.front() != '/')
+    if (!spec.cwd.empty() && spec.cwd.front() != '/')
         throw Error("the working directory \"" + spec.cwd + "\" is not an absolute path");
 
     const std::string id = spec.id.empty() ? generate_container_id() : spec.id;
@@ -462,6 +463,7 @@ int run_container(const ContainerSpec& spec) {
 
     ChildPlan plan;
     plan.spec = &spec;
+    plan.cwd = spec.cwd.empty() ? "/" : spec.cwd;  // an image without WORKDIR
     plan.hostname = spec.hostname.empty() ? id.substr(0, 12) : spec.hostname;
     if (spec.network_files) plan.binds = write_network_files(state_dir, plan.hostname);
     plan.binds.insert(plan.binds.end(), spec.binds.begin(), spec.binds.end());

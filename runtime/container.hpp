@@ -17,7 +17,7 @@ struct BindMount {
 struct ContainerSpec {
     std::vector<std::string> args;  // argv; args[0] is looked up in PATH of env if not absolute
     std::vector<std::string> env;   // "K=V"; PATH, HOSTNAME and HOME are added when absent
-    std::string cwd = "/";          // created (as root) if missing, like Docker
+    std::string cwd = "/";          // absolute ("" means "/"); created (as root) if missing, like Docker
     std::string user;               // "", "name", "uid", "name:group", "uid:gid" (resolved in the rootfs)
     std::string hostname;           // default: the first 12 hex digits of id
     image::MountSpec rootfs;

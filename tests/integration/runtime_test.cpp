@@ -254,8 +254,11 @@ TEST_CASE("cwd is created and env is passed with Docker's defaults", "[runtime]"
     CHECK(r.code == 0);
     CHECK(r.out == "/work/dir\nbar baz\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n/root\n");
     box.spec.env = {"PATH=/bin"};
-    box.spec.args = {"sh", "-c", "echo $PATH"};
-    CHECK(run(box.spec).out == "/bin\n");
+    box.spec.args = {"sh", "-c", "echo $PATH; pwd"};
+    box.spec.cwd = "";  // an image without WORKDIR
+    CHECK(run(box.spec).out == "/bin\n/\n");
+    box.spec.cwd = "relative";
+    CHECK_THROWS_AS(run(box.spec), kiln::Error);
 }
 
 TEST_CASE("stdin is passed through and defaults to /dev/null", "[runtime]") {
