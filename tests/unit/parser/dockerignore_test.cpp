@@ -239,7 +239,7 @@ TEST_CASE("pattern semantics", "[dockerignore]") {
     CHECK(PatternMatcher({"", "   "}).empty());
 }
 
-TEST_CASE("walker: symlinks are listed, not followed; excluded dirs are not read",
+TEST_CASE("walker lists symlinks without following them and skips excluded dirs",
           "[dockerignore]") {
     kiln::TempDir tmp("/tmp", "kiln-walk-");
     const std::string& r = tmp.path();
