@@ -6,6 +6,7 @@
 // instruction keyword and flags, JSON arrays, ENV/LABEL/ARG words and heredoc words.
 // Rules that depend on the escape character are templates over it, because the
 // `# escape=` directive switches between '\\' and '`' at run time.
+#include <string_view>
 #include <tao/pegtl.hpp>
 
 namespace kiln::parser::grammar {
@@ -22,6 +23,14 @@ using pegtl::plus;
 using pegtl::seq;
 using pegtl::sor;
 using pegtl::star;
+
+// Inputs are in-memory views; positions come from our own line table, so PEGTL does not
+// need to count lines as it goes (lazy tracking keeps byte runs cheap).
+using Input = pegtl::memory_input<pegtl::tracking_mode::lazy, pegtl::eol::lf_crlf, const char*>;
+
+inline Input input_of(std::string_view text, const char* source) {
+    return Input(text.data(), text.size(), source);
+}
 
 // Go's unicode.IsSpace over one UTF-8 encoded rune.
 struct unicode_space

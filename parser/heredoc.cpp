@@ -109,7 +109,7 @@ std::size_t count_quotes(std::string_view text) {
 
 std::optional<Heredoc> parse_heredoc_word(std::string_view word) {
     WordParts parts;
-    auto in = pegtl::memory_input<>(word.data(), word.size(), "heredoc");
+    auto in = g::input_of(word, "heredoc");
     if (!pegtl::parse<g::heredoc::word, word_action>(in, parts) || parts.name.empty()) {
         return std::nullopt;
     }
@@ -150,7 +150,7 @@ std::string heredoc_body(const Heredoc& heredoc) {
 
 std::vector<Heredoc> heredocs_in_line(std::string_view line) {
     RawWords raw;
-    auto in = pegtl::memory_input<>(line.data(), line.size(), "heredoc line");
+    auto in = g::input_of(line, "heredoc line");
     if (!pegtl::parse<g::heredoc::line, line_action>(in, raw)) return {};
     std::vector<Heredoc> heredocs;
     for (const std::string& word : raw.words) {

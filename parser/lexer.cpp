@@ -11,10 +11,6 @@ namespace g = grammar;
 
 namespace {
 
-pegtl::memory_input<> input_of(std::string_view text, const char* source) {
-    return pegtl::memory_input<>(text.data(), text.size(), source);
-}
-
 // ---------------------------------------------------------------------------------------
 // Instruction head
 struct HeadState {
@@ -84,7 +80,7 @@ struct flag_action<flags_rest> {
 template <char Esc>
 FlagSplit split_flags_with(std::string_view rest) {
     FlagState state;
-    auto in = input_of(rest, "flags");
+    auto in = g::input_of(rest, "flags");
     pegtl::parse<flags_then_rest<Esc>, flag_action>(in, state);
     return {std::move(state.flags), state.rest};
 }
@@ -220,7 +216,7 @@ struct word_action<g::words::word<Esc>> {
 template <char Esc>
 std::vector<std::string> split_words_with(std::string_view rest) {
     WordState state;
-    auto in = input_of(rest, "words");
+    auto in = g::input_of(rest, "words");
     pegtl::parse<g::words::list<Esc>, word_action>(in, state);
     return std::move(state.words);
 }
@@ -233,7 +229,7 @@ bool is_token_blank(char c) {
 
 InstructionHead split_head(std::string_view text) {
     HeadState state;
-    auto in = input_of(text, "instruction");
+    auto in = g::input_of(text, "instruction");
     pegtl::parse<g::head::line, head_action>(in, state);
     return {state.keyword, state.rest};
 }
@@ -246,7 +242,7 @@ JsonArray parse_json_array(std::string_view rest) {
     rest = trim_left_unicode(rest);
     if (rest.empty() || rest.front() != '[' || !nesting_within_limit(rest)) return {};
     JsonState state;
-    auto in = input_of(rest, "json");
+    auto in = g::input_of(rest, "json");
     if (!pegtl::parse<g::json::top, json_action>(in, state)) return {};
     if (state.saw_other) return {JsonStatus::not_strings, {}};
     return {JsonStatus::strings, std::move(state.strings)};

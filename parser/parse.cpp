@@ -113,7 +113,7 @@ bool is_go_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\f
 
 std::optional<DirectiveMatch> match_directive(std::string_view line) {
     DirectiveMatch match;
-    auto in = pegtl::memory_input<>(line.data(), line.size(), "directive");
+    auto in = g::input_of(line, "directive");
     if (!pegtl::parse<g::directive::line, directive_action>(in, match)) return std::nullopt;
     // Regexp `\s*(.+?)\s*$`: the value is the text without surrounding blanks, but never
     // empty; an all-blank value keeps its last blank, as the lazy match would.
@@ -278,7 +278,7 @@ public:
 private:
     void split_lines() {
         LineState state;
-        auto in = pegtl::memory_input<>(text_.data(), text_.size(), file_.filename);
+        auto in = g::input_of(text_, file_.filename.c_str());
         pegtl::parse<g::lines::file, line_action>(in, state);
         lines_ = std::move(state.lines);
         if (!lines_.empty() && lines_.front().text.starts_with(kUtf8Bom)) {
