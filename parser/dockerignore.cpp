@@ -537,6 +537,21 @@ bool may_select_inside(const PatternMatcher& m, bool exceptions, const std::stri
     return false;
 }
 
+// The target of the symlink `name` in `dirfd`, read through the directory fd so that it is
+// the link we just lstat'ed, whatever the path resolves to now.
+std::string read_link(int dirfd, const std::string& name, const std::string& path) {
+    std::string buf(256, '\0');
+    for (;;) {
+        ssize_t n = ::readlinkat(dirfd, name.c_str(), buf.data(), buf.size());
+        if (n < 0) throw_errno("build context: readlink " + path);
+        if (static_cast<std::size_t>(n) < buf.size()) {
+            buf.resize(static_cast<std::size_t>(n));
+            return buf;
+        }
+        buf.resize(buf.size() * 2);
+    }
+}
+
 class Walker {
 public:
     Walker(const ContextFilter& filter, bool has_includes,
@@ -558,6 +573,9 @@ public:
                 throw_errno("build context: lstat " + path);
             }
             frame.entry.type = type_of(frame.entry.st.st_mode);
+            if (frame.entry.type == EntryType::symlink) {
+                frame.entry.link_target = read_link(dirfd, name, path);
+            }
             bool is_dir = frame.entry.type == EntryType::dir;
             const Frame* parent = stack_.empty() ? nullptr : &stack_.back();
             bool skip = false;

@@ -106,6 +106,7 @@ struct WalkEntry {
     std::string path;  // relative to the context root, '/'-separated, no leading "./"
     EntryType type;
     struct stat st;    // lstat of the entry (symlinks are never followed)
+    std::string link_target;  // for a symlink: its target as stored (readlinkat)
 };
 
 // Include/exclude filtering of a build context, as fsutil's FilterFS does it.

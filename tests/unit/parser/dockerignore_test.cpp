@@ -258,6 +258,7 @@ TEST_CASE("walker lists symlinks without following them and skips excluded dirs"
                                [&](const kiln::parser::WalkEntry& e) {
                                    seen.push_back(e.path);
                                    CHECK(S_ISDIR(e.st.st_mode) == (e.path != "link"));
+                                   if (e.path == "link") CHECK(e.link_target == "d");
                                });
     CHECK(seen == std::vector<std::string>{"d", "d/sub", "link", "skipped"});
 }
