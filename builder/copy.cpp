@@ -131,12 +131,13 @@ void for_each_entry(const SourceTree& tree, const CopyItem& item, const ExcludeF
         std::vector<std::pair<std::string, std::string>> dirs;
         for (const auto& name : names) {
             std::string s = child(src, name);
-            if (excluded && excluded(s)) continue;
+            bool hidden = excluded && excluded(s);
+            if (hidden && !excluded.walk_excluded_dirs()) continue;
             auto est = tree.stat(s);
             if (!est) continue;
             std::string d = safe_join(dst, name);
-            visit(s, d, *est);
             if (S_ISDIR(est->st_mode)) dirs.emplace_back(s, d);
+            if (!hidden) visit(s, d, *est);
         }
         for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) stack.push_back(*it);
     }

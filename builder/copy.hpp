@@ -27,8 +27,24 @@ struct CopyOptions {
     std::optional<mode_t> mode;  // --chmod
 };
 
-// Returns true for context paths that .dockerignore excludes.
-using ExcludeFn = std::function<bool(std::string_view rel)>;
+// What .dockerignore hides from COPY: true for excluded context paths. When exceptions
+// ("!pattern") exist, an excluded directory may still hold re-included entries, so it is
+// walked (without being copied itself) instead of skipped.
+class ExcludeFn {
+public:
+    ExcludeFn() = default;
+    ExcludeFn(std::nullptr_t) {}
+    template <typename Fn>
+    ExcludeFn(Fn fn, bool walk_excluded_dirs = false)
+        : fn_(std::move(fn)), walk_excluded_dirs_(walk_excluded_dirs) {}
+    explicit operator bool() const { return static_cast<bool>(fn_); }
+    bool operator()(std::string_view rel) const { return fn_ && fn_(rel); }
+    bool walk_excluded_dirs() const { return walk_excluded_dirs_; }
+
+private:
+    std::function<bool(std::string_view)> fn_;
+    bool walk_excluded_dirs_ = false;
+};
 
 // Docker's rules: wildcards expand against the tree, a directory source copies its
 // contents, several sources (or a wildcard) need a destination ending in "/", a file goes

@@ -36,6 +36,13 @@ ImageConfig ImageConfig::from_base(const json& base) {
     return out;
 }
 
+ImageConfig ImageConfig::restore(const json& saved, bool cmd_inherited) {
+    ImageConfig out = from_base(saved);
+    if (saved.contains("created")) out.config_["created"] = saved["created"];
+    out.cmd_from_base_ = cmd_inherited;
+    return out;
+}
+
 json& ImageConfig::section() { return config_["config"]; }
 
 const json* ImageConfig::section_if() const {

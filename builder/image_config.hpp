@@ -19,6 +19,10 @@ public:
     static ImageConfig scratch(const std::string& os, const std::string& architecture);
     // Starts from a base image's config; its history and layers carry on.
     static ImageConfig from_base(const nlohmann::json& base);
+    // Brings back a config saved by the build cache exactly as it was (unlike from_base).
+    static ImageConfig restore(const nlohmann::json& saved, bool cmd_inherited);
+    // Whether CMD still is the base image's (a new ENTRYPOINT then drops it).
+    bool cmd_inherited() const { return cmd_from_base_; }
 
     std::vector<std::string> env() const;          // "K=V" in order
     std::optional<std::string> env_value(const std::string& key) const;

@@ -18,7 +18,7 @@ struct RunOptions {
     std::optional<std::string> user;             // -u
     std::optional<std::string> hostname;         // -h
     std::vector<std::string> volumes;            // -v HOST:CONTAINER[:ro]
-    bool remove = false;                         // --rm
+    bool remove = false;                         // --rm (containers are not kept yet either way)
     bool interactive = false;                    // -i: stdin passes through
 };
 

@@ -16,6 +16,7 @@ struct RunStepInput {
     std::vector<parser::Heredoc> heredocs;
     const ImageConfig& config;
     std::map<std::string, std::string> build_args;
+    bool host_network = false;  // RUN --network=host
 };
 
 // The argv the container runs. With heredocs in shell form, a RUN that is nothing but one

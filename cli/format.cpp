@@ -36,11 +36,8 @@ std::string human_size(std::uint64_t bytes) {
     return fmt::format("{:.3g}{}", value, units[unit]);
 }
 
-std::string human_age(const std::string& rfc3339) {
-    std::tm tm{};
-    if (rfc3339.size() < 19 || !strptime(rfc3339.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return rfc3339;
-    std::time_t then = timegm(&tm);
-    auto seconds = static_cast<long long>(std::time(nullptr) - then);
+std::string human_age(std::int64_t unix_seconds) {
+    auto seconds = static_cast<long long>(std::time(nullptr) - unix_seconds);
     if (seconds < 1) return "Less than a second ago";
     if (seconds < 60) return fmt::format("{} seconds ago", seconds);
     if (seconds < 120) return "About a minute ago";

@@ -19,7 +19,7 @@ private:
 
 // "2.14MB", "512kB": decimal units as docker prints sizes.
 std::string human_size(std::uint64_t bytes);
-// "About a minute ago", "3 hours ago" from an RFC 3339 time; "" stays "".
-std::string human_age(const std::string& rfc3339);
+// "About a minute ago", "3 hours ago" from a unix time.
+std::string human_age(std::int64_t unix_seconds);
 
 }  // namespace kiln::cli

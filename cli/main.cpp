@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
     // Each command group adds its subcommands here.
     kiln::cli::register_parse_commands(app, global, exit_code);
     kiln::cli::register_lint_commands(app, global, exit_code);
+    kiln::cli::register_build_commands(app, global, exit_code);
+    kiln::cli::register_container_commands(app, global, exit_code);
+    kiln::cli::register_image_commands(app, global, exit_code);
 
     try {
         app.parse(argc, argv);

@@ -148,3 +148,26 @@ TEST_CASE("a layer chain hides whited-out and opaque entries", "[builder][chain]
     CHECK_FALSE(chain.stat("opaque/old"));
     CHECK(chain.list("") == std::vector<std::string>{"etc", "opaque"});
 }
+
+TEST_CASE("COPY honours .dockerignore exceptions inside excluded directories", "[builder][copy]") {
+    kiln::TempDir ctx("/tmp", "kiln-ctx-");
+    kiln::TempDir upper("/tmp", "kiln-upper-");
+    kiln::mkdir_p(ctx.path() + "/foo");
+    write(ctx.path() + "/foo/bar1", "1");
+    write(ctx.path() + "/foo/bar2", "2");
+    write(ctx.path() + "/keep", "k");
+    DirectoryTree tree(ctx.path());
+    // .dockerignore: foo*  !foo/bar2   (parent semantics: foo/bar1 is excluded through foo)
+    ExcludeFn excluded([](std::string_view rel) { return rel == "foo" || rel == "foo/bar1"; }, true);
+    auto items = plan_copy(tree, {"."}, {}, "/ctx/", nullptr, excluded);
+    apply_copy(tree, items, {}, excluded, upper.path(), nullptr);
+    CHECK(slurp(upper.path() + "/ctx/foo/bar2") == "2");
+    CHECK_FALSE(kiln::path_exists(upper.path() + "/ctx/foo/bar1"));
+    CHECK(slurp(upper.path() + "/ctx/keep") == "k");
+
+    ExcludeFn no_exceptions([](std::string_view rel) { return rel == "foo"; });
+    kiln::TempDir upper2("/tmp", "kiln-upper-");
+    apply_copy(tree, plan_copy(tree, {"."}, {}, "/ctx/", nullptr, no_exceptions), {}, no_exceptions,
+               upper2.path(), nullptr);
+    CHECK_FALSE(kiln::path_exists(upper2.path() + "/ctx/foo"));
+}

@@ -63,3 +63,15 @@ TEST_CASE("layers and history accumulate", "[builder][config]") {
     CHECK(c.as_json()["created"] == "2026-01-01T00:00:01Z");
     CHECK(json::parse(c.serialize()) == c.as_json());
 }
+
+TEST_CASE("a restored config is byte-identical and keeps the inherited-CMD rule", "[builder][config]") {
+    json base = {{"architecture", "amd64"}, {"os", "linux"}, {"config", {{"Cmd", {"sh"}}}},
+                 {"rootfs", {{"type", "layers"}, {"diff_ids", json::array()}}}};
+    auto c = ImageConfig::from_base(base);
+    c.add_history("RUN x", true, "2026-01-01T00:00:00Z");
+    REQUIRE(c.cmd_inherited());
+    auto restored = ImageConfig::restore(json::parse(c.serialize()), c.cmd_inherited());
+    CHECK(restored.serialize() == c.serialize());
+    restored.set_entrypoint({"/e"});
+    CHECK(restored.cmd().empty());
+}

@@ -1,0 +1,555 @@
+#include "builder/build.hpp"
+
+#include <chrono>
+#include <random>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "builder/cache_key.hpp"
+#include "builder/chown.hpp"
+#include "builder/context.hpp"
+#include "builder/copy.hpp"
+#include "builder/image_config.hpp"
+#include "builder/run_step.hpp"
+#include "builder/variables.hpp"
+#include "image/reference.hpp"
+#include "image/store.hpp"
+#include "parser/instructions.hpp"
+#include "parser/parse.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace kiln::builder {
+
+namespace {
+
+constexpr const char* kPlatform = "linux/amd64";
+
+// The state after a step: what the next step builds on.
+struct StageState {
+    ImageConfig config = ImageConfig::scratch("linux", "amd64");
+    std::optional<Digest> top_layer;  // chain ID
+    Digest key;                       // cache key of the last step
+};
+
+std::string random_suffix() {
+    std::random_device rd;
+    return fmt::format("{:08x}{:08x}", rd(), rd());
+}
+
+std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+std::string source_text(const parser::Instruction* source) {
+    if (!source) return "";
+    std::string text = source->original;
+    // Progress lines are one line: continuation newlines become spaces.
+    for (auto& c : text)
+        if (c == '\n' || c == '\r') c = ' ';
+    if (text.size() > 120) text = text.substr(0, 117) + "...";
+    return text;
+}
+
+class Builder {
+public:
+    Builder(image::Store& store, const BuildOptions& options, std::ostream& out)
+        : store_(store), options_(options), out_(out) {}
+
+    BuildResult run() {
+        std::string dockerfile_path = options_.dockerfile.empty()
+                                          ? options_.context_dir + "/Dockerfile"
+                                          : options_.dockerfile;
+        std::string text;
+        try {
+            text = read_file(dockerfile_path);
+        } catch (const Error& e) {
+            throw Error("cannot read Dockerfile: " + std::string(e.what()));
+        }
+        if (text.size() > parser::kMaxDockerfileSize)
+            throw Error(dockerfile_path + ": Dockerfile larger than " +
+                        std::to_string(parser::kMaxDockerfileSize >> 20) + " MiB");
+        file_ = parser::parse_dockerfile(text, dockerfile_path);
+        program_ = parser::to_program(file_);
+        if (program_.stages.empty()) throw Error(dockerfile_path + ": no FROM instruction");
+
+        context_ = std::make_unique<BuildContext>(options_.context_dir, dockerfile_path, store_);
+        global_vars_ = std::make_unique<BuildVariables>(file_.escape, options_.build_args);
+        for (const auto& arg : program_.global_args)
+            for (const auto& [name, value] : arg.args)
+                global_vars_->declare_arg(name, value ? std::optional(global_vars_->expand(*value, empty_config_)) : std::nullopt);
+
+        std::size_t target = program_.stages.size() - 1;
+        if (!options_.target.empty()) {
+            auto idx = stage_index(options_.target);
+            if (!idx) throw Error("target stage \"" + options_.target + "\" could not be found");
+            target = *idx;
+        }
+        std::set<std::size_t> needed;
+        collect_needed(target, needed);
+        stage_states_.resize(program_.stages.size());
+        try {
+            for (std::size_t i = 0; i <= target; ++i)
+                if (needed.count(i)) stage_states_[i] = build_stage(i);
+        } catch (...) {
+            // What was learned about the context is true whether or not the build failed.
+            context_->save_digests();
+            throw;
+        }
+        context_->save_digests();
+
+        const StageState& final_state = *stage_states_[target];
+        std::string config = final_state.config.serialize();
+        Digest image_id = store_.images().put_image(config);
+        for (const auto& tag : options_.tags) {
+            std::string name = image::parse_reference(tag).str();
+            store_.images().tag(name, image_id);
+        }
+        result_.image_id = image_id;
+        return result_;
+    }
+
+private:
+    std::optional<std::size_t> stage_index(const std::string& name) const {
+        for (std::size_t i = 0; i < program_.stages.size(); ++i)
+            if (!program_.stages[i].from.stage_name.empty() &&
+                lower(program_.stages[i].from.stage_name) == lower(name))
+                return i;
+        if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) {
+            auto idx = std::stoul(name);
+            if (idx < program_.stages.size()) return idx;
+        }
+        return std::nullopt;
+    }
+
+    // A stage the FROM or a COPY --from names, if it is one (earlier stages only).
+    std::optional<std::size_t> referenced_stage(const std::string& name, std::size_t current) const {
+        auto idx = stage_index(name);
+        if (idx && *idx < current) return idx;
+        return std::nullopt;
+    }
+
+    std::string expand_global(const std::string& word) const {
+        return global_vars_->expand(word, empty_config_);
+    }
+
+    void collect_needed(std::size_t i, std::set<std::size_t>& needed) const {
+        if (!needed.insert(i).second) return;
+        const auto& stage = program_.stages[i];
+        if (auto dep = referenced_stage(expand_global(stage.from.image), i)) collect_needed(*dep, needed);
+        for (const auto& ti : stage.instructions)
+            if (auto* copy = std::get_if<parser::CopyCmd>(&ti.command))
+                if (!copy->from.empty())
+                    if (auto dep = referenced_stage(copy->from, i)) collect_needed(*dep, needed);
+    }
+
+    void step_line(std::size_t stage, int n, int total, const std::string& text) {
+        ++step_counter_;
+        if (options_.quiet) return;
+        std::string name = program_.stages[stage].from.stage_name;
+        if (name.empty()) name = "stage-" + std::to_string(stage);
+        out_ << fmt::format("#{} [{} {}/{}] {}\n", step_counter_, name, n, total, text);
+        out_.flush();
+    }
+
+    void step_result(bool cached, std::chrono::steady_clock::time_point started) {
+        ++result_.steps;
+        if (cached) ++result_.cached_steps;
+        if (options_.quiet) return;
+        if (cached) {
+            out_ << fmt::format("#{} CACHED\n", step_counter_);
+        } else {
+            double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            out_ << fmt::format("#{} DONE {:.3f}s\n", step_counter_, secs);
+        }
+        out_.flush();
+    }
+
+    // A cached step restores the exact config it produced (history, timestamps included),
+    // so a fully cached rebuild yields the very same image ID.
+    // Cache value of a step: the digest of the config it produced, plus a marker when CMD
+    // is still the base image's (config JSON cannot say so, and ENTRYPOINT depends on it).
+    static constexpr std::string_view kInheritedCmd = " inherited-cmd";
+
+    bool restore_from_cache(const Digest& key, StageState& state) {
+        if (options_.no_cache) return false;
+        auto value = store_.db().cache_get(key.str());
+        if (!value) return false;
+        bool inherited = value->ends_with(kInheritedCmd);
+        std::string digest = inherited ? value->substr(0, value->size() - kInheritedCmd.size()) : *value;
+        if (!Digest::valid(digest)) return false;
+        Digest config_digest = Digest::parse(digest);
+        if (!store_.content().has(config_digest)) return false;
+        auto config = ImageConfig::restore(nlohmann::json::parse(store_.content().read(config_digest)), inherited);
+        std::optional<Digest> top;
+        for (const auto& diff_id : config.diff_ids()) top = image::chain_id(top, diff_id);
+        if (top && !store_.layers().get(*top)) return false;
+        state.config = std::move(config);
+        state.top_layer = top;
+        state.key = key;
+        return true;
+    }
+
+    // The cache maps a step's key to the config it produced; for layer steps a second
+    // entry names the layer, which keeps it alive until the cache is pruned.
+    void record_step(const Digest& key, StageState& state, bool made_layer) {
+        Digest config_digest = store_.content().put(state.config.serialize());
+        std::string value = config_digest.str();
+        if (state.config.cmd_inherited()) value += kInheritedCmd;
+        store_.db().cache_put(key.str(), value, "config");
+        if (made_layer && state.top_layer)
+            store_.db().cache_put(key.str() + "/layer", state.top_layer->str(), "layer");
+        state.key = key;
+    }
+
+    StageState base_state(std::size_t index, const std::string& base_name, Digest& base_key) {
+        StageState state;
+        if (auto dep = referenced_stage(base_name, index)) {
+            state = *stage_states_[*dep];
+            base_key = state.key;
+            return state;
+        }
+        if (lower(base_name) == "scratch") {
+            base_key = sha256_of("scratch");
+            return state;
+        }
+        std::string ref = image::parse_reference(base_name).str();
+        auto id = store_.images().resolve(ref);
+        if (!id)
+            throw Error("base image " + base_name + " not found in the store (" + ref +
+                        "); make it with `kiln import` or `kiln build`");
+        state.config = ImageConfig::from_base(nlohmann::json::parse(store_.images().config(*id)));
+        for (const auto& diff_id : state.config.diff_ids())
+            state.top_layer = image::chain_id(state.top_layer, diff_id);
+        if (state.top_layer && !store_.layers().get(*state.top_layer))
+            throw Error("base image " + base_name + " has layers missing from the store");
+        base_key = *id;
+        return state;
+    }
+
+    std::unique_ptr<SourceTree> chain_tree(const std::optional<Digest>& top) const {
+        std::vector<std::string> dirs;
+        if (top)
+            for (const auto& layer : store_.layers().chain(*top)) dirs.insert(dirs.begin(), layer.diff_dir);
+        return std::make_unique<LayerChainTree>(std::move(dirs));
+    }
+
+    StageState build_stage(std::size_t index) {
+        const auto& stage = program_.stages[index];
+        int total = static_cast<int>(stage.instructions.size()) + 1;
+        std::string base_name = expand_global(stage.from.image);
+        step_line(index, 1, total, "FROM " + base_name);
+        auto started = std::chrono::steady_clock::now();
+        Digest base_key;
+        StageState state = base_state(index, base_name, base_key);
+        state.key = cache_key({std::nullopt, "FROM " + base_key.str(), {}, kPlatform, std::nullopt});
+        step_result(false, started);
+
+        BuildVariables vars(file_.escape, options_.build_args);
+        int n = 1;
+        for (const auto& ti : stage.instructions) {
+            ++n;
+            step_line(index, n, total, source_text(ti.source));
+            started = std::chrono::steady_clock::now();
+            bool cached = std::visit([&](const auto& cmd) { return apply(cmd, index, state, vars); },
+                                     ti.command);
+            step_result(cached, started);
+        }
+        return state;
+    }
+
+    // Metadata-only steps: change the config, add a history entry, no layer.
+    template <typename Mutate>
+    bool metadata_step(const std::string& created_by, StageState& state, BuildVariables& vars,
+                       Mutate&& mutate) {
+        Digest key = cache_key({state.key, created_by, vars.visible_args(), kPlatform, std::nullopt});
+        if (restore_from_cache(key, state)) return true;
+        mutate();
+        state.config.add_history(created_by, true, now_rfc3339());
+        record_step(key, state, false);
+        return false;
+    }
+
+    bool apply(const parser::FromCmd&, std::size_t, StageState&, BuildVariables&) {
+        throw Error("internal: FROM inside a stage");
+    }
+
+    bool apply(const parser::ArgCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        std::string text = "ARG";
+        for (const auto& [name, value] : cmd.args) {
+            std::optional<std::string> def;
+            if (value) def = vars.expand(*value, state.config);
+            if (!value && global_vars_->arg_value(name))
+                vars.inherit_global(name, *global_vars_);
+            else
+                vars.declare_arg(name, def);
+            text += " " + name + (value ? "=" + *value : "");
+        }
+        // ARG changes no config; its value is part of later keys through visible_args().
+        Digest key = cache_key({state.key, text, vars.visible_args(), kPlatform, std::nullopt});
+        state.key = key;
+        return true;
+    }
+
+    // ENV and LABEL: every pair is expanded against the state before the instruction.
+    std::vector<std::pair<std::string, std::string>> expand_pairs(
+        const std::vector<parser::KeyValue>& pairs, const StageState& state,
+        const BuildVariables& vars, std::string& created_by) const {
+        std::vector<std::pair<std::string, std::string>> values;
+        for (const auto& kv : pairs) {
+            std::string key = vars.expand(kv.key, state.config);
+            std::string value = vars.expand(kv.value, state.config);
+            created_by += " " + key + "=" + value;
+            values.emplace_back(key, value);
+        }
+        return values;
+    }
+
+    bool apply(const parser::EnvCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        std::string created_by = "ENV";
+        auto values = expand_pairs(cmd.vars, state, vars, created_by);
+        return metadata_step(created_by, state, vars, [&] {
+            for (const auto& [k, v] : values) state.config.set_env(k, v);
+        });
+    }
+
+    bool apply(const parser::LabelCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        std::string created_by = "LABEL";
+        auto values = expand_pairs(cmd.labels, state, vars, created_by);
+        return metadata_step(created_by, state, vars, [&] {
+            for (const auto& [k, v] : values) state.config.set_label(k, v);
+        });
+    }
+
+    bool apply(const parser::WorkdirCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        std::string path = vars.expand(cmd.path, state.config);
+        return metadata_step("WORKDIR " + path, state, vars, [&] { state.config.set_working_dir(path); });
+    }
+
+    bool apply(const parser::UserCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        std::string user = vars.expand(cmd.user, state.config);
+        return metadata_step("USER " + user, state, vars, [&] { state.config.set_user(user); });
+    }
+
+    std::vector<std::string> command_args(const parser::CommandLine& line, const StageState& state) const {
+        if (!line.shell_form) return line.args;
+        auto args = state.config.shell();
+        args.insert(args.end(), line.args.begin(), line.args.end());
+        return args;
+    }
+
+    bool apply(const parser::CmdCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        auto args = command_args(cmd.command, state);
+        return metadata_step("CMD " + nlohmann::json(args).dump(), state, vars,
+                             [&] { state.config.set_cmd(args); });
+    }
+
+    bool apply(const parser::EntrypointCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        auto args = command_args(cmd.command, state);
+        return metadata_step("ENTRYPOINT " + nlohmann::json(args).dump(), state, vars,
+                             [&] { state.config.set_entrypoint(args); });
+    }
+
+    bool apply(const parser::ShellCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        return metadata_step("SHELL " + nlohmann::json(cmd.shell).dump(), state, vars,
+                             [&] { state.config.set_shell(cmd.shell); });
+    }
+
+    bool apply(const parser::ExposeCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        std::vector<std::string> ports;
+        for (const auto& p : cmd.ports)
+            for (auto& w : vars.expand_words(p, state.config)) ports.push_back(w);
+        std::string created_by = "EXPOSE";
+        for (const auto& p : ports) created_by += " " + p;
+        return metadata_step(created_by, state, vars, [&] {
+            for (const auto& p : ports) state.config.add_exposed_port(p);
+        });
+    }
+
+    bool apply(const parser::VolumeCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        std::vector<std::string> paths;
+        for (const auto& p : cmd.paths) paths.push_back(vars.expand(p, state.config));
+        return metadata_step("VOLUME " + nlohmann::json(paths).dump(), state, vars, [&] {
+            for (const auto& p : paths) state.config.add_volume(p);
+        });
+    }
+
+    bool apply(const parser::StopSignalCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        std::string signal = vars.expand(cmd.signal, state.config);
+        return metadata_step("STOPSIGNAL " + signal, state, vars,
+                             [&] { state.config.set_stop_signal(signal); });
+    }
+
+    bool apply(const parser::HealthcheckCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        nlohmann::json hc = nlohmann::json::object();
+        if (cmd.none) {
+            hc["Test"] = {"NONE"};
+        } else {
+            std::vector<std::string> test{cmd.test.shell_form ? "CMD-SHELL" : "CMD"};
+            test.insert(test.end(), cmd.test.args.begin(), cmd.test.args.end());
+            hc["Test"] = test;
+            if (cmd.retries) hc["Retries"] = *cmd.retries;
+        }
+        std::string created_by = "HEALTHCHECK " + hc.dump();
+        return metadata_step(created_by, state, vars, [&] { state.config.set_healthcheck(hc); });
+    }
+
+    bool apply(const parser::MaintainerCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        return metadata_step("MAINTAINER " + cmd.name, state, vars,
+                             [&] { state.config.set_author(cmd.name); });
+    }
+
+    bool apply(const parser::OnbuildCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        return metadata_step("ONBUILD " + cmd.expression, state, vars,
+                             [&] { state.config.add_onbuild(cmd.expression); });
+    }
+
+    // Layer steps: prepare a snapshot, fill it, commit it as a layer.
+    template <typename Fill>
+    void layer_step(const std::string& created_by, StageState& state, Fill&& fill) {
+        std::string key = "build-" + random_suffix();
+        auto snapshot = store_.layers().prepare(key, state.top_layer);
+        try {
+            fill(snapshot);
+        } catch (...) {
+            store_.layers().remove(key);
+            throw;
+        }
+        auto layer = store_.layers().commit(key);
+        state.config.add_layer(layer.diff_id);
+        state.config.add_history(created_by, false, now_rfc3339());
+        state.top_layer = layer.chain_id;
+    }
+
+    bool apply(const parser::RunCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        if (!cmd.mounts.empty())
+            throw Error("RUN --mount is not supported by kiln yet");
+        if (cmd.security == "insecure")
+            throw Error("RUN --security=insecure is not supported by kiln");
+        RunStepInput input{command_args(cmd.command, state), cmd.command.shell_form, cmd.heredocs,
+                           state.config, vars.visible_args(), cmd.network == "host"};
+        auto args = run_step_args(input);
+        std::string created_by = "RUN " + std::string(input.host_network ? "--network=host " : "") +
+                                 nlohmann::json(args).dump();
+        Digest key = cache_key({state.key, created_by, vars.visible_args(), kPlatform, std::nullopt});
+        if (restore_from_cache(key, state)) return true;
+        layer_step(created_by, state, [&](const image::Snapshot& snapshot) {
+            run_step(input, snapshot, out_);
+        });
+        record_step(key, state, true);
+        return false;
+    }
+
+    bool apply(const parser::CopyCmd& cmd, std::size_t index, StageState& state, BuildVariables& vars) {
+        std::vector<std::string> sources;
+        for (const auto& s : cmd.sources) sources.push_back(vars.expand(s, state.config));
+        std::string dest = vars.expand(cmd.dest, state.config);
+        if (!dest.starts_with('/')) {
+            bool dir = dest.ends_with('/') || dest == "." || dest.ends_with("/.");
+            dest = state.config.working_dir() + "/" + dest;
+            if (dir && !dest.ends_with('/')) dest += '/';
+        }
+        if (cmd.is_add)
+            for (const auto& s : sources)
+                if (s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@"))
+                    throw Error("ADD from a URL is not supported by kiln yet: " + s);
+
+        CopyOptions options = copy_options(cmd, vars, state);
+        std::unique_ptr<SourceTree> from_tree;
+        std::optional<Digest> from_top;  // the source's layer chain, when not the context
+        const SourceTree* tree = &context_->tree();
+        ExcludeFn excluded = context_->excluder();
+        std::string from_text;
+        if (!cmd.from.empty()) {
+            std::string from = vars.expand(cmd.from, state.config);
+            if (auto dep = referenced_stage(from, index)) {
+                from_top = stage_states_[*dep]->top_layer;
+                from_tree = chain_tree(from_top);
+                from_text = "--from=" + stage_states_[*dep]->key.str() + " ";
+            } else {
+                std::string ref = image::parse_reference(from).str();
+                auto id = store_.images().resolve(ref);
+                if (!id) throw Error("COPY --from=" + from + ": no such stage or image in the store");
+                auto config = ImageConfig::from_base(nlohmann::json::parse(store_.images().config(*id)));
+                for (const auto& d : config.diff_ids()) from_top = image::chain_id(from_top, d);
+                from_tree = chain_tree(from_top);
+                from_text = "--from=" + id->str() + " ";
+            }
+            tree = from_tree.get();
+            excluded = nullptr;
+        }
+        auto lower = chain_tree(state.top_layer);
+        auto items = plan_copy(*tree, sources, cmd.heredocs, dest, lower.get(), excluded);
+        // Layers never change, so a chain ID already names the bytes of everything in it:
+        // sources from another stage or image are keyed by it instead of being read again.
+        Digest sources_digest = from_tree ? chain_sources_digest(from_top, items)
+                                          : digest_copy(*tree, items, options, excluded);
+
+        std::string created_by = std::string(cmd.is_add ? "ADD " : "COPY ") + from_text +
+                                 (cmd.chown.empty() ? "" : "--chown=" + cmd.chown + " ") +
+                                 (cmd.chmod.empty() ? "" : "--chmod=" + cmd.chmod + " ") +
+                                 nlohmann::json(sources).dump() + " " + dest;
+        Digest key = cache_key({state.key, created_by, vars.visible_args(), kPlatform, sources_digest});
+        if (restore_from_cache(key, state)) return true;
+        std::string display = std::string(cmd.is_add ? "ADD " : "COPY ") + sources_digest.str() + " in " + dest;
+        layer_step(display, state, [&](const image::Snapshot& snapshot) {
+            apply_copy(*tree, items, options, excluded, snapshot.upper_dir, lower.get());
+        });
+        record_step(key, state, true);
+        return false;
+    }
+
+    static Digest chain_sources_digest(const std::optional<Digest>& chain, const std::vector<CopyItem>& items) {
+        nlohmann::json selection = nlohmann::json::array();
+        for (const auto& item : items)
+            selection.push_back({item.source, item.destination, item.contents_only});
+        return sha256_of((chain ? chain->str() : "no-layers") + "\n" + selection.dump());
+    }
+
+    CopyOptions copy_options(const parser::CopyCmd& cmd, BuildVariables& vars, const StageState& state) {
+        CopyOptions options;
+        if (!cmd.chown.empty()) {
+            auto owner = resolve_owner(vars.expand(cmd.chown, state.config), *chain_tree(state.top_layer));
+            options.uid = owner.first;
+            options.gid = owner.second;
+        }
+        if (!cmd.chmod.empty()) {
+            std::string mode = vars.expand(cmd.chmod, state.config);
+            std::size_t used = 0;
+            unsigned long value = 0;
+            try {
+                value = std::stoul(mode, &used, 8);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used != mode.size() || value > 07777)
+                throw Error("invalid --chmod=" + mode + ": expected an octal mode such as 0755");
+            options.mode = static_cast<mode_t>(value);
+        }
+        return options;
+    }
+
+    image::Store& store_;
+    const BuildOptions& options_;
+    std::ostream& out_;
+    parser::Dockerfile file_;
+    parser::Program program_;
+    std::unique_ptr<BuildContext> context_;
+    std::unique_ptr<BuildVariables> global_vars_;
+    const ImageConfig empty_config_ = ImageConfig::scratch("linux", "amd64");
+    std::vector<std::optional<StageState>> stage_states_;
+    BuildResult result_;
+    int step_counter_ = 0;
+};
+
+}  // namespace
+
+BuildResult build(image::Store& store, const BuildOptions& options, std::ostream& progress) {
+    Builder builder(store, options, progress);
+    return builder.run();
+}
+
+}  // namespace kiln::builder

@@ -1,0 +1,71 @@
+#include "builder/context.hpp"
+
+#include "image/store.hpp"
+#include "parser/dockerignore.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace kiln::builder {
+
+class BuildContext::Tree : public DirectoryTree {
+public:
+    Tree(const std::string& root, image::MetadataDb& db) : DirectoryTree(root), db_(db) {}
+
+    Digest file_digest(std::string_view rel, const struct stat& st) const override {
+        image::FileDigestRow row{root() + "/" + std::string(rel), static_cast<std::uint64_t>(st.st_size),
+                                 static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                                 st.st_ino, st.st_dev, ""};
+        if (auto known = db_.file_digest_get(row.path, row.size, row.mtime_ns, row.inode, row.device);
+            known && Digest::valid(*known))
+            return Digest::parse(*known);
+        Digest digest = DirectoryTree::file_digest(rel, st);
+        row.digest = digest.str();
+        std::lock_guard lock(mutex_);
+        learned_.push_back(std::move(row));
+        return digest;
+    }
+
+    void save() {
+        std::lock_guard lock(mutex_);
+        if (learned_.empty()) return;
+        db_.file_digest_put_many(learned_);
+        learned_.clear();
+    }
+
+private:
+    image::MetadataDb& db_;
+    mutable std::mutex mutex_;
+    mutable std::vector<image::FileDigestRow> learned_;
+};
+
+BuildContext::BuildContext(const std::string& context_dir, const std::string& dockerfile_path,
+                           image::Store& store) {
+    struct stat st;
+    if (::stat(context_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        throw Error("build context " + context_dir + " is not a directory");
+    tree_ = std::make_unique<Tree>(context_dir, store.db());
+
+    // Dockerfile.dockerignore beside the Dockerfile wins over the context's .dockerignore.
+    std::string specific = dockerfile_path + ".dockerignore";
+    std::string ignore_file = path_exists(specific) ? specific : safe_join(context_dir, ".dockerignore");
+    if (path_exists(ignore_file)) {
+        auto patterns = parser::read_dockerignore(read_file(ignore_file));
+        if (!patterns.empty())
+            excludes_ = std::make_shared<parser::PatternMatcher>(patterns);
+    }
+}
+
+BuildContext::~BuildContext() = default;
+
+const SourceTree& BuildContext::tree() const { return *tree_; }
+
+ExcludeFn BuildContext::excluder() const {
+    if (!excludes_) return nullptr;
+    auto matcher = excludes_;
+    return ExcludeFn([matcher](std::string_view rel) { return matcher->matches(rel); },
+                     matcher->has_exclusions());
+}
+
+void BuildContext::save_digests() { tree_->save(); }
+
+}  // namespace kiln::builder

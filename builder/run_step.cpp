@@ -1,0 +1,78 @@
+#include "builder/run_step.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "runtime/container.hpp"
+#include "util/error.hpp"
+
+namespace kiln::builder {
+
+namespace {
+
+std::string strip_leading_tabs(const std::string& body) {
+    std::string out;
+    bool line_start = true;
+    for (char c : body) {
+        if (line_start && c == '\t') continue;
+        line_start = c == '\n';
+        out += c;
+    }
+    return out;
+}
+
+bool is_only_heredoc(const std::string& text, const parser::Heredoc& doc) {
+    std::string trimmed = text;
+    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.pop_back();
+    std::size_t start = trimmed.find_first_not_of(" \t");
+    if (start == std::string::npos) return false;
+    trimmed = trimmed.substr(start);
+    if (!trimmed.starts_with("<<")) return false;
+    std::string rest = trimmed.substr(trimmed.starts_with("<<-") ? 3 : 2);
+    std::string bare;
+    for (char c : rest)
+        if (c != '"' && c != '\'' && c != ' ' && c != '\t') bare += c;
+    return bare == doc.name;
+}
+
+}  // namespace
+
+std::vector<std::string> run_step_args(const RunStepInput& input) {
+    if (!input.shell_form || input.heredocs.empty() || input.args.empty()) return input.args;
+    std::vector<std::string> args = input.args;
+    std::string& text = args.back();
+    auto body = [](const parser::Heredoc& doc) {
+        return doc.chomp ? strip_leading_tabs(doc.content) : doc.content;
+    };
+    if (input.heredocs.size() == 1 && is_only_heredoc(text, input.heredocs[0])) {
+        text = body(input.heredocs[0]);
+        return args;
+    }
+    for (const auto& doc : input.heredocs) {
+        text += "\n" + body(doc);
+        if (!text.ends_with('\n')) text += "\n";
+        text += doc.name;
+    }
+    return args;
+}
+
+void run_step(const RunStepInput& input, const image::Snapshot& snapshot, std::ostream& out) {
+    runtime::ContainerSpec spec;
+    spec.args = run_step_args(input);
+    if (spec.args.empty()) throw Error("RUN has no command");
+    spec.env = input.config.env();
+    // Build args reach RUN as environment, below ENV of the same name.
+    for (const auto& [name, value] : input.build_args)
+        if (!input.config.env_value(name)) spec.env.push_back(name + "=" + value);
+    spec.cwd = input.config.working_dir();
+    spec.user = input.config.user();
+    spec.rootfs = snapshot.mount;
+    spec.host_network = input.host_network;
+    out.flush();
+    int code = runtime::run_container(spec);
+    if (code != 0)
+        throw Error(fmt::format("process {} did not complete successfully: exit code: {}",
+                                nlohmann::json(spec.args).dump(), code));
+}
+
+}  // namespace kiln::builder
