@@ -241,10 +241,25 @@ struct Pattern::Program {
     }
 
     bool match(std::string_view path) const {
-        std::vector<char32_t> s = runes_of(path);
+        // Reused between calls: a context walk matches every path against every pattern.
+        thread_local std::vector<char32_t> s;
+        thread_local std::vector<char> next, cur;
+        s.clear();
+        for (std::size_t i = 0; i < path.size();) {
+            auto b = static_cast<unsigned char>(path[i]);
+            if (b < 0x80) {
+                s.push_back(b);
+                ++i;
+                continue;
+            }
+            DecodedRune d = decode_utf8(path, i);
+            s.push_back(d.valid ? d.rune : kRuneError);
+            i += d.length;
+        }
         std::size_t n = s.size();
         // next[p]: tokens after the current one match s[p..n) entirely.
-        std::vector<char> next(n + 1, 0), cur(n + 1, 0);
+        next.assign(n + 1, 0);
+        cur.assign(n + 1, 0);
         next[n] = 1;
         for (std::size_t t = tokens.size(); t-- > 0;) {
             const Token& tok = tokens[t];
