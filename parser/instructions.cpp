@@ -254,7 +254,10 @@ private:
         }
         for (std::size_t i = 0; i + 1 < args.size(); ++i) {
             const Heredoc* heredoc = instruction.json_form ? nullptr : heredoc_for(args[i]);
-            cmd.sources.push_back(heredoc != nullptr ? heredoc->name : args[i]);
+            // A heredoc source is normalised to `<<NAME` (`<<-NAME` when chomped), quotes
+            // and fd dropped, so consumers match it against heredocs[].name directly.
+            cmd.sources.push_back(heredoc != nullptr ? (heredoc->chomp ? "<<-" : "<<") + heredoc->name
+                                                     : args[i]);
         }
         cmd.heredocs = heredocs_;
         cmd.from = flags.string("from");

@@ -35,7 +35,7 @@ struct RunCmd {
 };
 struct CopyCmd {
     bool is_add = false;
-    std::vector<std::string> sources;  // unexpanded; heredoc sources appear by name
+    std::vector<std::string> sources;  // unexpanded; a heredoc source is "<<NAME" ("<<-NAME")
     std::string dest;
     std::vector<Heredoc> heredocs;
     std::string from, chown, chmod, checksum;

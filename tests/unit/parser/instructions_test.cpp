@@ -79,7 +79,7 @@ TEST_CASE("a typed program has global args and stages", "[parser][typed]") {
 
     const Stage& final_stage = program.stages[1];
     const auto& heredoc_copy = std::get<CopyCmd>(final_stage.instructions[0].command);
-    CHECK(heredoc_copy.sources == std::vector<std::string>{"EOF"});
+    CHECK(heredoc_copy.sources == std::vector<std::string>{"<<EOF"});
     REQUIRE(heredoc_copy.heredocs.size() == 1);
     CHECK(heredoc_copy.heredocs[0].content == "hello\n");
     CHECK(std::get<OnbuildCmd>(final_stage.instructions[1].command).expression == "RUN echo hi");
@@ -156,4 +156,15 @@ TEST_CASE("only ARG may come before the first FROM", "[parser][typed][errors]") 
     CHECK(mentions(error, "RUN comes before the first FROM"));
     CHECK(error.position().line == 2);
     CHECK(mentions(typed_error_of("ARG X\n"), "no FROM instruction"));
+}
+
+TEST_CASE("heredoc sources are normalised to <<NAME", "[parser][typed][heredoc]") {
+    const Dockerfile file = parse_dockerfile("FROM a\nCOPY <<'X' 3<<-\"Y\" plain /d/\nx\nX\n\ty\n\tY\n");
+    const Program program = to_program(file);
+    const auto& copy = std::get<CopyCmd>(program.stages[0].instructions[0].command);
+    CHECK(copy.sources == std::vector<std::string>{"<<X", "<<-Y", "plain"});
+    CHECK(copy.dest == "/d/");
+    REQUIRE(copy.heredocs.size() == 2);
+    CHECK_FALSE(copy.heredocs[0].expand);
+    CHECK(mentions(typed_error_of("FROM a\nCOPY a <<EOF\nx\nEOF\n"), "destination can't be a heredoc"));
 }
