@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -66,6 +67,26 @@ std::vector<std::string> words(std::string_view in, const EnvMap& env = {}) {
     return ShellExpander().expand_words(in, env);
 }
 
+// Runs one table case: `expect_error` means f must throw kiln::Error, otherwise it must
+// return `expected`. Returns whether the case passed (for the per-file pass count).
+template <class T, class F>
+bool check_case(bool expect_error, const T& expected, F&& f) {
+    std::optional<T> got;
+    std::string error;
+    try {
+        got = f();
+    } catch (const kiln::Error& e) {
+        error = e.what();
+    }
+    CAPTURE(error);
+    if (expect_error) {
+        CHECK_FALSE(got.has_value());
+        return !got.has_value();
+    }
+    CHECK(got == std::optional<T>(expected));
+    return got == std::optional<T>(expected);
+}
+
 }  // namespace
 
 TEST_CASE("envVarTest conformance (single word)", "[expand][conformance]") {
@@ -89,26 +110,8 @@ TEST_CASE("envVarTest conformance (single word)", "[expand][conformance]") {
         if (tag == "W") continue;
         ++run;
         INFO("envVarTest line " << (i + 1) << ": " << line);
-        if (expected == "error") {
-            bool threw = false;
-            try {
-                std::string got = sh.expand_word(input, env);
-                CAPTURE(got);
-            } catch (const kiln::Error&) {
-                threw = true;
-            }
-            CHECK(threw);
-            passed += threw;
-        } else {
-            std::string got;
-            try {
-                got = sh.expand_word(input, env);
-            } catch (const kiln::Error& e) {
-                got = std::string("<error: ") + e.what() + ">";
-            }
-            CHECK(got == expected);
-            passed += got == expected;
-        }
+        passed += check_case(expected == "error", expected,
+                             [&] { return sh.expand_word(input, env); });
     }
     CHECK(run == 228);
     WARN("envVarTest: " << passed << "/" << run << " passed");
@@ -144,26 +147,8 @@ TEST_CASE("wordsTest conformance (word splitting)", "[expand][conformance]") {
         auto expected = split(rhs, ',');
         ++run;
         INFO("wordsTest line " << (i + 1) << ": " << line);
-        if (expected.size() == 1 && expected[0] == "error") {
-            bool threw = false;
-            try {
-                auto got = sh.expand_words(input, env);
-                CAPTURE(got);
-            } catch (const kiln::Error&) {
-                threw = true;
-            }
-            CHECK(threw);
-            passed += threw;
-        } else {
-            std::vector<std::string> got;
-            try {
-                got = sh.expand_words(input, env);
-            } catch (const kiln::Error& e) {
-                got = {std::string("<error: ") + e.what() + ">"};
-            }
-            CHECK(got == expected);
-            passed += got == expected;
-        }
+        bool error = expected.size() == 1 && expected[0] == "error";
+        passed += check_case(error, expected, [&] { return sh.expand_words(input, env); });
     }
     CHECK(run == 24);
     WARN("wordsTest: " << passed << "/" << run << " passed");
