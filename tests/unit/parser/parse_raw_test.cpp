@@ -192,3 +192,13 @@ TEST_CASE("positions of instructions", "[parser]") {
     CHECK(file.instructions[1].keyword_pos.column == 2);
     CHECK(file.lines.size() == 3);
 }
+
+TEST_CASE("heredocs under ONBUILD attach to the ONBUILD instruction", "[parser][heredoc]") {
+    const auto file = parse_dockerfile("FROM a\nONBUILD RUN <<EOF\necho hi\nEOF\nONBUILD RUN [\"<<X\"]\nUSER <<Y\nY\n");
+    REQUIRE(file.instructions.size() == 5);
+    REQUIRE(file.instructions[1].heredocs.size() == 1);
+    CHECK(file.instructions[1].heredocs[0].content == "echo hi\n");
+    CHECK(file.instructions[2].heredocs.empty());  // exec form
+    CHECK(file.instructions[3].heredocs.empty());  // USER takes no heredoc
+    CHECK(file.instructions[4].keyword == "y");    // so its "body" is an instruction
+}
