@@ -339,3 +339,11 @@ TEST_CASE("pattern matcher agrees with a backtracking regex", "[expand]") {
         if (!pat.empty()) CHECK(expand("${V/" + pat + "/X}", env) == want);
     }
 }
+
+TEST_CASE("invalid UTF-8 becomes U+FFFD as in BuildKit's scanner", "[expand]") {
+    // Go's text/scanner reads runes; a stray byte is RuneError, written back as EF BF BD.
+    CHECK(expand("a\xff" "b") == "a\xEF\xBF\xBD" "b");
+    // Values are copied as bytes in single-word mode.
+    EnvMap env{{"V", "x\xffy"}};
+    CHECK(expand("$V", env) == "x\xffy");
+}
