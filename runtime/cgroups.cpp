@@ -56,9 +56,33 @@ bool write_control(const std::string& path, std::string_view text, int& err) {
     return true;
 }
 
+// Writes one limit file; false if the controller is not there (no such file).
+bool write_limit(const std::string& dir, const char* file, const std::string& value) {
+    int err = 0;
+    if (write_control(dir + "/" + file, value, err)) return true;
+    if (err == ENOENT) return false;
+    throw_errno(std::string("set ") + file + " of cgroup " + dir, err);
+}
+
+// Applies the limits the hierarchy at `root` can enforce to `dir`; records which ones.
+void apply_limits(const std::string& root, const std::string& dir, const CgroupLimits& limits, bool applied[3]) {
+    const bool v2 = is_cgroup2(root);
+    const auto quota = static_cast<long long>(limits.cpus * 100000);
+    if (limits.memory_bytes > 0 && (v2 || root.ends_with("/memory")))
+        applied[0] |= write_limit(dir, v2 ? "memory.max" : "memory.limit_in_bytes", std::to_string(limits.memory_bytes));
+    if (limits.pids > 0 && (v2 || root.ends_with("/pids")))
+        applied[1] |= write_limit(dir, "pids.max", std::to_string(limits.pids));
+    if (limits.cpus > 0 && v2)
+        applied[2] |= write_limit(dir, "cpu.max", std::to_string(quota) + " 100000");
+    if (limits.cpus > 0 && root.ends_with("/cpu"))
+        applied[2] |= write_limit(dir, "cpu.cfs_period_us", "100000") &&
+                      write_limit(dir, "cpu.cfs_quota_us", std::to_string(quota));
+}
+
 }  // namespace
 
-Cgroup::Cgroup(const std::string& name) {
+Cgroup::Cgroup(const std::string& name, const CgroupLimits& limits) {
+    bool applied[3] = {false, false, false};  // memory, pids, cpus
     try {
         for (const auto& root : hierarchies()) {
             std::string parent = root + "/kiln";
@@ -79,6 +103,7 @@ Cgroup::Cgroup(const std::string& name) {
             std::string dir = parent + "/" + name;
             if (::mkdir(dir.c_str(), 0755) != 0) throw_errno("create cgroup " + dir);
             dirs_.push_back(dir);
+            apply_limits(root, dir, limits, applied);
             if (is_cgroup2(root)) {
                 v2_procs_ = dir + "/cgroup.procs";
                 v2_fd_.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -87,6 +112,9 @@ Cgroup::Cgroup(const std::string& name) {
                 v1_tasks_.push_back(dir + "/tasks");
             }
         }
+        if ((limits.memory_bytes > 0 && !applied[0]) || (limits.pids > 0 && !applied[1]) ||
+            (limits.cpus > 0 && !applied[2]))
+            throw Error("cannot enforce the requested memory/pids/cpu limit: no cgroup controller for it");
     } catch (...) {
         for (const auto& dir : dirs_) ::rmdir(dir.c_str());
         throw;

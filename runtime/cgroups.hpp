@@ -5,6 +5,7 @@
 // kiln uses both halves.
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -13,12 +14,19 @@
 
 namespace kiln::runtime {
 
+// Resource limits; 0 means none. Like docker run --memory, --pids-limit, --cpus.
+struct CgroupLimits {
+    std::int64_t memory_bytes = 0;
+    std::int64_t pids = 0;
+    double cpus = 0;
+};
+
 class Cgroup {
 public:
     // Creates "<hierarchy>/kiln/<name>" in each hierarchy present. A hierarchy that is not
     // mounted (or mounted read-only) is skipped with a note on stderr when KILN_DEBUG is
-    // set; any other failure throws kiln::Error.
-    explicit Cgroup(const std::string& name);
+    // set; any other failure throws kiln::Error, as does a limit no hierarchy can enforce.
+    explicit Cgroup(const std::string& name, const CgroupLimits& limits = {});
     ~Cgroup();  // removes the directories; the processes must be gone
     Cgroup(const Cgroup&) = delete;
     Cgroup& operator=(const Cgroup&) = delete;

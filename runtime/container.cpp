@@ -498,7 +498,7 @@ int run_container(const ContainerSpec& spec) {
     Pipe report = make_pipe();
     plan.report_fd = report.write.get();
 
-    Cgroup cgroup(id);
+    Cgroup cgroup(id, {spec.memory_limit, spec.pids_limit, spec.cpus});
     plan.cgroup = &cgroup;
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (plan.new_net) flags |= CLONE_NEWNET;

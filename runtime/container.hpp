@@ -1,6 +1,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,10 @@ struct ContainerSpec {
     // state_dir and bind them over /etc/hostname, /etc/hosts, /etc/resolv.conf (empty
     // files are created in the rootfs where missing). binds may still override them.
     bool network_files = false;
+    // Resource limits; 0 means none. Like docker run --memory (bytes), --pids-limit, --cpus.
+    std::int64_t memory_limit = 0;
+    std::int64_t pids_limit = 0;
+    double cpus = 0;
 };
 
 // Runs a container in the foreground and waits for it. Returns Docker's exit status: the

@@ -394,3 +394,25 @@ TEST_CASE("network_files provides /etc/hostname, /etc/hosts and /etc/resolv.conf
     kiln::remove_all(box.dir.path() + "/upper/etc");
     CHECK(run(box.spec).out == "end\n");
 }
+
+TEST_CASE("memory, pids and cpu limits are enforced through cgroups", "[runtime]") {
+    SKIP_UNLESS_ROOT();
+    // pid 1 plus three children exceed a limit of 3: the third fork fails.
+    Sandbox pids({"sh", "-c", "sleep 0.2 & sleep 0.2 & sleep 0.2 & wait; echo done"});
+    pids.spec.pids_limit = 3;
+    auto r = run(pids.spec);
+    CHECK(r.err.find("fork") != std::string::npos);
+    pids.spec.pids_limit = 0;
+    CHECK(run(pids.spec).err.empty());
+
+    // 64 MiB of buffer in a 16 MiB container: the kernel's OOM killer ends it.
+    Sandbox memory({"dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"});
+    memory.spec.memory_limit = 16 << 20;
+    CHECK(run(memory.spec).code == 137);
+    memory.spec.memory_limit = 0;
+    CHECK(run(memory.spec).code == 0);
+
+    Sandbox cpu({"true"});
+    cpu.spec.cpus = 0.5;
+    CHECK(run(cpu.spec).code == 0);
+}
