@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -37,6 +38,7 @@
 #include "runtime/namespaces.hpp"
 #include "runtime/rootfs.hpp"
 #include "runtime/seccomp_profile.hpp"
+#include "runtime/tty.hpp"
 #include "runtime/user.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -198,6 +200,7 @@ struct ChildPlan {
     std::string home_entry;    // capacity reserved for "HOME=" + a path
     const char* path = nullptr;  // the container's PATH
     int stdio[3] = {-1, -1, -1};
+    bool tty = false;  // stdio is a pty slave to make the controlling terminal
     int report_fd = -1;
     std::unique_ptr<char[]> passwd, group;
     const std::vector<sock_filter>* seccomp = nullptr;
@@ -298,6 +301,9 @@ void container_setup(ChildPlan& p, ChildReport& r) {
     if (!p.in_cgroup && !p.cgroup->v2_procs_file().empty() && !join_cgroup_self(p.cgroup->v2_procs_file(), r))
         return;
     if (!setup_stdio(p.stdio, r)) return;
+    // A new session whose controlling terminal is the pty, for job control and ^C.
+    if (p.tty && (::setsid() < 0 || ::ioctl(0, TIOCSCTTY, 0) != 0))
+        return void(r.fail_errno(errno, "make the terminal controlling"));
 
     if (!setup_rootfs(p.rootfs, r)) return;
     if (!set_hostname(p.hostname.c_str(), r)) return;
@@ -495,6 +501,13 @@ int run_container(const ContainerSpec& spec) {
     plan.stdio[0] = stdin_fd;
     plan.stdio[1] = spec.stdout_fd;
     plan.stdio[2] = spec.stderr_fd;
+    std::optional<Pty> pty;
+    if (spec.tty) {
+        pty.emplace(spec.stdin_fd);
+        plan.tty = true;
+        plan.stdio[0] = plan.stdio[1] = plan.stdio[2] = pty->slave();
+        plan.binds.insert(plan.binds.begin(), BindMount{pty->slave_path(), "/dev/console", false});
+    }
     Pipe report = make_pipe();
     plan.report_fd = report.write.get();
 
@@ -529,6 +542,10 @@ int run_container(const ContainerSpec& spec) {
         }
         child->wait();
         throw Error(std::string("container setup: ") + failure.text);
+    }
+    if (pty) {
+        pty->close_slave();
+        relay_pty(*pty, spec.stdin_fd, spec.stdout_fd);
     }
     return decode_status(child->wait());
 }

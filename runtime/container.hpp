@@ -23,7 +23,7 @@ struct ContainerSpec {
     std::string hostname;           // default: the first 12 hex digits of id
     image::MountSpec rootfs;
     std::vector<BindMount> binds;
-    int stdin_fd = -1;              // -1: /dev/null
+    int stdin_fd = -1;              // -1: /dev/null (with tty: no input)
     int stdout_fd = 1;
     int stderr_fd = 2;
 
@@ -45,6 +45,10 @@ struct ContainerSpec {
     std::int64_t memory_limit = 0;
     std::int64_t pids_limit = 0;
     double cpus = 0;
+    // Like docker run -t: the container runs on a new pseudo-terminal (also its
+    // /dev/console and controlling terminal); run_container relays stdin_fd to it and its
+    // output to stdout_fd (stderr is merged, as with a real terminal).
+    bool tty = false;
 };
 
 // Runs a container in the foreground and waits for it. Returns Docker's exit status: the

@@ -416,3 +416,20 @@ TEST_CASE("memory, pids and cpu limits are enforced through cgroups", "[runtime]
     cpu.spec.cpus = 0.5;
     CHECK(run(cpu.spec).code == 0);
 }
+
+TEST_CASE("tty runs the container on a pseudo-terminal and relays its output", "[runtime]") {
+    SKIP_UNLESS_ROOT();
+    Sandbox box({"sh", "-c", "test -t 0 && test -t 1 && test -t 2 && echo tty; test -c /dev/console && echo console; "
+                             "read line; echo got $line; exit 5"});
+    box.spec.tty = true;
+    kiln::TempDir tmp("/tmp", "kiln-tty-");
+    kiln::atomic_write(tmp.path() + "/in", "typed\n");
+    kiln::UniqueFd in(::open((tmp.path() + "/in").c_str(), O_RDONLY | O_CLOEXEC));
+    box.spec.stdin_fd = in.get();
+    auto r = run(box.spec);
+    CHECK(r.code == 5);
+    // The terminal turns "\n" into "\r\n", and echoes the input whenever it arrives.
+    CHECK(r.out.find("tty\r\nconsole\r\n") != std::string::npos);
+    CHECK(r.out.find("typed\r\n") != std::string::npos);
+    CHECK(r.out.ends_with("got typed\r\n"));
+}
