@@ -337,11 +337,17 @@ Program to_program(const Dockerfile& file) {
     if (file.instructions.empty()) {
         throw ParseError(file.filename, {}, "file with no instructions", "");
     }
-    for (const Instruction& instruction : file.instructions) {
+    for (std::size_t index = 0; index < file.instructions.size(); ++index) {
+        const Instruction& instruction = file.instructions[index];
         Typer typer(file, instruction, instruction.heredocs);
         Command command = typer.type(instruction, false);
         if (auto* from = std::get_if<FromCmd>(&command)) {
             program.stages.push_back({std::move(*from), &instruction, {}});
+            // Commands are large variants: size the stage once instead of moving them
+            // through every reallocation.
+            std::size_t end = index + 1;
+            while (end < file.instructions.size() && file.instructions[end].keyword != "from") ++end;
+            program.stages.back().instructions.reserve(end - index - 1);
             continue;
         }
         if (program.stages.empty()) {

@@ -347,7 +347,11 @@ private:
         auto [text, complete] = trim_continuation(left_trimmed);
         if (complete && text.empty()) return;
 
-        std::string joined(text);
+        // Most instructions fit on one line: only continued ones need a joined copy.
+        const bool single_line = complete;
+        const std::string_view first_text = text;
+        std::string continued;
+        if (!single_line) continued = text;
         bool empty_continuation = false;
         while (!complete && next_ < lines_.size()) {
             const std::string_view line = trim_newline(lines_[next_++].text);
@@ -357,11 +361,12 @@ private:
                 continue;
             }
             std::tie(text, complete) = trim_continuation(line);
-            joined += text;
+            continued += text;
         }
+        const std::string_view joined = single_line ? first_text : std::string_view(continued);
         const int joined_end = static_cast<int>(next_);
         if (empty_continuation) {
-            file_.warnings.push_back({"Empty continuation line found in: " + joined,
+            file_.warnings.push_back({"Empty continuation line found in: " + std::string(joined),
                                       "Empty continuation lines will become errors in a future release",
                                       {{start_line, 1}, {joined_end, 1}}});
         }
@@ -380,7 +385,7 @@ private:
             fail({start_line, column_of(file_.lines[first], error.near, keyword_column)}, error.message);
         }
         instruction.keyword_pos = {start_line, keyword_column};
-        if (can_contain_heredoc(instruction) && joined.find("<<") != std::string::npos) {
+        if (can_contain_heredoc(instruction) && joined.find("<<") != std::string_view::npos) {
             read_heredocs(instruction, joined, start_line);
         }
         const int end_line = static_cast<int>(next_);
@@ -389,7 +394,7 @@ private:
         file_.instructions.push_back(std::move(instruction));
     }
 
-    void read_heredocs(Instruction& instruction, const std::string& joined, int start_line) {
+    void read_heredocs(Instruction& instruction, std::string_view joined, int start_line) {
         std::vector<Heredoc> heredocs;
         try {
             heredocs = heredocs_in_line(joined);
