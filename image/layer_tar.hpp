@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "util/digest.hpp"
@@ -25,6 +26,12 @@ struct TarStats {
 // directories as "DIR/.wh..wh..opq" right after the directory. Sockets are left out.
 // Returns the stream's sha256 (the diffID). sink may be empty: then the stream is only hashed.
 TarStats write_layer_tar(const std::string& dir, const ByteSink& sink);
+
+struct TarWriteOptions {
+    // Reproducible builds (SOURCE_DATE_EPOCH): mtimes later than this are written as this.
+    std::optional<std::int64_t> clamp_mtime;
+};
+TarStats write_layer_tar(const std::string& dir, const ByteSink& sink, const TarWriteOptions& options);
 
 // Reads a layer tar (plain, gzip, xz, zstd, detected from the bytes) from fd and unpacks it
 // into dest, turning ".wh.NAME" into overlay whiteouts and ".wh..wh..opq" into the opaque

@@ -333,7 +333,8 @@ struct InodeKey {
 
 class Walker {
 public:
-    Walker(TarWriter& tar, std::string root) : tar_(tar), root_(std::move(root)) {}
+    Walker(TarWriter& tar, std::string root, const TarWriteOptions& options)
+        : tar_(tar), root_(std::move(root)), options_(options) {}
 
     void walk_dir(int dirfd, const std::string& prefix) {
         std::vector<std::string> names = list(dirfd, prefix);
@@ -377,6 +378,7 @@ private:
         e.uid = st.st_uid;
         e.gid = st.st_gid;
         e.mtime = st.st_mtim.tv_sec;
+        if (options_.clamp_mtime && e.mtime > *options_.clamp_mtime) e.mtime = *options_.clamp_mtime;
         e.size = 0;
         e.devmajor = e.devminor = 0;
         e.linkname.clear();
@@ -492,19 +494,24 @@ private:
 
     TarWriter& tar_;
     std::string root_;
+    TarWriteOptions options_;
     Entry scratch_;
     std::map<InodeKey, std::string> links_;
 };
 
 }  // namespace
 
-TarStats write_layer_tar(const std::string& dir, const ByteSink& sink) {
+TarStats write_layer_tar(const std::string& dir, const ByteSink& sink, const TarWriteOptions& options) {
     UniqueFd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root) throw_errno("open layer directory " + dir);
     TarWriter tar(sink);
-    Walker walker(tar, dir);
+    Walker walker(tar, dir, options);
     walker.walk_dir(root.get(), "");
     return tar.finish();
+}
+
+TarStats write_layer_tar(const std::string& dir, const ByteSink& sink) {
+    return write_layer_tar(dir, sink, TarWriteOptions{});
 }
 
 }  // namespace kiln::image

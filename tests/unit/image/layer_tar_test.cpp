@@ -379,3 +379,30 @@ TEST_CASE("layer tar: Compressor makes deterministic blobs that extract to the d
         CHECK(extract_layer_tar(fd.get(), dst).digest == diff.digest);
     }
 }
+
+TEST_CASE("layer tar: clamp_mtime makes later mtimes reproducible", "[layer_tar]") {
+    TempDir t1("/tmp", "kiln-tar-"), t2("/tmp", "kiln-tar-");
+    for (const auto* t : {&t1, &t2}) {
+        REQUIRE(::mkdir((t->path() + "/d").c_str(), 0755) == 0);
+        put(t->path() + "/d/new", "n");
+        put(t->path() + "/old", "o");
+        set_mtime(t->path() + "/old", 1000);
+    }
+    set_mtime(t1.path() + "/d/new", 2000000000);
+    set_mtime(t2.path() + "/d/new", 2100000000);
+    set_mtime(t1.path() + "/d", 1900000000);
+    set_mtime(t2.path() + "/d", 1950000000);
+    kiln::image::TarWriteOptions opts;
+    opts.clamp_mtime = 1700000000;
+    CHECK(write_layer_tar(t1.path(), {}, opts).digest == write_layer_tar(t2.path(), {}, opts).digest);
+    CHECK(write_layer_tar(t1.path(), {}).digest != write_layer_tar(t2.path(), {}).digest);
+    // earlier mtimes are kept
+    opts.clamp_mtime = 500;
+    TarStats low = write_layer_tar(t1.path(), {}, opts);
+    set_mtime(t1.path() + "/old", 999);
+    CHECK(write_layer_tar(t1.path(), {}, opts).digest == low.digest);
+    opts.clamp_mtime = 5000;
+    TarStats high = write_layer_tar(t1.path(), {}, opts);
+    set_mtime(t1.path() + "/old", 1000);
+    CHECK(write_layer_tar(t1.path(), {}, opts).digest != high.digest);
+}
