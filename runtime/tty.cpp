@@ -7,7 +7,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 
 #include "util/error.hpp"
 
@@ -38,6 +40,54 @@ private:
     termios saved_{};
 };
 
+// SIGWINCH becomes a byte on this pipe, so the relay's poll loop can copy the new window
+// size to the pty. One relay at a time owns it (a process has one terminal).
+std::atomic<int> winch_pipe{-1};
+
+void on_winch(int) {
+    int saved = errno;
+    int fd = winch_pipe.load();
+    if (fd >= 0) [[maybe_unused]] ssize_t n = ::write(fd, "w", 1);
+    errno = saved;
+}
+
+// Watches SIGWINCH while alive, restoring the previous handler afterwards.
+class WinchWatch {
+public:
+    WinchWatch() {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return;
+        read_.reset(fds[0]);
+        write_.reset(fds[1]);
+        int expected = -1;
+        if (!winch_pipe.compare_exchange_strong(expected, write_.get())) return;
+        owner_ = true;
+        struct sigaction sa{};
+        sa.sa_handler = on_winch;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGWINCH, &sa, &saved_);
+    }
+    ~WinchWatch() {
+        if (!owner_) return;
+        ::sigaction(SIGWINCH, &saved_, nullptr);
+        winch_pipe.store(-1);
+    }
+    WinchWatch(const WinchWatch&) = delete;
+    WinchWatch& operator=(const WinchWatch&) = delete;
+    int fd() const { return owner_ ? read_.get() : -1; }
+
+private:
+    UniqueFd read_, write_;
+    bool owner_ = false;
+    struct sigaction saved_{};
+};
+
+void copy_window_size(int from, int to) {
+    winsize size{};
+    if (from >= 0 && ::ioctl(from, TIOCGWINSZ, &size) == 0) ::ioctl(to, TIOCSWINSZ, &size);
+}
+
 // Writes everything; false if the reader is gone.
 bool write_all(int fd, const char* data, std::size_t size) {
     while (size > 0) {
@@ -61,17 +111,17 @@ Pty::Pty(int size_from) {
     slave_path_ = name;
     slave_.reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!slave_) throw_errno("open " + slave_path_);
-    winsize size{};
-    if (size_from >= 0 && ::ioctl(size_from, TIOCGWINSZ, &size) == 0) ::ioctl(master_.get(), TIOCSWINSZ, &size);
+    copy_window_size(size_from, master_.get());
 }
 
 void relay_pty(const Pty& pty, int in_fd, int out_fd) {
     RawMode raw(in_fd);
+    WinchWatch winch;
     bool input_open = in_fd >= 0;
     char buf[16384];
     for (;;) {
-        pollfd fds[2] = {{pty.master(), POLLIN, 0}, {in_fd, POLLIN, 0}};
-        if (::poll(fds, input_open ? 2 : 1, -1) < 0) {
+        pollfd fds[3] = {{pty.master(), POLLIN, 0}, {winch.fd(), POLLIN, 0}, {input_open ? in_fd : -1, POLLIN, 0}};
+        if (::poll(fds, 3, -1) < 0) {  // poll ignores entries with fd -1
             if (errno == EINTR) continue;
             throw_errno("poll pseudo-terminal");
         }
@@ -82,7 +132,12 @@ void relay_pty(const Pty& pty, int in_fd, int out_fd) {
             if (n <= 0) return;
             write_all(out_fd, buf, static_cast<std::size_t>(n));
         }
-        if (input_open && fds[1].revents) {
+        if (fds[1].revents) {
+            while (::read(winch.fd(), buf, sizeof buf) > 0) {
+            }
+            copy_window_size(in_fd, pty.master());
+        }
+        if (fds[2].revents) {
             ssize_t n = ::read(in_fd, buf, sizeof buf);
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0 || !write_all(pty.master(), buf, static_cast<std::size_t>(n))) input_open = false;
