@@ -285,9 +285,9 @@ void exec_command(const ChildPlan& p, ChildReport& r) {
 
 // Everything from clone to execve, in DESIGN's order. Returns only on failure.
 void container_setup(ChildPlan& p, ChildReport& r) {
-    // Handlers and masks are inherited from the parent (including kiln's forwarding
-    // handler); the command must start with the defaults, as under Docker.
-    // clone_process blocked all signals; unblock only once no parent handler is left.
+    // Handlers are inherited from the parent (including kiln's forwarding handler) and
+    // clone_process blocked every signal: reset the handlers first, then unblock, so the
+    // command starts with the defaults, as under Docker, and no parent handler ever runs.
     for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
@@ -327,8 +327,8 @@ void container_setup(ChildPlan& p, ChildReport& r) {
     if (!make_directories(p.cwd.c_str(), r)) return;
 
     if (!drop_bounding_set(p.caps, p.last_cap, r)) return;
-    // Raw syscalls: glibc's setuid() would try to signal the parent's other threads, which
-    // do not exist here (and might have held its lock at clone time).
+    // Raw syscalls: glibc's setuid() would broadcast the change to the threads of the
+    // process whose memory this one shares, under a lock those threads may hold.
     if (::syscall(SYS_setgroups, user.group_count, user.groups.data()) != 0)
         return void(r.fail_errno(errno, "setgroups"));
     if (::syscall(SYS_setresgid, user.gid, user.gid, user.gid) != 0)
