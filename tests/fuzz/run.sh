@@ -24,8 +24,10 @@ CORPUS=$WORK/$TARGET-corpus
 ARTIFACTS=$WORK/$TARGET/
 mkdir -p "$SEEDS" "$CORPUS" "$ARTIFACTS"
 
+extra=()
 case $TARGET in
 parser)
+  extra=(-dict=tests/fuzz/dockerfile.dict)
   p=$CONFORMANCE/buildkit-parser
   for f in "$p"/cases/*/Dockerfile "$p"/negative/*/Dockerfile "$p"/heredoc/Dockerfile* \
            "$p"/line-info/Dockerfile "$p"/warnings/Dockerfile; do
@@ -64,4 +66,4 @@ echo "seeds: $(ls "$SEEDS" | wc -l) in $SEEDS" >&2
 # One job: the machine is shared. -timeout/-rss_limit_mb make slow or greedy inputs findings.
 exec "$BUILD/tests/fuzz/kiln_${TARGET}_fuzz" "$CORPUS" "$SEEDS" \
   -artifact_prefix="$ARTIFACTS" -max_total_time="$SECONDS_TO_RUN" \
-  -timeout=1 -rss_limit_mb=2048 -print_final_stats=1 "$@"
+  -timeout=1 -rss_limit_mb=2048 -print_final_stats=1 "${extra[@]}" "$@"
