@@ -74,6 +74,7 @@ TEST_CASE("buildkit cases dump byte for byte", "[conformance][parser]") {
         CHECK(dumped == expected);
         if (dumped == expected) ++passed;
     }
+    WARN("buildkit-parser cases: " << passed << "/" << total << " dump byte for byte");
     CHECK(total == 33);
     CHECK(passed == total);
 }
@@ -92,6 +93,7 @@ TEST_CASE("buildkit negative cases are rejected", "[conformance][parser]") {
             ++rejected;
         }
     }
+    WARN("buildkit-parser negative: " << rejected << "/4 rejected");
     CHECK(rejected == 4);
 }
 
