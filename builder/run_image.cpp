@@ -60,6 +60,28 @@ runtime::BindMount parse_volume(const std::string& spec) {
 
 }  // namespace
 
+std::int64_t parse_memory_size(const std::string& text) {
+    std::size_t used = 0;
+    double value = 0;
+    try {
+        value = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    std::string unit = text.substr(used);
+    for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (unit.size() == 2 && unit[1] == 'b') unit.pop_back();
+    std::int64_t multiplier = 0;
+    if (unit.empty() || unit == "b") multiplier = 1;
+    else if (unit == "k") multiplier = 1LL << 10;
+    else if (unit == "m") multiplier = 1LL << 20;
+    else if (unit == "g") multiplier = 1LL << 30;
+    else if (unit == "t") multiplier = 1LL << 40;
+    if (used == 0 || multiplier == 0 || value < 0 || value * static_cast<double>(multiplier) > 9.2e18)
+        throw Error("invalid size: '" + text + "' (expected a number with an optional b, k, m or g suffix)");
+    return static_cast<std::int64_t>(value * static_cast<double>(multiplier));
+}
+
 int run_image(image::Store& store, const RunOptions& options) {
     auto id = store.images().resolve(options.image);
     if (!id) id = store.images().resolve(image::parse_reference(options.image).str());
@@ -91,6 +113,12 @@ int run_image(image::Store& store, const RunOptions& options) {
     spec.hostname = options.hostname ? *options.hostname : container_id.substr(0, 12);
     for (const auto& v : options.volumes) spec.binds.push_back(parse_volume(v));
     if (options.interactive) spec.stdin_fd = 0;
+    spec.tty = options.tty;
+    spec.network_files = true;  // /etc/hostname, /etc/hosts, /etc/resolv.conf as docker run writes them
+    if (!options.memory.empty()) spec.memory_limit = parse_memory_size(options.memory);
+    if (options.pids_limit < 0 || options.cpus < 0) throw Error("--pids-limit and --cpus must not be negative");
+    spec.pids_limit = options.pids_limit;
+    spec.cpus = options.cpus;
 
     std::optional<Digest> top;
     for (const auto& diff_id : config.diff_ids()) top = image::chain_id(top, diff_id);

@@ -19,6 +19,10 @@ void register_container_commands(CLI::App& app, const GlobalOptions& global, int
     auto& o = flags->options;
     run->add_flag("--rm", o.remove, "Remove the container when it exits");
     run->add_flag("-i,--interactive", o.interactive, "Keep STDIN open");
+    run->add_flag("-t,--tty", o.tty, "Allocate a pseudo-TTY");
+    run->add_option("-m,--memory", o.memory, "Memory limit (e.g. 512m, 1g)");
+    run->add_option("--pids-limit", o.pids_limit, "Limit the number of processes");
+    run->add_option("--cpus", o.cpus, "Number of CPUs");
     run->add_option("-e,--env", o.env, "Set an environment variable (K=V, or K to pass it on)");
     auto* workdir = run->add_option("-w,--workdir", flags->workdir, "Working directory inside the container");
     auto* user = run->add_option("-u,--user", flags->user, "User name or UID[:GID]");
