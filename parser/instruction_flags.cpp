@@ -55,6 +55,21 @@ std::vector<std::string> csv_fields(std::string_view text) {
     return fields;
 }
 
+// The option name a --mount key is stored under ("" when unknown).
+std::string canonical_mount_key(const std::string& key) {
+    if (key == "dst" || key == "destination") return "target";
+    if (key == "src") return "source";
+    if (key == "ro") return "readonly";
+    if (key == "rw") return "readwrite";
+    static const char* const kKeys[] = {"type", "target", "source", "from", "id", "env", "sharing",
+                                        "mode", "uid", "gid", "size", "required", "readonly",
+                                        "readwrite"};
+    for (const char* known : kKeys) {
+        if (key == known) return key;
+    }
+    return "";
+}
+
 }  // namespace
 
 Position Site::find(std::string_view needle) const {
@@ -163,6 +178,14 @@ RunMount parse_mount(const FlagSet& flags, std::string_view spec) {
         const std::string key = ascii_lower(std::string_view(field).substr(0, equals));
         const bool has_value = equals != std::string::npos;
         const std::string value = has_value ? field.substr(equals + 1) : std::string();
+        if (has_value && value.find('$') != std::string::npos) {
+            // BuildKit expands build args inside --mount before checking it; such values
+            // are kept as written and checked by the builder after expansion.
+            const std::string name = canonical_mount_key(key);
+            if (name.empty()) fail("unexpected key '" + key + "' in '" + field + "'");
+            options[name] = value;
+            continue;
+        }
         const auto need_value = [&] {
             if (!has_value) fail("invalid --mount field " + go_quote(field) + ": " + key + " needs a value");
         };
@@ -223,6 +246,7 @@ RunMount parse_mount(const FlagSet& flags, std::string_view spec) {
     }
     if (!options.contains("type")) options["type"] = "bind";
     const std::string& type = options["type"];
+    if (type.find('$') != std::string::npos) return mount;  // checked after expansion
     if ((type == "bind" || type == "cache" || type == "tmpfs") && !options.contains("target")) {
         fail("--mount type=" + type + " needs a target (target=/path)");
     }

@@ -263,7 +263,9 @@ private:
         cmd.from = flags.string("from");
         cmd.chown = flags.string("chown");
         cmd.chmod = flags.string("chmod");
-        if (flags.given("chmod") && !typed::valid_chmod(cmd.chmod)) {
+        // A chmod built from variables is checked by the builder after expansion.
+        if (flags.given("chmod") && cmd.chmod.find('$') == std::string::npos &&
+            !typed::valid_chmod(cmd.chmod)) {
             flags.fail("chmod", "invalid --chmod value " + go_quote(cmd.chmod) +
                                     ": expected octal (0755) or symbolic (u+x,go-w) mode");
         }

@@ -25,7 +25,10 @@ struct CommandLine {
 };
 
 struct FromCmd { std::string image; std::string stage_name; std::string platform; };
-struct RunMount { std::map<std::string, std::string> options; };  // type=..., target=...
+// Canonical option names: type, target, source, from, id, env, sharing, mode, uid, gid,
+// size, required, readonly ("true"/"false"). A value containing `$` is kept as written
+// (and stored as "readwrite" for rw=…) because build args are expanded into it later.
+struct RunMount { std::map<std::string, std::string> options; };
 struct RunCmd {
     CommandLine command;
     std::vector<Heredoc> heredocs;

@@ -168,3 +168,15 @@ TEST_CASE("heredoc sources are normalised to <<NAME", "[parser][typed][heredoc]"
     CHECK_FALSE(copy.heredocs[0].expand);
     CHECK(mentions(typed_error_of("FROM a\nCOPY a <<EOF\nx\nEOF\n"), "destination can't be a heredoc"));
 }
+
+TEST_CASE("flag values built from variables are checked after expansion", "[parser][typed]") {
+    const Program program = to_program(parse_dockerfile(
+        "FROM a\nARG UID MODE\nRUN --mount=type=cache,target=/c,uid=$UID,mode=${MODE} x\n"
+        "COPY --chmod=$MODE a b\n"));
+    const auto& run = std::get<RunCmd>(program.stages[0].instructions[1].command);
+    CHECK(run.mounts[0].options.at("uid") == "$UID");
+    CHECK(run.mounts[0].options.at("mode") == "${MODE}");
+    CHECK(std::get<CopyCmd>(program.stages[0].instructions[2].command).chmod == "$MODE");
+    CHECK(mentions(typed_error_of("FROM a\nRUN --mount=type=cache,target=/c,bogus=$X y\n"),
+                   "unexpected key 'bogus'"));
+}
