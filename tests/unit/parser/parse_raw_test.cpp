@@ -202,3 +202,10 @@ TEST_CASE("heredocs under ONBUILD attach to the ONBUILD instruction", "[parser][
     CHECK(file.instructions[3].heredocs.empty());  // USER takes no heredoc
     CHECK(file.instructions[4].keyword == "y");    // so its "body" is an instruction
 }
+
+TEST_CASE("flag words lose their quotes and escapes", "[parser]") {
+    CHECK(dump_of("FROM a\nCOPY --x=\"a b\" --y='c d' --z=e\\ f -- --g h\n") ==
+          "(from \"a\")\n(copy [\"--x=a b\" \"--y=c d\" \"--z=e f\"] \"--g\" \"h\")\n");
+    CHECK(dump_of("# escape=`\nFROM a\nCOPY --x=a`\"b c d\n") ==
+          "(from \"a\")\n(copy [\"--x=a\\\"b\"] \"c\" \"d\")\n");
+}
