@@ -17,6 +17,7 @@
 #include "image/reference.hpp"
 #include "image/store.hpp"
 #include "parser/instructions.hpp"
+#include "parser/lint.hpp"
 #include "parser/parse.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -75,6 +76,7 @@ public:
         file_ = parser::parse_dockerfile(text, dockerfile_path);
         program_ = parser::to_program(file_);
         if (program_.stages.empty()) throw Error(dockerfile_path + ": no FROM instruction");
+        run_lint();
 
         context_ = std::make_unique<BuildContext>(options_.context_dir, dockerfile_path, store_);
         global_vars_ = std::make_unique<BuildVariables>(file_.escape, options_.build_args);
@@ -113,6 +115,29 @@ public:
     }
 
 private:
+    // BuildKit's checks run with every build: warnings are printed, and `# check=error=true`
+    // makes them fail the build before anything runs.
+    void run_lint() {
+        parser::LintOptions options;
+        options.base_env = [this](const std::string& image) -> std::optional<std::vector<std::string>> {
+            auto ref = image::try_parse_reference(image);
+            auto id = ref ? store_.images().resolve(ref->str()) : std::nullopt;
+            if (!id) return std::nullopt;
+            std::vector<std::string> names;
+            auto config = ImageConfig::from_base(nlohmann::json::parse(store_.images().config(*id)));
+            for (const auto& entry : config.env()) names.push_back(entry.substr(0, entry.find('=')));
+            return names;
+        };
+        auto result = parser::lint(file_, options);
+        if (!options_.quiet)
+            for (const auto& warning : result.warnings)
+                out_ << "WARNING: " << warning.rule << ": " << warning.message << " ("
+                     << file_.filename << ":" << warning.position.line << ")\n";
+        if (result.failed())
+            throw Error(std::to_string(result.warnings.size()) +
+                        " lint check(s) failed and the Dockerfile asks for # check=error=true");
+    }
+
     std::optional<std::size_t> stage_index(const std::string& name) const {
         for (std::size_t i = 0; i < program_.stages.size(); ++i)
             if (!program_.stages[i].from.stage_name.empty() &&

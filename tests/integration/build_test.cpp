@@ -221,3 +221,24 @@ TEST_CASE("kiln run isolates the container from the host", "[integration][run]")
     auto again = kiln({"run", "--rm", "localhost/busybox", "ls", "/" + marker});
     CHECK(again.exit_code != 0);
 }
+
+TEST_CASE("builds print lint warnings and fail on them with check=error=true", "[integration][build]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    import_base(kiln);
+    kiln::TempDir ctx("/tmp", "kiln-it-ctx-");
+    kiln::atomic_write(ctx.path() + "/Dockerfile", "FROM localhost/busybox:latest AS Build\nCMD echo hi\n");
+    auto warned = kiln({"build", ctx.path()});
+    CHECK(warned.exit_code == 0);
+    CHECK(warned.out.find("StageNameCasing") != std::string::npos);
+    CHECK(warned.out.find("JSONArgsRecommended") != std::string::npos);
+
+    kiln::atomic_write(ctx.path() + "/Dockerfile",
+                       "# check=error=true\nFROM localhost/busybox:latest AS Build\nRUN touch /x\n");
+    auto layers_before = entries(kiln.root.path() + "/layers");
+    auto failed = kiln({"build", ctx.path()});
+    CHECK(failed.exit_code == 1);
+    CHECK(failed.err.find("lint check") != std::string::npos);
+    // It failed before RUN: nothing was built.
+    CHECK(entries(kiln.root.path() + "/layers") == layers_before);
+}
