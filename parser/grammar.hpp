@@ -6,6 +6,7 @@
 // instruction keyword and flags, JSON arrays, ENV/LABEL/ARG words and heredoc words.
 // Rules that depend on the escape character are templates over it, because the
 // `# escape=` directive switches between '\\' and '`' at run time.
+#include <cstring>
 #include <string_view>
 #include <tao/pegtl.hpp>
 
@@ -41,27 +42,34 @@ struct unicode_space
 // One rune, or one byte when the input is not valid UTF-8 there.
 struct rune_or_byte : sor<pegtl::utf8::any, any> {};
 
-// A run of ASCII bytes none of which is in Stops (never a non-ASCII byte). A fast path
-// for the common case of plain ASCII words, so the UTF-8 aware rules see only the rest.
-template <char... Stops>
-struct ascii_run {
-    using rule_t = ascii_run;
+// One or more bytes for which Stop::stops(byte) is false, consumed in one loop instead of
+// one rule match per byte (a fast path for the common, plain parts of a line).
+template <typename Stop>
+struct byte_run {
+    using rule_t = byte_run;
     using subs_t = pegtl::type_list<>;
     template <typename ParseInput>
     static bool match(ParseInput& in) {
         const std::size_t available = in.size(std::size_t(-1));
         const char* data = in.current();
         std::size_t length = 0;
-        while (length < available) {
-            const char c = data[length];
-            if (static_cast<unsigned char>(c) >= 0x80 || ((c == Stops) || ...)) break;
-            ++length;
-        }
+        while (length < available && !Stop::stops(static_cast<unsigned char>(data[length]))) ++length;
         if (length == 0) return false;
         in.bump(length);
         return true;
     }
 };
+
+template <char... Stops>
+struct ascii_stop {
+    static bool stops(unsigned char c) {
+        return c >= 0x80 || ((c == static_cast<unsigned char>(Stops)) || ...);
+    }
+};
+// A run of ASCII bytes none of which is in Stops (never a non-ASCII byte). A fast path
+// for the common case of plain ASCII words, so the UTF-8 aware rules see only the rest.
+template <char... Stops>
+struct ascii_run : byte_run<ascii_stop<Stops...>> {};
 
 // Zero or more bytes of any value up to (not including) the first byte in Stops, or to
 // the end of the input when Stops is empty. Consumes runs in one step.
@@ -76,6 +84,13 @@ struct bytes_until {
         std::size_t length = 0;
         if constexpr (sizeof...(Stops) == 0) {
             length = available;
+        } else if constexpr (sizeof...(Stops) == 1) {
+            // One stop byte (line bodies): memchr scans a word or vector at a time, which
+            // matters because every byte of the file goes through here once.
+            constexpr char only[] = {Stops...};
+            const void* stop =
+                available ? std::memchr(data, static_cast<unsigned char>(only[0]), available) : nullptr;
+            length = stop ? static_cast<std::size_t>(static_cast<const char*>(stop) - data) : available;
         } else {
             while (length < available && !((data[length] == Stops) || ...)) ++length;
         }
@@ -149,7 +164,13 @@ struct ws_char : one<' ', '\t', '\n', '\r'> {};
 struct ws : star<ws_char> {};
 struct unicode_escape : seq<one<'u'>, pegtl::rep<4, pegtl::xdigit>> {};
 struct escape : seq<one<'\\'>, sor<one<'"', '\\', '/', 'b', 'f', 'n', 'r', 't'>, unicode_escape>> {};
-struct plain : plus<not_at<sor<one<'"', '\\'>, pegtl::range<0, 0x1f>>>, any> {};
+// One or more bytes that are neither '"', '\\' nor a control byte 0x00-0x1f (bytes from
+// 0x80 up pass, as they did through pegtl::range on a signed char). Written as one loop
+// because string bodies are most of an exec-form instruction.
+struct plain_stop {
+    static bool stops(unsigned char c) { return c == '"' || c == '\\' || c < 0x20; }
+};
+struct plain : byte_run<plain_stop> {};
 struct string_body : star<sor<escape, plain>> {};
 struct string : seq<one<'"'>, string_body, one<'"'>> {};
 struct digits : plus<pegtl::digit> {};
@@ -206,7 +227,10 @@ struct double_quoted : seq<one<'"'>, star<sor<escaped, not_one<'"', '\\'>>>, one
 struct single_quoted : seq<one<'\''>, star<not_one<'\''>>, one<'\''>> {};
 struct redirect : seq<pegtl::two<'<'>, opt<one<'-'>>, star<blank>> {};
 struct plain : seq<not_at<sor<blank, one<'"', '\''>>>, any> {};
-struct raw_word : plus<sor<redirect, escaped, dangling_escape, double_quoted, single_quoted, plain>> {};
+// Bytes no other alternative could start with, consumed as one run before trying them.
+struct plain_run : ascii_run<' ', '\t', '\n', '\r', '\v', '\f', '"', '\'', '\\', '<'> {};
+struct raw_word
+    : plus<sor<plain_run, redirect, escaped, dangling_escape, double_quoted, single_quoted, plain>> {};
 struct line : seq<star<blank>, star<raw_word, star<blank>>, eof> {};
 
 struct fd : star<pegtl::digit> {};

@@ -14,14 +14,14 @@ namespace g = grammar;
 namespace {
 
 struct RawWords {
-    std::vector<std::string> words;
+    std::vector<std::string_view> words;  // views into the instruction line
 };
 template <typename Rule>
 struct line_action : pegtl::nothing<Rule> {};
 template <>
 struct line_action<g::heredoc::raw_word> {
     template <typename Input>
-    static void apply(const Input& in, RawWords& state) { state.words.push_back(in.string()); }
+    static void apply(const Input& in, RawWords& state) { state.words.push_back(in.string_view()); }
 };
 
 struct WordParts {
@@ -153,7 +153,9 @@ std::vector<Heredoc> heredocs_in_line(std::string_view line) {
     auto in = g::input_of(line, "heredoc line");
     if (!pegtl::parse<g::heredoc::line, line_action>(in, raw)) return {};
     std::vector<Heredoc> heredocs;
-    for (const std::string& word : raw.words) {
+    for (const std::string_view word : raw.words) {
+        // Only a word with `<<` can match g::heredoc::word; skip the full match otherwise.
+        if (word.find("<<") == std::string_view::npos) continue;
         if (auto heredoc = parse_heredoc_word(word)) heredocs.push_back(std::move(*heredoc));
     }
     return heredocs;

@@ -101,6 +101,7 @@ unsigned hex_value(char c) {
 // Decodes the body of a JSON string the grammar has already validated.
 std::string decode_json_string(std::string_view body) {
     std::string out;
+    out.reserve(body.size());  // decoding never makes the text longer
     std::size_t pos = 0;
     const auto read_u16 = [&](std::size_t at) {
         unsigned value = 0;
@@ -192,7 +193,7 @@ bool nesting_within_limit(std::string_view text) {
 // ---------------------------------------------------------------------------------------
 // Words
 struct WordState {
-    std::vector<std::string> words;
+    std::vector<std::string_view> words;  // views into the text being split
     bool dangling = false;
 };
 template <typename Rule>
@@ -206,15 +207,15 @@ template <char Esc>
 struct word_action<g::words::word<Esc>> {
     template <typename Input>
     static void apply(const Input& in, WordState& state) {
-        std::string word = in.string();
-        if (state.dangling) word.pop_back();  // an escape at the very end is dropped
+        std::string_view word = in.string_view();
+        if (state.dangling) word.remove_suffix(1);  // an escape at the very end is dropped
         state.dangling = false;
         state.words.push_back(std::move(word));
     }
 };
 
 template <char Esc>
-std::vector<std::string> split_words_with(std::string_view rest) {
+std::vector<std::string_view> split_word_views_with(std::string_view rest) {
     WordState state;
     auto in = g::input_of(rest, "words");
     pegtl::parse<g::words::list<Esc>, word_action>(in, state);
@@ -248,8 +249,13 @@ JsonArray parse_json_array(std::string_view rest) {
     return {JsonStatus::strings, std::move(state.strings)};
 }
 
+std::vector<std::string_view> split_word_views(std::string_view rest, char escape) {
+    return escape == '`' ? split_word_views_with<'`'>(rest) : split_word_views_with<'\\'>(rest);
+}
+
 std::vector<std::string> split_words(std::string_view rest, char escape) {
-    return escape == '`' ? split_words_with<'`'>(rest) : split_words_with<'\\'>(rest);
+    const std::vector<std::string_view> views = split_word_views(rest, escape);
+    return {views.begin(), views.end()};
 }
 
 std::vector<std::string> split_blanks(std::string_view rest, int max_parts) {

@@ -31,6 +31,8 @@ JsonArray parse_json_array(std::string_view rest);
 
 // ENV/LABEL/ARG word splitting (quotes and escapes kept raw).
 std::vector<std::string> split_words(std::string_view rest, char escape);
+// The same words as views into `rest`, for callers that cut them up further.
+std::vector<std::string_view> split_word_views(std::string_view rest, char escape);
 
 // Split on runs of [ \t\v\f\r] (Go's regexp Split, so leading/trailing blanks give "").
 std::vector<std::string> split_blanks(std::string_view rest, int max_parts = -1);

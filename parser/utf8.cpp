@@ -49,6 +49,11 @@ std::size_t unicode_space_length(std::string_view text, std::size_t pos) {
 
 std::string_view trim_left_unicode(std::string_view text) {
     std::size_t pos = 0;
+    // ASCII head (the usual case): no decoding needed. Called on every physical line.
+    while (pos < text.size() && static_cast<unsigned char>(text[pos]) < 0x80) {
+        if (!is_unicode_space(static_cast<unsigned char>(text[pos]))) return text.substr(pos);
+        ++pos;
+    }
     while (pos < text.size()) {
         const std::size_t length = unicode_space_length(text, pos);
         if (length == 0) break;
@@ -99,9 +104,12 @@ void append_utf8(std::string& out, char32_t rune) {
 }
 
 std::string ascii_lower(std::string_view text) {
+    // Plain ASCII arithmetic: std::tolower goes through the C locale per byte, and kiln
+    // never changes the locale from "C", where the two agree.
     std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (char& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
     return out;
 }
 
