@@ -45,9 +45,13 @@ measure() {  # measure ID LABEL HYPERFINE-ARGS...
   hyperfine --style none --export-json "$RESULTS/$id.json" "$@" >/dev/null
   summary "$RESULTS/$id.json" "$label" | tee -a "$RESULTS/table.txt"
 }
-ratio() {  # ratio LABEL KILN_ID PEER_ID
-  python3 -c 'import sys; print(f"{sys.argv[1]:<48} kiln is {float(sys.argv[3])/float(sys.argv[2]):.1f}x faster")' \
-    "$1" "$(median_of "$RESULTS/$2.json")" "$(median_of "$RESULTS/$3.json")" | tee -a "$RESULTS/table.txt"
+ratio() {  # ratio LABEL KILN_ID PEER_ID: the peer's median over kiln's (> 1: kiln is faster)
+  python3 - "$1" "$(median_of "$RESULTS/$2.json")" "$(median_of "$RESULTS/$3.json")" <<'EOPY' | tee -a "$RESULTS/table.txt"
+import sys
+label, kiln, peer = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+verdict = "kiln faster" if peer > kiln else "peer faster"
+print(f"{label:<48} peer/kiln = {peer / kiln:.2f} ({verdict})")
+EOPY
 }
 
 fresh_store() { rm -rf "$STORE"; kiln import "$ROOTFS_TAR" localhost/busybox:latest >/dev/null; }
