@@ -1,5 +1,7 @@
 #include "builder/context.hpp"
 
+#include <unordered_map>
+
 #include "image/store.hpp"
 #include "parser/dockerignore.hpp"
 #include "util/error.hpp"
@@ -9,15 +11,22 @@ namespace kiln::builder {
 
 class BuildContext::Tree : public DirectoryTree {
 public:
-    Tree(const std::string& root, image::MetadataDb& db) : DirectoryTree(root), db_(db) {}
+    // What earlier builds learned about this context, read in one query: a rebuild then
+    // checks each file with one lstat and a map lookup.
+    Tree(const std::string& root, image::MetadataDb& db) : DirectoryTree(root), db_(db) {
+        for (auto& row : db_.file_digests_under(root + "/")) known_.emplace(row.path, std::move(row));
+    }
 
     Digest file_digest(std::string_view rel, const struct stat& st) const override {
         image::FileDigestRow row{root() + "/" + std::string(rel), static_cast<std::uint64_t>(st.st_size),
                                  static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
                                  st.st_ino, st.st_dev, ""};
-        if (auto known = db_.file_digest_get(row.path, row.size, row.mtime_ns, row.inode, row.device);
-            known && Digest::valid(*known))
-            return Digest::parse(*known);
+        if (auto known = known_.find(row.path); known != known_.end()) {
+            const auto& k = known->second;
+            if (k.size == row.size && k.mtime_ns == row.mtime_ns && k.inode == row.inode &&
+                k.device == row.device && Digest::valid(k.digest))
+                return Digest::parse(k.digest);
+        }
         Digest digest = DirectoryTree::file_digest(rel, st);
         row.digest = digest.str();
         std::lock_guard lock(mutex_);
@@ -34,6 +43,7 @@ public:
 
 private:
     image::MetadataDb& db_;
+    std::unordered_map<std::string, image::FileDigestRow> known_;
     mutable std::mutex mutex_;
     mutable std::vector<image::FileDigestRow> learned_;
 };
