@@ -78,7 +78,7 @@ bench_build() {
       "'$KILN' --root '$STORE' build -q -t bench/$c '$ctx'"
     measure "kiln-$c-warm" "kiln build $c fully cached" --runs "$RUNS" --warmup 1 \
       "'$KILN' --root '$STORE' build -q -t bench/$c '$ctx'"
-    if [ "$PEERS" = 1 ] && command -v buildah >/dev/null && [ "$c" = steps20 ]; then
+    if [ "$PEERS" = 1 ] && command -v buildah >/dev/null; then
       # The same cold prepare as shared/bench/peers.sh (its private storage configs apply
       # when shared/bench/lib.sh's variables are exported by the caller).
       local bprep="buildah rm --all >/dev/null 2>&1; podman rmi -af >/dev/null 2>&1; podman import -q '$ROOTFS_TAR' localhost/busybox:latest >/dev/null"
