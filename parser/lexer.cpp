@@ -1,5 +1,6 @@
 #include "parser/lexer.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "parser/grammar.hpp"
@@ -109,12 +110,11 @@ std::string decode_json_string(std::string_view body) {
         return value;
     };
     while (pos < body.size()) {
-        const char c = body[pos];
-        if (c != '\\') {
-            out += c;
-            ++pos;
-            continue;
-        }
+        // Copy the unescaped run up to the next backslash in one append.
+        const std::size_t escape = std::min(body.find('\\', pos), body.size());
+        out.append(body, pos, escape - pos);
+        pos = escape;
+        if (pos == body.size()) break;
         const char kind = body[pos + 1];
         pos += 2;
         switch (kind) {
