@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "parser/parse.hpp"
+#include "util/fs.hpp"
 
 namespace fs = std::filesystem;
 using kiln::parser::Dockerfile;
@@ -23,12 +24,7 @@ bool fixtures_present() {
     return false;
 }
 
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
+std::string read_file(const fs::path& path) { return kiln::read_file(path.string()); }
 
 std::vector<fs::path> sorted_dirs(const fs::path& root) {
     std::vector<fs::path> dirs;

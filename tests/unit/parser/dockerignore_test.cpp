@@ -23,12 +23,10 @@ namespace {
 
 std::string data_dir() { return std::string(KILN_CONFORMANCE_DIR) + "/dockerignore"; }
 
+// False when the file is absent (a clone without ../shared/conformance).
 bool slurp(const std::string& path, std::string& out) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return false;
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    out = ss.str();
+    if (!kiln::path_exists(path)) return false;
+    out = kiln::read_file(path);
     return true;
 }
 

@@ -11,6 +11,7 @@
 
 #include "parser/expand.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 using kiln::parser::EnvMap;
 using kiln::parser::ShellExpander;
@@ -19,12 +20,10 @@ namespace {
 
 std::string conformance_dir() { return std::string(KILN_CONFORMANCE_DIR) + "/shell"; }
 
+// False when the file is absent (a clone without ../shared/conformance).
 bool read_text(const std::string& path, std::string& out) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return false;
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    out = ss.str();
+    if (!kiln::path_exists(path)) return false;
+    out = kiln::read_file(path);
     return true;
 }
 
