@@ -482,7 +482,8 @@ private:
                 if (s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@"))
                     throw Error("ADD from a URL is not supported by kiln yet: " + s);
 
-        CopyOptions options = copy_options(cmd, vars, state);
+        auto lower = chain_tree(state.top_layer);
+        CopyOptions options = copy_options(cmd, vars, state, *lower);
         std::unique_ptr<SourceTree> from_tree;
         std::optional<Digest> from_top;  // the source's layer chain, when not the context
         const SourceTree* tree = &context_->tree();
@@ -506,7 +507,6 @@ private:
             tree = from_tree.get();
             excluded = nullptr;
         }
-        auto lower = chain_tree(state.top_layer);
         auto items = plan_copy(*tree, sources, cmd.heredocs, dest, lower.get(), excluded);
         // Layers never change, so a chain ID already names the bytes of everything in it:
         // sources from another stage or image are keyed by it instead of being read again.
@@ -534,10 +534,11 @@ private:
         return sha256_of((chain ? chain->str() : "no-layers") + "\n" + selection.dump());
     }
 
-    CopyOptions copy_options(const parser::CopyCmd& cmd, BuildVariables& vars, const StageState& state) {
+    CopyOptions copy_options(const parser::CopyCmd& cmd, BuildVariables& vars, const StageState& state,
+                             const SourceTree& rootfs) {
         CopyOptions options;
         if (!cmd.chown.empty()) {
-            auto owner = resolve_owner(vars.expand(cmd.chown, state.config), *chain_tree(state.top_layer));
+            auto owner = resolve_owner(vars.expand(cmd.chown, state.config), rootfs);
             options.uid = owner.first;
             options.gid = owner.second;
         }

@@ -2,6 +2,7 @@
 
 #include "runtime/user.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 namespace kiln::builder {
 
@@ -12,16 +13,7 @@ std::string read_small_file(const SourceTree& tree, const std::string& rel) {
     if (!st || !S_ISREG(st->st_mode)) return "";
     if (st->st_size > (16 << 20)) throw Error("/" + rel + " in the image is unreasonably large");
     UniqueFd fd = tree.open_file(rel);
-    std::string out(static_cast<std::size_t>(st->st_size), '\0');
-    std::size_t done = 0;
-    while (done < out.size()) {
-        ssize_t n = ::read(fd.get(), out.data() + done, out.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        done += static_cast<std::size_t>(n);
-    }
-    out.resize(done);
-    return out;
+    return read_all(fd.get(), "/" + rel);
 }
 
 }  // namespace

@@ -263,15 +263,7 @@ public:
         UniqueFd out(::openat(parent.get(), name.c_str(),
                               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!out) throw_errno("create " + cleaned);
-        std::string_view rest = content;
-        while (!rest.empty()) {
-            ssize_t n = ::write(out.get(), rest.data(), rest.size());
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                throw_errno("write " + cleaned);
-            }
-            rest.remove_prefix(static_cast<std::size_t>(n));
-        }
+        write_all(out.get(), content, cleaned);
         uid_t uid = options_.uid.value_or(0);
         gid_t gid = options_.gid.value_or(options_.uid ? *options_.uid : 0);
         struct timespec now[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
@@ -338,14 +330,7 @@ private:
                 throw_errno("read for " + path);
             }
             if (n == 0) break;
-            for (ssize_t done = 0; done < n;) {
-                ssize_t w = ::write(out, buf.data() + done, static_cast<std::size_t>(n - done));
-                if (w < 0) {
-                    if (errno == EINTR) continue;
-                    throw_errno("write " + path);
-                }
-                done += w;
-            }
+            write_all(out, std::string_view(buf.data(), static_cast<std::size_t>(n)), path);
         }
     }
 

@@ -19,7 +19,6 @@ struct RunOptions {
     std::optional<std::string> user;             // -u
     std::optional<std::string> hostname;         // -h
     std::vector<std::string> volumes;            // -v HOST:CONTAINER[:ro]
-    bool remove = false;                         // --rm (containers are not kept yet either way)
     bool interactive = false;                    // -i: stdin passes through
     bool tty = false;                            // -t: a pseudo-terminal
     std::string memory;                          // --memory: "512m", "1g", bytes

@@ -17,7 +17,9 @@ void register_container_commands(CLI::App& app, const GlobalOptions& global, int
     // -h is --hostname, as in docker.
     run->set_help_flag("--help", "Print this help message and exit");
     auto& o = flags->options;
-    run->add_flag("--rm", o.remove, "Remove the container when it exits");
+    // Containers are not kept after they exit yet, so --rm is what always happens; it is
+    // accepted so `alias docker=kiln` scripts keep working.
+    run->add_flag("--rm")->description("Remove the container when it exits (always, for now)");
     run->add_flag("-i,--interactive", o.interactive, "Keep STDIN open");
     run->add_flag("-t,--tty", o.tty, "Allocate a pseudo-TTY");
     run->add_option("-m,--memory", o.memory, "Memory limit (e.g. 512m, 1g)");

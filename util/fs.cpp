@@ -98,16 +98,14 @@ UniqueFd open_directory(const std::string& path) {
     return fd;
 }
 
-std::string read_file(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw_errno("open " + path);
+std::string read_all(int fd, const std::string& what) {
     std::string out;
     char buf[65536];
     for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0) {
             if (errno == EINTR) continue;
-            throw_errno("read " + path);
+            throw_errno("read " + what);
         }
         if (n == 0) break;
         out.append(buf, static_cast<std::size_t>(n));
@@ -115,13 +113,10 @@ std::string read_file(const std::string& path) {
     return out;
 }
 
-namespace {
-
-std::string parent_of(const std::string& path) {
-    auto slash = path.find_last_of('/');
-    if (slash == std::string::npos) return ".";
-    if (slash == 0) return "/";
-    return path.substr(0, slash);
+std::string read_file(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_errno("open " + path);
+    return read_all(fd.get(), path);
 }
 
 void write_all(int fd, std::string_view data, const std::string& what) {
@@ -133,6 +128,15 @@ void write_all(int fd, std::string_view data, const std::string& what) {
         }
         data.remove_prefix(static_cast<std::size_t>(n));
     }
+}
+
+namespace {
+
+std::string parent_of(const std::string& path) {
+    auto slash = path.find_last_of('/');
+    if (slash == std::string::npos) return ".";
+    if (slash == 0) return "/";
+    return path.substr(0, slash);
 }
 
 }  // namespace

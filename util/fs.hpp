@@ -28,6 +28,10 @@ UniqueFd open_in_root(int rootfd, std::string_view rel, int flags, mode_t mode =
 UniqueFd open_directory(const std::string& path);
 
 std::string read_file(const std::string& path);
+// Everything left to read from fd; `what` names it in errors.
+std::string read_all(int fd, const std::string& what);
+// Writes all of data to fd (retrying short writes and EINTR).
+void write_all(int fd, std::string_view data, const std::string& what);
 
 // The one atomic write: data goes to a temporary file in the same directory, is fsynced,
 // then renamed over path; the directory is fsynced too. Readers see old or new, never half.

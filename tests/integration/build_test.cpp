@@ -242,3 +242,27 @@ TEST_CASE("builds print lint warnings and fail on them with check=error=true", "
     // It failed before RUN: nothing was built.
     CHECK(entries(kiln.root.path() + "/layers") == layers_before);
 }
+
+TEST_CASE("COPY --chown resolves names in the image and --chmod sets modes", "[integration][build]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    import_base(kiln);
+    kiln::TempDir ctx("/tmp", "kiln-it-ctx-");
+    kiln::atomic_write(ctx.path() + "/f", "payload\n");
+    kiln::atomic_write(ctx.path() + "/Dockerfile",
+                       "FROM localhost/busybox:latest\n"
+                       "COPY --chown=nobody:nogroup f /named\n"
+                       "COPY --chown=1000 --chmod=0600 f /numeric\n");
+    auto built = kiln({"build", "-t", "owners", ctx.path()});
+    INFO(built.out << built.err);
+    REQUIRE(built.exit_code == 0);
+    auto r = kiln({"run", "--rm", "owners", "stat", "-c", "%u:%g %a", "/named", "/numeric"});
+    // A user without a group takes the same number as GID, as in Docker.
+    CHECK(r.out == "65534:65534 644\n1000:1000 600\n");
+
+    kiln::atomic_write(ctx.path() + "/Dockerfile",
+                       "FROM localhost/busybox:latest\nCOPY --chown=nosuchuser f /x\n");
+    auto bad = kiln({"build", ctx.path()});
+    CHECK(bad.exit_code == 1);
+    CHECK(bad.err.find("nosuchuser") != std::string::npos);
+}
