@@ -110,6 +110,11 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
     return result;
 }
 
+const std::string& probe_binary() {
+    static const std::string path = KILN_PROBE;
+    return path;
+}
+
 std::string make_busybox_rootfs(const std::string& dir) {
     const std::string busybox = "/bin/busybox";
     if (::access(busybox.c_str(), X_OK) != 0)
@@ -134,6 +139,11 @@ std::string make_busybox_rootfs(const std::string& dir) {
         if (::symlink("/bin/busybox", link.c_str()) != 0 && errno != EEXIST)
             throw_errno("symlink " + link);
     }
+    // The attack probe (tests/integration/probe) beside busybox, for the calls it has no
+    // applet for.
+    std::filesystem::copy_file(probe_binary(), dir + "/bin/kiln-probe",
+                               std::filesystem::copy_options::overwrite_existing);
+    ::chmod((dir + "/bin/kiln-probe").c_str(), 0755);
     atomic_write(dir + "/etc/passwd",
                  "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
     atomic_write(dir + "/etc/group", "root:x:0:\nnogroup:x:65534:\n");

@@ -12,8 +12,13 @@ bool is_root();
 // Fills `dir` (created if missing) with a busybox root filesystem made from Debian's
 // static /bin/busybox (package busybox-static): one symlink per applet from
 // `busybox --list-full`, /etc/passwd with root and nobody, /etc/group with root and
-// nogroup, and the usual empty directories (dev, proc, sys, tmp, ...). Returns `dir`.
+// nogroup, /bin/kiln-probe, and the usual empty directories (dev, proc, sys, tmp, ...). Returns `dir`.
 std::string make_busybox_rootfs(const std::string& dir);
+
+// The static attack probe (tests/integration/probe/kiln_probe.c): `kiln-probe syscall NR
+// [ARG...]`, `kiln-probe tiocsti FD TEXT`. make_busybox_rootfs installs it as
+// /bin/kiln-probe.
+const std::string& probe_binary();
 
 // One busybox rootfs per test process, built on first use and removed at exit. Tests
 // that only read it (e.g. as an overlay lowerdir or a read-only bind) share it.
