@@ -16,6 +16,7 @@
 #include "builder/variables.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
+#include "parser/instruction_flags.hpp"
 #include "parser/instructions.hpp"
 #include "parser/lint.hpp"
 #include "parser/parse.hpp"
@@ -92,6 +93,7 @@ public:
         }
         std::set<std::size_t> needed;
         collect_needed(target, needed);
+        check_entitlements(needed);
         stage_states_.resize(program_.stages.size());
         try {
             for (std::size_t i = 0; i <= target; ++i)
@@ -169,6 +171,24 @@ private:
             if (auto* copy = std::get_if<parser::CopyCmd>(&ti.command))
                 if (!copy->from.empty())
                     if (auto dep = referenced_stage(copy->from, i)) collect_needed(*dep, needed);
+    }
+
+    // Before any step runs, as BuildKit validates the whole build first: a Dockerfile
+    // from a stranger must not reach the host's network or drop the sandbox unasked.
+    void check_entitlements(const std::set<std::size_t>& needed) const {
+        for (std::size_t i : needed)
+            for (const auto& ti : program_.stages[i].instructions) {
+                const auto* run = std::get_if<parser::RunCmd>(&ti.command);
+                if (!run) continue;
+                std::string entitlement, flag;
+                if (run->network == "host" && !options_.allow_network_host) entitlement = "network.host", flag = "--network";
+                if (run->security == "insecure" && !options_.allow_security_insecure)
+                    entitlement = "security.insecure", flag = "--security";
+                if (entitlement.empty()) continue;
+                std::string message = entitlement + " is not allowed (grant it with kiln build --allow " + entitlement + ")";
+                if (!ti.source) throw Error(message);
+                parser::typed::Site{file_, *ti.source}.fail_at(flag, message);
+            }
     }
 
     void step_line(std::size_t stage, int n, int total, const std::string& text) {
@@ -452,8 +472,8 @@ private:
     bool apply(const parser::RunCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
         if (!cmd.mounts.empty())
             throw Error("RUN --mount is not supported by kiln yet");
-        if (cmd.security == "insecure")
-            throw Error("RUN --security=insecure is not supported by kiln");
+        if (cmd.security == "insecure")  // granted by --allow, checked before the build started
+            throw Error("RUN --security=insecure is not supported by kiln yet");
         RunStepInput input{command_args(cmd.command, state), cmd.command.shell_form, cmd.heredocs,
                            state.config, vars.visible_args(), cmd.network == "host"};
         auto args = run_step_args(input);

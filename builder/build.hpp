@@ -20,6 +20,10 @@ struct BuildOptions {
     std::string target;      // stage name; empty = last stage
     bool no_cache = false;
     bool quiet = false;      // only the image ID on stdout
+    // BuildKit's entitlements (--allow): a Dockerfile may use RUN --network=host or
+    // RUN --security=insecure only where the person running the build grants it.
+    bool allow_network_host = false;
+    bool allow_security_insecure = false;
 };
 
 struct BuildResult {

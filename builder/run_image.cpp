@@ -1,14 +1,17 @@
 #include "builder/run_image.hpp"
 
 #include <cstdlib>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "builder/flag_values.hpp"
 #include "builder/image_config.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
 #include "runtime/container.hpp"
+#include "runtime/user.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -58,29 +61,18 @@ runtime::BindMount parse_volume(const std::string& spec) {
     return bind;
 }
 
-}  // namespace
-
-std::int64_t parse_memory_size(const std::string& text) {
-    std::size_t used = 0;
-    double value = 0;
-    try {
-        value = std::stod(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    std::string unit = text.substr(used);
-    for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (unit.size() == 2 && unit[1] == 'b') unit.pop_back();
-    std::int64_t multiplier = 0;
-    if (unit.empty() || unit == "b") multiplier = 1;
-    else if (unit == "k") multiplier = 1LL << 10;
-    else if (unit == "m") multiplier = 1LL << 20;
-    else if (unit == "g") multiplier = 1LL << 30;
-    else if (unit == "t") multiplier = 1LL << 40;
-    if (used == 0 || multiplier == 0 || value < 0 || value * static_cast<double>(multiplier) > 9.2e18)
-        throw Error("invalid size: '" + text + "' (expected a number with an optional b, k, m or g suffix)");
-    return static_cast<std::int64_t>(value * static_cast<double>(multiplier));
+// Ids are checked here too, so a bad -u is refused before anything is created (the
+// container checks again: USER can name a passwd entry only the image knows).
+void check_user_spec(const std::string& user) {
+    auto colon = user.find(':');
+    std::string_view name = std::string_view(user).substr(0, colon);
+    std::string_view group = colon == std::string::npos ? std::string_view() : std::string_view(user).substr(colon + 1);
+    if (runtime::is_out_of_range_id(name) || runtime::is_out_of_range_id(group))
+        throw Error("invalid user \"" + user + "\": uids and gids must be in range 0-" +
+                    std::to_string(runtime::max_id));
 }
+
+}  // namespace
 
 int run_image(image::Store& store, const RunOptions& options) {
     auto id = store.images().resolve(options.image);
@@ -108,6 +100,7 @@ int run_image(image::Store& store, const RunOptions& options) {
     spec.cwd = options.workdir ? *options.workdir : config.working_dir();
     if (!spec.cwd.starts_with('/')) throw Error("the working directory '" + spec.cwd + "' is invalid, it needs to be an absolute path");
     spec.user = options.user ? *options.user : config.user();
+    check_user_spec(spec.user);
     std::string container_id = runtime::generate_container_id();
     spec.id = container_id;
     spec.hostname = options.hostname ? *options.hostname : container_id.substr(0, 12);
@@ -116,9 +109,8 @@ int run_image(image::Store& store, const RunOptions& options) {
     spec.tty = options.tty;
     spec.network_files = true;  // /etc/hostname, /etc/hosts, /etc/resolv.conf as docker run writes them
     if (!options.memory.empty()) spec.memory_limit = parse_memory_size(options.memory);
-    if (options.pids_limit < 0 || options.cpus < 0) throw Error("--pids-limit and --cpus must not be negative");
-    spec.pids_limit = options.pids_limit;
-    spec.cpus = options.cpus;
+    if (!options.pids_limit.empty()) spec.pids_limit = parse_pids_limit(options.pids_limit);
+    if (!options.cpus.empty()) spec.cpus = parse_cpus(options.cpus, std::thread::hardware_concurrency());
 
     std::optional<Digest> top;
     for (const auto& diff_id : config.diff_ids()) top = image::chain_id(top, diff_id);

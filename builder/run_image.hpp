@@ -21,14 +21,11 @@ struct RunOptions {
     std::vector<std::string> volumes;            // -v HOST:CONTAINER[:ro]
     bool interactive = false;                    // -i: stdin passes through
     bool tty = false;                            // -t: a pseudo-terminal
+    // As given on the command line; checked by flag_values.hpp before anything is created.
     std::string memory;                          // --memory: "512m", "1g", bytes
-    std::int64_t pids_limit = 0;                 // --pids-limit
-    double cpus = 0;                             // --cpus
+    std::string pids_limit;                      // --pids-limit
+    std::string cpus;                            // --cpus
 };
-
-// docker's memory sizes: a number with an optional b, k, m, g (or kb, mb, gb …) suffix,
-// binary multiples. Throws kiln::Error on anything else.
-std::int64_t parse_memory_size(const std::string& text);
 
 // Runs a container from an image in the foreground and returns its exit status (Docker's
 // rules: 126 not executable, 127 not found, 128+N killed by signal N). Throws kiln::Error

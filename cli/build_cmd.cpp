@@ -12,18 +12,29 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
     struct Flags {
         builder::BuildOptions options;
         std::vector<std::string> build_args;
+        std::vector<std::string> allow;
     };
     auto flags = std::make_shared<Flags>();
     auto* cmd = app.add_subcommand("build", "Build an image from a Dockerfile");
-    cmd->add_option("-t,--tag", flags->options.tags, "Name and optionally a tag (name:tag)");
+    repeatable(cmd->add_option("-t,--tag", flags->options.tags, "Name and optionally a tag (name:tag)"));
     cmd->add_option("-f,--file", flags->options.dockerfile, "Dockerfile (default: CONTEXT/Dockerfile)");
-    cmd->add_option("--build-arg", flags->build_args, "Build-time variable (NAME=VALUE or NAME)");
+    repeatable(cmd->add_option("--build-arg", flags->build_args, "Build-time variable (NAME=VALUE or NAME)"));
     cmd->add_option("--target", flags->options.target, "Stage to build");
+    repeatable(cmd->add_option("--allow", flags->allow,
+                               "Grant an entitlement: network.host (RUN --network=host), security.insecure"));
     cmd->add_flag("--no-cache", flags->options.no_cache, "Do not use the build cache");
     cmd->add_flag("-q,--quiet", flags->options.quiet, "Print only the image ID");
     cmd->add_option("context", flags->options.context_dir, "Build context directory")->required();
     cmd->callback([flags, &global, &exit_code] {
         auto& options = flags->options;
+        for (const auto& entitlement : flags->allow) {
+            if (entitlement == "network.host")
+                options.allow_network_host = true;
+            else if (entitlement == "security.insecure")
+                options.allow_security_insecure = true;
+            else
+                throw Error("invalid entitlement \"" + entitlement + "\" for --allow (network.host or security.insecure)");
+        }
         for (const auto& arg : flags->build_args) {
             auto eq = arg.find('=');
             if (eq == 0) throw Error("invalid --build-arg \"" + arg + "\": empty name");

@@ -9,6 +9,12 @@ struct GlobalOptions {
     bool debug = false;
 };
 
+// A flag that may be given many times, one value each time (`-e A=1 -e B=2`). CLI11
+// otherwise lets a list option swallow the words after it, the image name included.
+inline CLI::Option* repeatable(CLI::Option* option) {
+    return option->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
 // One register function per command group (one file each). A command's callback does its
 // work and stores the process exit code in `exit_code`; errors are thrown as kiln::Error.
 void register_parse_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);

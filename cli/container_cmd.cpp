@@ -23,14 +23,14 @@ void register_container_commands(CLI::App& app, const GlobalOptions& global, int
     run->add_flag("-i,--interactive", o.interactive, "Keep STDIN open");
     run->add_flag("-t,--tty", o.tty, "Allocate a pseudo-TTY");
     run->add_option("-m,--memory", o.memory, "Memory limit (e.g. 512m, 1g)");
-    run->add_option("--pids-limit", o.pids_limit, "Limit the number of processes");
-    run->add_option("--cpus", o.cpus, "Number of CPUs");
-    run->add_option("-e,--env", o.env, "Set an environment variable (K=V, or K to pass it on)");
+    run->add_option("--pids-limit", o.pids_limit, "Limit the number of processes (-1 or 0: no limit)");
+    run->add_option("--cpus", o.cpus, "Number of CPUs (e.g. 1.5)");
+    repeatable(run->add_option("-e,--env", o.env, "Set an environment variable (K=V, or K to pass it on)"));
     auto* workdir = run->add_option("-w,--workdir", flags->workdir, "Working directory inside the container");
     auto* user = run->add_option("-u,--user", flags->user, "User name or UID[:GID]");
     auto* hostname = run->add_option("-h,--hostname", flags->hostname, "Container host name");
     auto* entrypoint = run->add_option("--entrypoint", flags->entrypoint, "Override the image's ENTRYPOINT");
-    run->add_option("-v,--volume", o.volumes, "Bind mount HOST:CONTAINER[:ro]");
+    repeatable(run->add_option("-v,--volume", o.volumes, "Bind mount HOST:CONTAINER[:ro]"));
     run->callback([flags, run, workdir, user, hostname, entrypoint, &global, &exit_code] {
         auto options = flags->options;
         auto rest = run->remaining();

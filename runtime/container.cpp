@@ -38,6 +38,7 @@
 #include "runtime/namespaces.hpp"
 #include "runtime/rootfs.hpp"
 #include "runtime/seccomp_profile.hpp"
+#include "runtime/stdio_relay.hpp"
 #include "runtime/tty.hpp"
 #include "runtime/user.hpp"
 #include "util/error.hpp"
@@ -199,7 +200,7 @@ struct ChildPlan {
     bool needs_home = false;
     std::string home_entry;    // capacity reserved for "HOME=" + a path
     const char* path = nullptr;  // the container's PATH
-    int stdio[3] = {-1, -1, -1};
+    int stdio[3] = {-1, -1, -1};  // stdio[0] -1: the container's own /dev/null
     bool tty = false;  // stdio is a pty slave to make the controlling terminal
     int report_fd = -1;
     std::unique_ptr<char[]> passwd, group;
@@ -232,14 +233,48 @@ bool read_account_file(const char* path, char* buf, std::string_view& out, Child
     return true;
 }
 
-// Moves the caller's stdio onto 0, 1, 2. Copies first, so a source that is itself one of
-// 0..2 is not overwritten before it is used.
+// Moves the prepared stdio onto 0, 1, 2. Copies first, so a source that is itself one of
+// 0..2 is not overwritten before it is used. A missing stdin holds stdout's pipe until
+// open_null_stdin replaces it: none of the caller's descriptors may stay on 0.
 bool setup_stdio(const int (&fds)[3], ChildReport& r) {
     int copies[3];
     for (int i = 0; i < 3; ++i)
-        if ((copies[i] = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0) return r.fail_errno(errno, "dup stdio %d", i);
+        if ((copies[i] = ::fcntl(fds[i] >= 0 ? fds[i] : fds[1], F_DUPFD_CLOEXEC, 3)) < 0)
+            return r.fail_errno(errno, "dup stdio %d", i);
     for (int i = 0; i < 3; ++i)
         if (::dup2(copies[i], i) < 0) return r.fail_errno(errno, "dup2 stdio %d", i);
+    return true;
+}
+
+// docker run without -i: stdin is /dev/null, the container's own node (a host one would
+// let the container chmod the host's /dev/null through /proc/1/fd/0).
+bool open_null_stdin(ChildReport& r) {
+    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return r.fail_errno(errno, "open /dev/null");
+    bool ok = ::dup2(fd, 0) == 0;
+    int err = errno;
+    ::close(fd);
+    return ok || r.fail_errno(err, "dup2 /dev/null");
+}
+
+// Closes every descriptor but stdio and the report pipe. Close-on-exec is not enough: a
+// descriptor still open when the working directory is entered lets `-w /proc/self/fd/N`
+// (or WORKDIR) land in the host's filesystem (CVE-2024-21626).
+bool close_inherited_fds(int report_fd, ChildReport& r) {
+    if (report_fd > 3 && ::close_range(3, static_cast<unsigned>(report_fd) - 1, 0) != 0)
+        return r.fail_errno(errno, "close_range");
+    if (::close_range(static_cast<unsigned>(report_fd) + 1, ~0U, 0) != 0) return r.fail_errno(errno, "close_range");
+    return true;
+}
+
+// The working directory must lie inside the container's root. The kernel marks a
+// directory that "/" cannot reach with "(unreachable)"; the raw syscall shows that mark,
+// where glibc's getcwd would hide it behind ENOENT.
+bool check_cwd_inside_root(ChildReport& r) {
+    char cwd[PATH_MAX];
+    long n = ::syscall(SYS_getcwd, cwd, sizeof cwd);
+    if (n < 0) return r.fail_errno(errno, "getcwd");
+    if (cwd[0] != '/') return r.fail("the working directory is outside the container");
     return true;
 }
 
@@ -301,11 +336,14 @@ void container_setup(ChildPlan& p, ChildReport& r) {
     if (!p.in_cgroup && !p.cgroup->v2_procs_file().empty() && !join_cgroup_self(p.cgroup->v2_procs_file(), r))
         return;
     if (!setup_stdio(p.stdio, r)) return;
-    // A new session whose controlling terminal is the pty, for job control and ^C.
-    if (p.tty && (::setsid() < 0 || ::ioctl(0, TIOCSCTTY, 0) != 0))
-        return void(r.fail_errno(errno, "make the terminal controlling"));
+    // A session of its own, so no terminal of the caller's is the container's controlling
+    // terminal (TIOCSTI needs that); with -t the pty becomes it, for job control and ^C.
+    if (::setsid() < 0) return void(r.fail_errno(errno, "setsid"));
+    if (p.tty && ::ioctl(0, TIOCSCTTY, 0) != 0) return void(r.fail_errno(errno, "make the terminal controlling"));
 
     if (!setup_rootfs(p.rootfs, r)) return;
+    if (p.stdio[0] < 0 && !open_null_stdin(r)) return;
+    if (!close_inherited_fds(p.report_fd, r)) return;
     if (!set_hostname(p.hostname.c_str(), r)) return;
     if (p.new_net && !bring_up_loopback(r)) return;
 
@@ -345,6 +383,7 @@ void container_setup(ChildPlan& p, ChildReport& r) {
         p.envp[p.env.size()] = p.home_entry.data();
     }
     if (::chdir(p.cwd.c_str()) != 0) return void(r.fail_errno(errno, "chdir %s", p.cwd.c_str()));
+    if (!check_cwd_inside_root(r)) return;
 
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return void(r.fail_errno(errno, "set no_new_privs"));
     if (!install_seccomp(*p.seccomp, r)) return;
@@ -491,22 +530,20 @@ int run_container(const ContainerSpec& spec) {
     plan.last_cap = last_cap;
     plan.caps = docker_default_capabilities();
 
-    UniqueFd devnull;
-    int stdin_fd = spec.stdin_fd;
-    if (stdin_fd < 0) {
-        devnull.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-        if (!devnull) throw_errno("open /dev/null");
-        stdin_fd = devnull.get();
-    }
-    plan.stdio[0] = stdin_fd;
-    plan.stdio[1] = spec.stdout_fd;
-    plan.stdio[2] = spec.stderr_fd;
+    // The container never gets one of the caller's descriptors: a pty of its own with -t,
+    // pipes relayed by kiln otherwise (stdio_relay.hpp says why).
     std::optional<Pty> pty;
+    std::optional<StdioPipes> pipes;
     if (spec.tty) {
         pty.emplace(spec.stdin_fd);
         plan.tty = true;
         plan.stdio[0] = plan.stdio[1] = plan.stdio[2] = pty->slave();
         plan.binds.insert(plan.binds.begin(), BindMount{pty->slave_path(), "/dev/console", false});
+    } else {
+        pipes.emplace(spec.stdin_fd >= 0);
+        plan.stdio[0] = pipes->container_stdin();
+        plan.stdio[1] = pipes->container_stdout();
+        plan.stdio[2] = pipes->container_stderr();
     }
     Pipe report = make_pipe();
     plan.report_fd = report.write.get();
@@ -526,6 +563,7 @@ int run_container(const ContainerSpec& spec) {
     child.emplace(cloned.pid, cloned.pidfd);
     forward_target.started(cloned.pid, cloned.pidfd);
     report.write.reset();
+    if (pipes) pipes->close_container_ends();
 
     // EOF without a report means execve succeeded (the pipe is close-on-exec).
     ChildReport failure;
@@ -546,6 +584,8 @@ int run_container(const ContainerSpec& spec) {
     if (pty) {
         pty->close_slave();
         relay_pty(*pty, spec.stdin_fd, spec.stdout_fd);
+    } else {
+        pipes->relay(spec.stdin_fd, spec.stdout_fd, spec.stderr_fd);
     }
     return decode_status(child->wait());
 }

@@ -23,7 +23,9 @@ struct ContainerSpec {
     std::string hostname;           // default: the first 12 hex digits of id
     image::MountSpec rootfs;
     std::vector<BindMount> binds;
-    int stdin_fd = -1;              // -1: /dev/null (with tty: no input)
+    // The caller's stdio. The container never holds these descriptors: kiln relays them
+    // through pipes (or the pty with tty) until the container's output is closed.
+    int stdin_fd = -1;              // -1: the container's own /dev/null (with tty: no input)
     int stdout_fd = 1;
     int stderr_fd = 2;
 

@@ -1,6 +1,7 @@
 #include "runtime/rootfs.hpp"
 
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -138,6 +139,13 @@ bool bind_into(int rootfd, const char* source, const char* target, bool director
     // The fd still names the covered directory; reopen to reach the new mount.
     UniqueFd mounted(open_beneath(rootfd, target, O_PATH));
     if (!mounted) return r.fail_errno(errno, "open %s", target);
+    // Read-only all the way down, as Docker 25+ does: a plain remount would leave every
+    // submount of the source (MS_REC brought them along) writable.
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    if (::syscall(SYS_mount_setattr, mounted.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0)
+        return true;
+    if (errno != ENOSYS) return r.fail_errno(errno, "make %s read-only", target);
     return remount_readonly(mounted.get(), target, r);
 }
 

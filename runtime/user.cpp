@@ -62,8 +62,13 @@ std::optional<unsigned> parse_id(std::string_view s) {
     unsigned value = 0;
     if (s.empty()) return std::nullopt;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-    if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    if (ec != std::errc() || end != s.data() + s.size() || value > max_id) return std::nullopt;
     return value;
+}
+
+bool is_out_of_range_id(std::string_view s) {
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos) return false;
+    return !parse_id(s);
 }
 
 std::optional<PasswdEntry> find_passwd(std::string_view passwd, std::string_view key) {
@@ -89,6 +94,11 @@ bool resolve_user(std::string_view spec, std::string_view passwd, std::string_vi
     std::string_view group_part;
     if (auto colon = spec.find(':'); colon != std::string_view::npos) group_part = spec.substr(colon + 1);
     if (user_part.empty()) user_part = "0";
+    // 2^32-1 is "no change" to setresuid/setresgid: it would leave the process root.
+    if (is_out_of_range_id(user_part) || is_out_of_range_id(group_part)) {
+        error = "uids and gids must be in range 0-2147483647";
+        return false;
+    }
 
     auto entry = find_passwd(passwd, user_part);
     std::string_view user_name;

@@ -34,8 +34,15 @@ struct ResolvedUser {
     std::string_view home = "/";              // points into the passwd contents
 };
 
-// Parses a decimal id; nullopt unless all of s is digits and fits.
+// Docker's limit for uids and gids. Above it, 2^32-1 means "unchanged" to setresuid and
+// other values are not portable ids.
+inline constexpr unsigned max_id = 2147483647;
+
+// Parses a decimal id; nullopt unless all of s is digits and the value is at most max_id.
 std::optional<unsigned> parse_id(std::string_view s);
+
+// True for a string of digits whose value is above max_id: an id, but one that is refused.
+bool is_out_of_range_id(std::string_view s);
 
 // Resolves `spec` (empty means root). A name that is not in passwd, or a group name that
 // is not in group, is an error: returns false and points `error` at a static message.

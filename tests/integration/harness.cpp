@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include <catch2/catch.hpp>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -148,6 +150,40 @@ std::string make_busybox_rootfs(const std::string& dir) {
                  "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
     atomic_write(dir + "/etc/group", "root:x:0:\nnogroup:x:65534:\n");
     return dir;
+}
+
+std::vector<std::string> Kiln::argv(std::vector<std::string> args) const {
+    args.insert(args.begin(), {KILN_BINARY, "--root", root.path()});
+    return args;
+}
+
+CommandResult Kiln::operator()(std::vector<std::string> args, const std::string& input) const {
+    return run_command(argv(std::move(args)), input);
+}
+
+const std::string& busybox_tarball() {
+    static const std::string path = [] {
+        std::string out = "/tmp/kiln-it-busybox-" + std::to_string(::getpid()) + ".tar";
+        auto r = run_command({"bash", KILN_SOURCE_DIR "/scripts/make-busybox-rootfs", out});
+        if (r.exit_code != 0) FAIL("make-busybox-rootfs failed: " << r.err);
+        return out;
+    }();
+    return path;
+}
+
+void import_base(const Kiln& kiln) {
+    auto r = kiln({"import", busybox_tarball(), "localhost/busybox:latest"});
+    REQUIRE(r.exit_code == 0);
+}
+
+void import_probe_image(const Kiln& kiln) {
+    import_base(kiln);
+    TempDir context("/tmp", "kiln-it-probe-");
+    std::filesystem::copy_file(probe_binary(), context.path() + "/kiln-probe");
+    atomic_write(context.path() + "/Dockerfile", "FROM localhost/busybox\nCOPY kiln-probe /bin/kiln-probe\n");
+    auto r = kiln({"build", "-q", "-t", "localhost/probe", context.path()});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
 }
 
 const std::string& shared_busybox_rootfs() {

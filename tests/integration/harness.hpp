@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "util/fs.hpp"
+
 namespace kiln::test {
 
 // True when the tests run as root (needed for namespaces, mounts and cgroups).
@@ -33,5 +35,23 @@ struct CommandResult {
 // Runs argv (argv[0] looked up in PATH) with stdin_data on its stdin and returns its exit
 // code and everything it wrote to stdout and stderr. Throws kiln::Error if it cannot start.
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_data = "");
+
+// The kiln binary under test with a store of its own (removed with this object).
+struct Kiln {
+    TempDir root{"/tmp", "kiln-it-root-"};
+
+    CommandResult operator()(std::vector<std::string> args, const std::string& input = "") const;
+    // The argv that runs `kiln --root ROOT args...` (for tests that spawn it themselves).
+    std::vector<std::string> argv(std::vector<std::string> args) const;
+};
+
+// The busybox base tarball from scripts/make-busybox-rootfs, made once per test process.
+const std::string& busybox_tarball();
+
+// Imports busybox_tarball() as localhost/busybox:latest (fails the test otherwise).
+void import_base(const Kiln& kiln);
+
+// Imports the base, then builds localhost/probe: busybox plus /bin/kiln-probe.
+void import_probe_image(const Kiln& kiln);
 
 }  // namespace kiln::test
