@@ -12,30 +12,9 @@
 
 namespace {
 
-struct Kiln {
-    kiln::TempDir root{"/tmp", "kiln-it-root-"};
-
-    kiln::test::CommandResult operator()(std::vector<std::string> args, const std::string& input = "") const {
-        args.insert(args.begin(), {KILN_BINARY, "--root", root.path()});
-        return kiln::test::run_command(args, input);
-    }
-};
-
-// The busybox base tarball, made once per test run.
-const std::string& busybox_tarball() {
-    static const std::string path = [] {
-        std::string out = "/tmp/kiln-it-busybox-" + std::to_string(::getpid()) + ".tar";
-        auto r = kiln::test::run_command({"bash", KILN_SOURCE_DIR "/scripts/make-busybox-rootfs", out});
-        if (r.exit_code != 0) FAIL("make-busybox-rootfs failed: " << r.err);
-        return out;
-    }();
-    return path;
-}
-
-void import_base(const Kiln& kiln) {
-    auto r = kiln({"import", busybox_tarball(), "localhost/busybox:latest"});
-    REQUIRE(r.exit_code == 0);
-}
+using kiln::test::busybox_tarball;
+using kiln::test::import_base;
+using kiln::test::Kiln;
 
 std::string copy_example(const std::string& into) {
     std::filesystem::copy(KILN_SOURCE_DIR "/examples/hello", into,

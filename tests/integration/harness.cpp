@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +22,43 @@ extern char** environ;
 namespace kiln::test {
 
 bool is_root() { return ::geteuid() == 0; }
+
+Sandbox::Sandbox(std::vector<std::string> args) {
+    mkdir_p(dir.path() + "/upper");
+    mkdir_p(dir.path() + "/work");
+    mkdir_p(dir.path() + "/state");
+    spec.args = std::move(args);
+    spec.rootfs.type = "overlay";
+    spec.rootfs.source = "overlay";
+    spec.rootfs.options = "lowerdir=" + shared_busybox_rootfs() + ",upperdir=" + dir.path() +
+                          "/upper,workdir=" + dir.path() + "/work";
+    spec.state_dir = dir.path() + "/state";
+}
+
+namespace {
+
+// A memory file's whole content, whatever its offset.
+std::string read_memfd(int fd) {
+    std::string text;
+    char buf[4096];
+    ssize_t n;
+    off_t off = 0;
+    while ((n = ::pread(fd, buf, sizeof buf, off)) > 0) {
+        text.append(buf, static_cast<std::size_t>(n));
+        off += n;
+    }
+    return text;
+}
+
+}  // namespace
+
+Output run(runtime::ContainerSpec spec) {
+    UniqueFd out(::memfd_create("out", MFD_CLOEXEC)), err(::memfd_create("err", MFD_CLOEXEC));
+    spec.stdout_fd = out.get();
+    spec.stderr_fd = err.get();
+    int code = runtime::run_container(spec);
+    return {code, read_memfd(out.get()), read_memfd(err.get())};
+}
 
 namespace {
 
@@ -159,6 +197,26 @@ const std::string& shared_busybox_rootfs() {
     }();
     static const std::string path = holder->path() + "/rootfs";
     return path;
+}
+
+CommandResult Kiln::operator()(std::vector<std::string> args, const std::string& input) const {
+    args.insert(args.begin(), {KILN_BINARY, "--root", root.path()});
+    return run_command(args, input);
+}
+
+const std::string& busybox_tarball() {
+    static const std::string path = [] {
+        std::string out = "/tmp/kiln-it-busybox-" + std::to_string(::getpid()) + ".tar";
+        auto r = run_command({"bash", KILN_SOURCE_DIR "/scripts/make-busybox-rootfs", out});
+        if (r.exit_code != 0) throw Error("make-busybox-rootfs failed: " + r.err);
+        return out;
+    }();
+    return path;
+}
+
+void import_base(const Kiln& kiln) {
+    auto r = kiln({"import", busybox_tarball(), "localhost/busybox:latest"});
+    if (r.exit_code != 0) throw Error("kiln import failed: " + r.err);
 }
 
 }  // namespace kiln::test

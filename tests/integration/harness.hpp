@@ -4,6 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "runtime/container.hpp"
+#include "util/fs.hpp"
+
 namespace kiln::test {
 
 // True when the tests run as root (needed for namespaces, mounts and cgroups).
@@ -30,8 +33,39 @@ struct CommandResult {
     std::string err;
 };
 
+// A container on an overlay over the shared busybox rootfs, so every test may write to
+// its "/" without touching the others.
+struct Sandbox {
+    TempDir dir{"/tmp", "kiln-runtime-test-"};
+    runtime::ContainerSpec spec;
+
+    explicit Sandbox(std::vector<std::string> args);
+};
+
+struct Output {
+    int code;
+    std::string out, err;
+};
+
+// Runs the spec with run_container, stdout and stderr captured in memory files.
+Output run(runtime::ContainerSpec spec);
+
 // Runs argv (argv[0] looked up in PATH) with stdin_data on its stdin and returns its exit
 // code and everything it wrote to stdout and stderr. Throws kiln::Error if it cannot start.
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_data = "");
+
+// The kiln binary on a fresh temporary store (--root), removed with this object.
+struct Kiln {
+    TempDir root{"/tmp", "kiln-it-root-"};
+
+    CommandResult operator()(std::vector<std::string> args, const std::string& input = "") const;
+};
+
+// A busybox root filesystem tarball from scripts/make-busybox-rootfs, made once per test run.
+const std::string& busybox_tarball();
+
+// Imports busybox_tarball() into kiln's store as localhost/busybox:latest; throws
+// kiln::Error if that fails.
+void import_base(const Kiln& kiln);
 
 }  // namespace kiln::test
