@@ -8,7 +8,10 @@
 #include "builder/image_config.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
+#include "runtime/capabilities.hpp"
 #include "runtime/container.hpp"
+#include "runtime/seccomp_compile.hpp"
+#include "runtime/seccomp_json.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -82,13 +85,42 @@ std::int64_t parse_memory_size(const std::string& text) {
     return static_cast<std::int64_t>(value * static_cast<double>(multiplier));
 }
 
+void apply_security_opts(const std::vector<std::string>& opts, runtime::ContainerSpec& spec) {
+    for (const auto& opt : opts) {
+        auto invalid = [&](const std::string& why) { return Error("invalid --security-opt \"" + opt + "\": " + why); };
+        auto eq = opt.find('=');
+        std::string key = opt.substr(0, eq);
+        std::string value = eq == std::string::npos ? "" : opt.substr(eq + 1);
+        if (eq == std::string::npos && opt != "no-new-privileges") {
+            if (auto colon = opt.find(':'); colon != std::string::npos)
+                throw invalid("the \":\" separator is deprecated in Docker and not accepted by kiln; write " +
+                              opt.substr(0, colon) + "=" + opt.substr(colon + 1));
+        }
+        if (key == "no-new-privileges") {
+            // kiln always sets no_new_privs; it cannot be turned off.
+            if (eq == std::string::npos || value == "true" || value == "1") continue;
+            throw invalid("kiln always runs containers with no-new-privileges");
+        }
+        if (key != "seccomp") throw invalid("kiln supports only seccomp=unconfined|builtin|PROFILE.json and no-new-privileges");
+        if (value.empty()) throw invalid("give seccomp=unconfined or seccomp=PROFILE.json");
+        if (value == "unconfined")
+            spec.seccomp = std::make_shared<const std::vector<sock_filter>>();
+        else if (value == "builtin")
+            spec.seccomp = nullptr;
+        else
+            spec.seccomp = std::make_shared<const std::vector<sock_filter>>(runtime::compile_seccomp(
+                runtime::load_seccomp_profile(value), runtime::docker_default_capabilities()));
+    }
+}
+
 int run_image(image::Store& store, const RunOptions& options) {
+    runtime::ContainerSpec spec;
+    apply_security_opts(options.security_opts, spec);
     auto id = store.images().resolve(options.image);
     if (!id) id = store.images().resolve(image::parse_reference(options.image).str());
     if (!id) throw Error("Unable to find image '" + options.image + "' in the store");
     auto config = ImageConfig::from_base(nlohmann::json::parse(store.images().config(*id)));
 
-    runtime::ContainerSpec spec;
     spec.args = container_args(config.entrypoint(), config.cmd(), options);
     if (spec.args.empty()) throw Error("no command specified");
     spec.env = config.env();
