@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "util/error.hpp"
@@ -150,7 +151,9 @@ std::vector<std::vector<scmp_arg_cmp>> condition_sets(const SeccompRule& rule) {
 }
 
 // One arch's filter: libseccomp applies a rule to every arch of a context, and includes/
-// excludes may differ per arch, so each arch gets its own context and they are merged.
+// excludes may differ per arch, so each arch gets its own context. (Each is also exported
+// on its own: libseccomp takes several times longer to generate one multi-arch program
+// than the single-arch ones together, and this sits on every `kiln run`'s start.)
 Ctx arch_filter(const SeccompProfile& profile, std::uint32_t arch, CapMask caps) {
     const std::uint32_t default_action = scmp_action(profile.default_action, profile.default_errno_ret);
     Ctx ctx(seccomp_init(default_action));
@@ -159,8 +162,11 @@ Ctx arch_filter(const SeccompProfile& profile, std::uint32_t arch, CapMask caps)
         check(seccomp_arch_add(ctx.get(), arch), "add arch");
         check(seccomp_arch_remove(ctx.get(), seccomp_arch_native()), "remove native arch");
     }
-    // A binary search over syscall numbers instead of a linear walk on every syscall.
-    check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2), "set optimize");
+    // A binary search over syscall numbers instead of a linear walk on every syscall, for
+    // the native arch; 32-bit compat programs are rare and keep the cheaper linear form
+    // (generating the tree costs start latency).
+    if (arch == seccomp_arch_native())
+        check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2), "set optimize");
     for (const SeccompRule* rule : applicable_rules(profile, arch, caps)) {
         std::uint32_t action = scmp_action(rule->action, rule->errno_ret);
         // libseccomp refuses a rule that repeats the default action; it is a no-op anyway.
@@ -206,6 +212,7 @@ public:
     void load_word(std::uint32_t offset) { code_.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offset)); }
     void ret(std::uint32_t value) { code_.push_back(BPF_STMT(BPF_RET | BPF_K, value)); }
     void jump(Label to) { emit(BPF_JMP | BPF_JA, 0, to, to); }
+    void append(const std::vector<sock_filter>& code) { code_.insert(code_.end(), code.begin(), code.end()); }
     // if (A <op> k) goto yes; else goto no.
     void branch(std::uint16_t op, std::uint32_t k, Label yes, Label no) { emit(BPF_JMP | op | BPF_K, k, yes, no); }
 
@@ -242,51 +249,69 @@ private:
     std::vector<Fixup> fixups_;
 };
 
-// runc's answer to "libseccomp cannot say ENOSYS for syscalls it has never heard of":
-// before libseccomp's program, per arch, nr > ceiling → ENOSYS; everything else falls
-// through to it (the jumps are relative, so the two programs simply concatenate).
-std::vector<sock_filter> enosys_stub(const std::vector<SyscallCeiling>& ceilings) {
-    auto find = [&](std::uint32_t arch) -> const SyscallCeiling* {
-        for (const auto& c : ceilings)
-            if (c.arch == arch) return &c;
-        return nullptr;
-    };
+struct ArchProgram {
+    std::uint32_t arch;                   // SCMP_ARCH_* token
+    std::optional<std::uint32_t> ceiling;  // ENOSYS above this number, if set
+    std::vector<sock_filter> program;     // libseccomp's, for this arch alone
+};
+
+// The program kiln installs: a dispatcher on seccomp_data.arch (and, under
+// AUDIT_ARCH_X86_64, the x32 bit of the number) that jumps to each arch's own libseccomp
+// program. Before the jump comes runc's answer to "libseccomp cannot say ENOSYS for
+// syscalls it has never heard of": nr > ceiling returns ENOSYS. An arch outside the filter
+// goes to the first program, whose own arch check applies libseccomp's bad-arch action.
+// Classic BPF jumps are relative and forward, so the programs are appended unchanged.
+std::vector<sock_filter> dispatch(const std::vector<ArchProgram>& programs) {
     BpfAssembler bpf;
-    auto enosys = bpf.label(), done = bpf.label();
+    std::vector<BpfAssembler::Label> starts;
+    for (std::size_t i = 0; i < programs.size(); ++i) starts.push_back(bpf.label());
+    auto find = [&](std::uint32_t arch) -> std::optional<std::size_t> {
+        for (std::size_t i = 0; i < programs.size(); ++i)
+            if (programs[i].arch == arch) return i;
+        return std::nullopt;
+    };
+    // nr is loaded: ENOSYS above the ceiling, else on to the arch's program.
+    auto enter = [&](std::optional<std::size_t> index) {
+        if (!index) return bpf.jump(starts.front());
+        if (const auto& ceiling = programs[*index].ceiling) {
+            auto within = bpf.label(), above = bpf.label();
+            bpf.branch(BPF_JGT, *ceiling, above, within);
+            bpf.bind(above);
+            bpf.ret(SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
+            bpf.bind(within);
+        }
+        bpf.jump(starts[*index]);
+    };
     bpf.load_word(offsetof(seccomp_data, arch));
     // x86_64 and x32 share one audit arch; the number's x32 bit tells them apart.
-    const SyscallCeiling* x86_64 = find(SCMP_ARCH_X86_64);
-    const SyscallCeiling* x32 = find(SCMP_ARCH_X32);
+    auto x86_64 = find(SCMP_ARCH_X86_64), x32 = find(SCMP_ARCH_X32);
     if (x86_64 || x32) {
-        auto next = bpf.label(), is_x32 = bpf.label(), is_x86_64 = bpf.label();
-        bpf.branch(BPF_JEQ, AUDIT_ARCH_X86_64, is_x86_64, next);
-        bpf.bind(is_x86_64);
+        auto matched = bpf.label(), next = bpf.label(), is_x32 = bpf.label(), native = bpf.label();
+        bpf.branch(BPF_JEQ, AUDIT_ARCH_X86_64, matched, next);
+        bpf.bind(matched);
         bpf.load_word(offsetof(seccomp_data, nr));
-        auto native = bpf.label();
         bpf.branch(BPF_JSET, x32_syscall_bit, is_x32, native);
         bpf.bind(native);
-        // An arch missing from the filter is libseccomp's to refuse.
-        if (x86_64) bpf.branch(BPF_JGT, x86_64->highest, enosys, done);
-        else bpf.jump(done);
+        enter(x86_64);
         bpf.bind(is_x32);
-        if (x32) bpf.branch(BPF_JGT, x32->highest, enosys, done);
-        else bpf.jump(done);
+        enter(x32);
         bpf.bind(next);
     }
-    for (const auto& c : ceilings) {
-        if (c.arch == SCMP_ARCH_X86_64 || c.arch == SCMP_ARCH_X32) continue;
-        auto next = bpf.label(), match = bpf.label();
+    for (std::size_t i = 0; i < programs.size(); ++i) {
+        if (programs[i].arch == SCMP_ARCH_X86_64 || programs[i].arch == SCMP_ARCH_X32) continue;
+        auto matched = bpf.label(), next = bpf.label();
         // libseccomp's arch tokens are the kernel's AUDIT_ARCH_* values.
-        bpf.branch(BPF_JEQ, c.arch, match, next);
-        bpf.bind(match);
+        bpf.branch(BPF_JEQ, programs[i].arch, matched, next);
+        bpf.bind(matched);
         bpf.load_word(offsetof(seccomp_data, nr));
-        bpf.branch(BPF_JGT, c.highest, enosys, done);
+        enter(i);
         bpf.bind(next);
     }
-    bpf.jump(done);
-    bpf.bind(enosys);
-    bpf.ret(SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
-    bpf.bind(done);
+    bpf.jump(starts.front());
+    for (std::size_t i = 0; i < programs.size(); ++i) {
+        bpf.bind(starts[i]);
+        bpf.append(programs[i].program);
+    }
     return bpf.finish();
 }
 
@@ -305,19 +330,17 @@ std::vector<SyscallCeiling> seccomp_syscall_ceilings(const SeccompProfile& profi
 }
 
 std::vector<sock_filter> compile_seccomp(const SeccompProfile& profile, CapMask effective_caps) {
-    auto arches = target_arches(profile);
-    Ctx merged = arch_filter(profile, arches.front(), effective_caps);
-    for (std::size_t i = 1; i < arches.size(); ++i) {
-        Ctx other = arch_filter(profile, arches[i], effective_caps);
-        int rc = seccomp_merge(merged.get(), other.get());
-        check(rc, "merge arch filters");
-        other.release();  // merged into (and freed with) `merged`
+    // A permissive default gets no ENOSYS: an unknown syscall is allowed, as asked.
+    bool enosys_above_ceiling = !permissive(scmp_action(profile.default_action, profile.default_errno_ret));
+    auto ceilings = seccomp_syscall_ceilings(profile, effective_caps);
+    std::vector<ArchProgram> programs;
+    for (std::uint32_t arch : target_arches(profile)) {
+        ArchProgram& p = programs.emplace_back(ArchProgram{arch, std::nullopt, {}});
+        for (const auto& c : ceilings)
+            if (c.arch == arch && enosys_above_ceiling) p.ceiling = c.highest;
+        p.program = export_program(arch_filter(profile, arch, effective_caps).get());
     }
-    std::vector<sock_filter> program = export_program(merged.get());
-    if (!permissive(scmp_action(profile.default_action, profile.default_errno_ret))) {
-        std::vector<sock_filter> stub = enosys_stub(seccomp_syscall_ceilings(profile, effective_caps));
-        program.insert(program.begin(), stub.begin(), stub.end());
-    }
+    std::vector<sock_filter> program = dispatch(programs);
     if (program.size() > BPF_MAXINSNS)
         throw Error("seccomp: the profile compiles to " + std::to_string(program.size()) +
                     " BPF instructions, more than the kernel's " + std::to_string(BPF_MAXINSNS));
