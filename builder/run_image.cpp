@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <thread>
+#include <future>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -10,8 +11,11 @@
 #include "builder/image_config.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
+#include "runtime/capabilities.hpp"
 #include "runtime/container.hpp"
 #include "runtime/user.hpp"
+#include "runtime/seccomp_compile.hpp"
+#include "runtime/seccomp_json.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -74,13 +78,48 @@ void check_user_spec(const std::string& user) {
 
 }  // namespace
 
+void apply_security_opts(const std::vector<std::string>& opts, runtime::ContainerSpec& spec) {
+    for (const auto& opt : opts) {
+        auto invalid = [&](const std::string& why) { return Error("invalid --security-opt \"" + opt + "\": " + why); };
+        auto eq = opt.find('=');
+        std::string key = opt.substr(0, eq);
+        std::string value = eq == std::string::npos ? "" : opt.substr(eq + 1);
+        if (eq == std::string::npos && opt != "no-new-privileges") {
+            if (auto colon = opt.find(':'); colon != std::string::npos)
+                throw invalid("the \":\" separator is deprecated in Docker and not accepted by kiln; write " +
+                              opt.substr(0, colon) + "=" + opt.substr(colon + 1));
+        }
+        if (key == "no-new-privileges") {
+            // kiln always sets no_new_privs; it cannot be turned off.
+            if (eq == std::string::npos || value == "true" || value == "1") continue;
+            throw invalid("kiln always runs containers with no-new-privileges");
+        }
+        if (key != "seccomp") throw invalid("kiln supports only seccomp=unconfined|builtin|PROFILE.json and no-new-privileges");
+        if (value.empty()) throw invalid("give seccomp=unconfined or seccomp=PROFILE.json");
+        if (value == "unconfined")
+            spec.seccomp = std::make_shared<const std::vector<sock_filter>>();
+        else if (value == "builtin")
+            spec.seccomp = nullptr;
+        else
+            spec.seccomp = std::make_shared<const std::vector<sock_filter>>(runtime::compile_seccomp(
+                runtime::load_seccomp_profile(value), runtime::docker_default_capabilities()));
+    }
+}
+
 int run_image(image::Store& store, const RunOptions& options) {
+    runtime::ContainerSpec spec;
+    apply_security_opts(options.security_opts, spec);
+    // Compiling Docker's profile takes a few milliseconds of libseccomp: do it on another
+    // core while the store is read and the snapshot made; run_container waits for it. The
+    // future joins at return, so the thread never outlives this call.
+    std::future<void> seccomp_ready;
+    if (!spec.seccomp)
+        seccomp_ready = std::async(std::launch::async, [] { runtime::default_seccomp_program(); });
     auto id = store.images().resolve(options.image);
     if (!id) id = store.images().resolve(image::parse_reference(options.image).str());
     if (!id) throw Error("Unable to find image '" + options.image + "' in the store");
     auto config = ImageConfig::from_base(nlohmann::json::parse(store.images().config(*id)));
 
-    runtime::ContainerSpec spec;
     spec.args = container_args(config.entrypoint(), config.cmd(), options);
     if (spec.args.empty()) throw Error("no command specified");
     spec.env = config.env();

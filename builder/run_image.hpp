@@ -7,6 +7,9 @@
 namespace kiln::image {
 class Store;
 }
+namespace kiln::runtime {
+struct ContainerSpec;
+}
 
 namespace kiln::builder {
 
@@ -25,7 +28,13 @@ struct RunOptions {
     std::string memory;                          // --memory: "512m", "1g", bytes
     std::string pids_limit;                      // --pids-limit
     std::string cpus;                            // --cpus
+    std::vector<std::string> security_opts;      // --security-opt seccomp=unconfined|FILE, no-new-privileges
 };
+
+// Applies --security-opt values to the spec: seccomp=unconfined (no filter), seccomp=FILE
+// (a Docker profile, compiled here), seccomp=builtin (the default), no-new-privileges[=true]
+// (always on in kiln). Throws kiln::Error for anything else, before anything is created.
+void apply_security_opts(const std::vector<std::string>& opts, runtime::ContainerSpec& spec);
 
 // Runs a container from an image in the foreground and returns its exit status (Docker's
 // rules: 126 not executable, 127 not found, 128+N killed by signal N). Throws kiln::Error

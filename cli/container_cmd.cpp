@@ -31,6 +31,7 @@ void register_container_commands(CLI::App& app, const GlobalOptions& global, int
     auto* hostname = run->add_option("-h,--hostname", flags->hostname, "Container host name");
     auto* entrypoint = run->add_option("--entrypoint", flags->entrypoint, "Override the image's ENTRYPOINT");
     repeatable(run->add_option("-v,--volume", o.volumes, "Bind mount HOST:CONTAINER[:ro]"));
+    repeatable(run->add_option("--security-opt", o.security_opts, "seccomp=unconfined|PROFILE.json, no-new-privileges"));
     run->callback([flags, run, workdir, user, hostname, entrypoint, &global, &exit_code] {
         auto options = flags->options;
         auto rest = run->remaining();

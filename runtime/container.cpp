@@ -37,7 +37,7 @@
 #include "runtime/env.hpp"
 #include "runtime/namespaces.hpp"
 #include "runtime/rootfs.hpp"
-#include "runtime/seccomp_profile.hpp"
+#include "runtime/seccomp_compile.hpp"
 #include "runtime/stdio_relay.hpp"
 #include "runtime/tty.hpp"
 #include "runtime/user.hpp"
@@ -386,7 +386,7 @@ void container_setup(ChildPlan& p, ChildReport& r) {
     if (!check_cwd_inside_root(r)) return;
 
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return void(r.fail_errno(errno, "set no_new_privs"));
-    if (!install_seccomp(*p.seccomp, r)) return;
+    if (!p.seccomp->empty() && !install_seccomp(*p.seccomp, r)) return;
     // Only stdio survives execve; the report pipe stays open until then.
     if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) return void(r.fail_errno(errno, "close_range"));
     ::umask(022);
@@ -525,7 +525,7 @@ int run_container(const ContainerSpec& spec) {
     plan.path = env_lookup(plan.env, "PATH");
     plan.passwd = std::make_unique_for_overwrite<char[]>(account_file_max);
     plan.group = std::make_unique_for_overwrite<char[]>(account_file_max);
-    plan.seccomp = &default_seccomp_program();
+    plan.seccomp = spec.seccomp ? spec.seccomp.get() : &default_seccomp_program();
     static const int last_cap = last_capability();
     plan.last_cap = last_cap;
     plan.caps = docker_default_capabilities();

@@ -1,7 +1,9 @@
 #pragma once
+#include <linux/filter.h>
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,9 @@ struct ContainerSpec {
     // /dev/console and controlling terminal); run_container relays stdin_fd to it and its
     // output to stdout_fd (stderr is merged, as with a real terminal).
     bool tty = false;
+    // The seccomp program (compile_seccomp): nullptr means Docker's default profile, an
+    // empty program no filter at all (`--security-opt seccomp=unconfined`).
+    std::shared_ptr<const std::vector<sock_filter>> seccomp;
 };
 
 // Runs a container in the foreground and waits for it. Returns Docker's exit status: the

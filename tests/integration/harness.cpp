@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +25,43 @@ extern char** environ;
 namespace kiln::test {
 
 bool is_root() { return ::geteuid() == 0; }
+
+Sandbox::Sandbox(std::vector<std::string> args) {
+    mkdir_p(dir.path() + "/upper");
+    mkdir_p(dir.path() + "/work");
+    mkdir_p(dir.path() + "/state");
+    spec.args = std::move(args);
+    spec.rootfs.type = "overlay";
+    spec.rootfs.source = "overlay";
+    spec.rootfs.options = "lowerdir=" + shared_busybox_rootfs() + ",upperdir=" + dir.path() +
+                          "/upper,workdir=" + dir.path() + "/work";
+    spec.state_dir = dir.path() + "/state";
+}
+
+namespace {
+
+// A memory file's whole content, whatever its offset.
+std::string read_memfd(int fd) {
+    std::string text;
+    char buf[4096];
+    ssize_t n;
+    off_t off = 0;
+    while ((n = ::pread(fd, buf, sizeof buf, off)) > 0) {
+        text.append(buf, static_cast<std::size_t>(n));
+        off += n;
+    }
+    return text;
+}
+
+}  // namespace
+
+Output run(runtime::ContainerSpec spec) {
+    UniqueFd out(::memfd_create("out", MFD_CLOEXEC)), err(::memfd_create("err", MFD_CLOEXEC));
+    spec.stdout_fd = out.get();
+    spec.stderr_fd = err.get();
+    int code = runtime::run_container(spec);
+    return {code, read_memfd(out.get()), read_memfd(err.get())};
+}
 
 namespace {
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/container.hpp"
 #include "util/fs.hpp"
 
 namespace kiln::test {
@@ -31,6 +32,23 @@ struct CommandResult {
     std::string out;
     std::string err;
 };
+
+// A container on an overlay over the shared busybox rootfs, so every test may write to
+// its "/" without touching the others.
+struct Sandbox {
+    TempDir dir{"/tmp", "kiln-runtime-test-"};
+    runtime::ContainerSpec spec;
+
+    explicit Sandbox(std::vector<std::string> args);
+};
+
+struct Output {
+    int code;
+    std::string out, err;
+};
+
+// Runs the spec with run_container, stdout and stderr captured in memory files.
+Output run(runtime::ContainerSpec spec);
 
 // Runs argv (argv[0] looked up in PATH) with stdin_data on its stdin and returns its exit
 // code and everything it wrote to stdout and stderr. Throws kiln::Error if it cannot start.

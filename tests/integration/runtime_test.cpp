@@ -30,50 +30,9 @@ using kiln::runtime::ContainerSpec;
         return;                              \
     }
 
-// A container on an overlay over the shared busybox rootfs, so every test may write to
-// its "/" without touching the others.
-struct Sandbox {
-    kiln::TempDir dir{"/tmp", "kiln-runtime-test-"};
-    ContainerSpec spec;
-
-    explicit Sandbox(std::vector<std::string> args) {
-        kiln::mkdir_p(dir.path() + "/upper");
-        kiln::mkdir_p(dir.path() + "/work");
-        kiln::mkdir_p(dir.path() + "/state");
-        spec.args = std::move(args);
-        spec.rootfs.type = "overlay";
-        spec.rootfs.source = "overlay";
-        spec.rootfs.options = "lowerdir=" + kiln::test::shared_busybox_rootfs() + ",upperdir=" + dir.path() +
-                              "/upper,workdir=" + dir.path() + "/work";
-        spec.state_dir = dir.path() + "/state";
-    }
-};
-
-struct Output {
-    int code;
-    std::string out, err;
-};
-
-std::string read_all(int fd) {
-    std::string text;
-    char buf[4096];
-    ssize_t n;
-    off_t off = 0;
-    while ((n = ::pread(fd, buf, sizeof buf, off)) > 0) {
-        text.append(buf, static_cast<std::size_t>(n));
-        off += n;
-    }
-    return text;
-}
-
-// Runs the spec with stdout and stderr captured in memory files.
-Output run(ContainerSpec spec) {
-    kiln::UniqueFd out(::memfd_create("out", MFD_CLOEXEC)), err(::memfd_create("err", MFD_CLOEXEC));
-    spec.stdout_fd = out.get();
-    spec.stderr_fd = err.get();
-    int code = kiln::runtime::run_container(spec);
-    return {code, read_all(out.get()), read_all(err.get())};
-}
+using kiln::test::Output;
+using kiln::test::run;
+using kiln::test::Sandbox;
 
 Output run_sh(const std::string& script) { return run(Sandbox({"sh", "-c", script}).spec); }
 
