@@ -8,6 +8,7 @@
 #include "builder/image_config.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
+#include "runtime/cgroups.hpp"
 #include "runtime/container.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -119,6 +120,7 @@ int run_image(image::Store& store, const RunOptions& options) {
     if (options.pids_limit < 0 || options.cpus < 0) throw Error("--pids-limit and --cpus must not be negative");
     spec.pids_limit = options.pids_limit;
     spec.cpus = options.cpus;
+    runtime::validate_limits({spec.memory_limit, spec.pids_limit, spec.cpus});  // before the snapshot exists
 
     std::optional<Digest> top;
     for (const auto& diff_id : config.diff_ids()) top = image::chain_id(top, diff_id);

@@ -457,6 +457,8 @@ int run_container(const ContainerSpec& spec) {
     if (!spec.cwd.empty() && spec.cwd.front() != '/')
         throw Error("the working directory \"" + spec.cwd + "\" is not an absolute path");
 
+    validate_limits({spec.memory_limit, spec.pids_limit, spec.cpus});
+
     const std::string id = spec.id.empty() ? generate_container_id() : spec.id;
     std::optional<TempDir> temp_state;
     std::string state_dir = spec.state_dir;
@@ -511,7 +513,7 @@ int run_container(const ContainerSpec& spec) {
     Pipe report = make_pipe();
     plan.report_fd = report.write.get();
 
-    Cgroup cgroup(id, {spec.memory_limit, spec.pids_limit, spec.cpus});
+    Cgroup cgroup(id, {spec.memory_limit, spec.pids_limit, spec.cpus}, spec.devices);
     plan.cgroup = &cgroup;
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (plan.new_net) flags |= CLONE_NEWNET;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "image/mount_spec.hpp"
+#include "runtime/device_policy.hpp"
 
 namespace kiln::runtime {
 
@@ -45,6 +46,8 @@ struct ContainerSpec {
     std::int64_t memory_limit = 0;
     std::int64_t pids_limit = 0;
     double cpus = 0;
+    // The device nodes the container may create and open (enforced through cgroups).
+    DevicePolicy devices = DevicePolicy::docker_default();
     // Like docker run -t: the container runs on a new pseudo-terminal (also its
     // /dev/console and controlling terminal); run_container relays stdin_fd to it and its
     // output to stdout_fd (stderr is merged, as with a real terminal).

@@ -12,30 +12,10 @@
 
 namespace {
 
-struct Kiln {
-    kiln::TempDir root{"/tmp", "kiln-it-root-"};
+using kiln::test::busybox_tarball;
+using kiln::test::Kiln;
 
-    kiln::test::CommandResult operator()(std::vector<std::string> args, const std::string& input = "") const {
-        args.insert(args.begin(), {KILN_BINARY, "--root", root.path()});
-        return kiln::test::run_command(args, input);
-    }
-};
-
-// The busybox base tarball, made once per test run.
-const std::string& busybox_tarball() {
-    static const std::string path = [] {
-        std::string out = "/tmp/kiln-it-busybox-" + std::to_string(::getpid()) + ".tar";
-        auto r = kiln::test::run_command({"bash", KILN_SOURCE_DIR "/scripts/make-busybox-rootfs", out});
-        if (r.exit_code != 0) FAIL("make-busybox-rootfs failed: " << r.err);
-        return out;
-    }();
-    return path;
-}
-
-void import_base(const Kiln& kiln) {
-    auto r = kiln({"import", busybox_tarball(), "localhost/busybox:latest"});
-    REQUIRE(r.exit_code == 0);
-}
+void import_base(const Kiln& kiln) { kiln::test::import_busybox(kiln); }
 
 std::string copy_example(const std::string& into) {
     std::filesystem::copy(KILN_SOURCE_DIR "/examples/hello", into,
@@ -49,12 +29,7 @@ int count(const std::string& text, const std::string& needle) {
     return n;
 }
 
-std::set<std::string> entries(const std::string& dir) {
-    std::set<std::string> out;
-    if (!kiln::path_exists(dir)) return out;
-    for (auto& e : std::filesystem::directory_iterator(dir)) out.insert(e.path().filename());
-    return out;
-}
+std::set<std::string> entries(const std::string& dir) { return kiln::test::dir_entries(dir); }
 
 #define SKIP_UNLESS_ROOT()                                                  \
     do {                                                                    \
@@ -265,4 +240,16 @@ TEST_CASE("COPY --chown resolves names in the image and --chmod sets modes", "[i
     auto bad = kiln({"build", ctx.path()});
     CHECK(bad.exit_code == 1);
     CHECK(bad.err.find("nosuchuser") != std::string::npos);
+}
+
+TEST_CASE("kiln run -m below 6 MB is one line of error, exit 125, nothing created", "[integration][run]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    import_base(kiln);
+    auto r = kiln({"run", "--rm", "-m", "1", "localhost/busybox", "true"});
+    CHECK(r.exit_code == 125);
+    CHECK(r.err == "kiln: Minimum memory limit allowed is 6MB\n");
+    CHECK(r.out.empty());
+    CHECK(entries(kiln.root.path() + "/snapshots").empty());
+    CHECK(kiln({"run", "--rm", "-m", "6m", "localhost/busybox", "true"}).exit_code == 0);
 }

@@ -150,6 +150,34 @@ std::string make_busybox_rootfs(const std::string& dir) {
     return dir;
 }
 
+std::vector<std::string> Kiln::argv(const std::vector<std::string>& args) const {
+    std::vector<std::string> out = {KILN_BINARY, "--root", root.path()};
+    out.insert(out.end(), args.begin(), args.end());
+    return out;
+}
+
+const std::string& busybox_tarball() {
+    static const std::string path = [] {
+        std::string out = "/tmp/kiln-it-busybox-" + std::to_string(::getpid()) + ".tar";
+        auto r = run_command({"bash", KILN_SOURCE_DIR "/scripts/make-busybox-rootfs", out});
+        if (r.exit_code != 0) throw Error("make-busybox-rootfs failed: " + r.err);
+        return out;
+    }();
+    return path;
+}
+
+void import_busybox(const Kiln& kiln) {
+    auto r = kiln({"import", busybox_tarball(), "localhost/busybox:latest"});
+    if (r.exit_code != 0) throw Error("kiln import of the busybox base failed: " + r.err);
+}
+
+std::set<std::string> dir_entries(const std::string& dir) {
+    std::set<std::string> out;
+    if (!path_exists(dir)) return out;
+    for (auto& e : std::filesystem::directory_iterator(dir)) out.insert(e.path().filename());
+    return out;
+}
+
 const std::string& shared_busybox_rootfs() {
     // A function-local static: built once, thread-safe, and removed (TempDir) at exit.
     static const auto holder = [] {

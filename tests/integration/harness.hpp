@@ -1,8 +1,11 @@
 #pragma once
 // Shared helpers for integration tests: root detection, a busybox root filesystem, and
 // running a command with captured output.
+#include <set>
 #include <string>
 #include <vector>
+
+#include "util/fs.hpp"
 
 namespace kiln::test {
 
@@ -33,5 +36,25 @@ struct CommandResult {
 // Runs argv (argv[0] looked up in PATH) with stdin_data on its stdin and returns its exit
 // code and everything it wrote to stdout and stderr. Throws kiln::Error if it cannot start.
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_data = "");
+
+// The kiln binary under test on a fresh store (a temporary --root, removed afterwards).
+struct Kiln {
+    TempDir root{"/tmp", "kiln-it-root-"};
+
+    // argv for `kiln --root ROOT args...`.
+    std::vector<std::string> argv(const std::vector<std::string>& args) const;
+    CommandResult operator()(const std::vector<std::string>& args, const std::string& input = "") const {
+        return run_command(argv(args), input);
+    }
+};
+
+// The busybox base image as a tarball (scripts/make-busybox-rootfs), made once per run.
+const std::string& busybox_tarball();
+
+// Imports busybox_tarball() as localhost/busybox:latest; throws kiln::Error on failure.
+void import_busybox(const Kiln& kiln);
+
+// Names in dir (empty if it does not exist).
+std::set<std::string> dir_entries(const std::string& dir);
 
 }  // namespace kiln::test
