@@ -34,7 +34,7 @@ struct ContainerSpec {
     // A directory the caller owns for this run's state; the runtime mounts the rootfs on
     // "<state_dir>/rootfs" (creating it) inside the container's private mount namespace,
     // so the host never sees that mount and nothing needs unmounting afterwards.
-    // Empty: a temporary directory under /run/kiln (or /tmp), removed after the run.
+    // Empty: the container's runtime directory (runtime_dir.hpp), removed after the run.
     std::string state_dir;
     // Share the host's network namespace instead of an isolated one with only `lo`.
     bool host_network = false;
