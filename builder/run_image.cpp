@@ -12,6 +12,7 @@
 #include "image/reference.hpp"
 #include "image/store.hpp"
 #include "runtime/capabilities.hpp"
+#include "runtime/cgroups.hpp"
 #include "runtime/container.hpp"
 #include "runtime/user.hpp"
 #include "runtime/seccomp_compile.hpp"
@@ -150,6 +151,7 @@ int run_image(image::Store& store, const RunOptions& options) {
     if (!options.memory.empty()) spec.memory_limit = parse_memory_size(options.memory);
     if (!options.pids_limit.empty()) spec.pids_limit = parse_pids_limit(options.pids_limit);
     if (!options.cpus.empty()) spec.cpus = parse_cpus(options.cpus, std::thread::hardware_concurrency());
+    runtime::validate_limits({spec.memory_limit, spec.pids_limit, spec.cpus});  // before the snapshot exists
 
     std::optional<Digest> top;
     for (const auto& diff_id : config.diff_ids()) top = image::chain_id(top, diff_id);

@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "image/store.hpp"
 #include "parser/parse.hpp"
+#include "runtime/runtime_dir.hpp"
 #include "util/error.hpp"
 
 namespace kiln::cli {
@@ -45,6 +46,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
             }
             options.build_args[arg.substr(0, eq)] = arg.substr(eq + 1);
         }
+        runtime::sweep_stale_runtime_dirs();  // before the store sweeps their snapshots
         image::Store store(global.root);
         builder::BuildResult result;
         try {

@@ -1,6 +1,7 @@
 #include "builder/run_image.hpp"
 #include "cli/commands.hpp"
 #include "image/store.hpp"
+#include "runtime/runtime_dir.hpp"
 #include "util/error.hpp"
 
 namespace kiln::cli {
@@ -42,6 +43,7 @@ void register_container_commands(CLI::App& app, const GlobalOptions& global, int
         if (user->count()) options.user = flags->user;
         if (hostname->count()) options.hostname = flags->hostname;
         if (entrypoint->count()) options.entrypoint = flags->entrypoint;
+        runtime::sweep_stale_runtime_dirs();  // before the store sweeps their snapshots
         image::Store store(global.root);
         exit_code = builder::run_image(store, options);
     });

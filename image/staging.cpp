@@ -109,7 +109,8 @@ std::vector<std::string> list_dir_names(const std::string& dir) {
     return names;
 }
 
-void remove_stale_entries(const std::string& dir, long min_age_seconds) {
+void remove_stale_entries(const std::string& dir, long min_age_seconds,
+                          const std::function<bool(const std::string& name)>& release_entry) {
     const auto names = list_dir_names(dir);
     const std::time_t now = std::time(nullptr);
     for (const auto& n : names) {
@@ -120,6 +121,7 @@ void remove_stale_entries(const std::string& dir, long min_age_seconds) {
         if (now - st.st_ctime < min_age_seconds) continue;
         UniqueFd lock = S_ISLNK(st.st_mode) ? UniqueFd() : try_lock_path(p);
         if (!S_ISLNK(st.st_mode) && !lock) continue;
+        if (release_entry && !release_entry(n)) continue;
         try {
             remove_all(p);
         } catch (const Error&) {

@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -56,7 +57,10 @@ UniqueFd try_lock_path(const std::string& path);
 std::vector<std::string> list_dir_names(const std::string& dir);
 
 // Removes every entry of dir that is unlocked and older than min_age_seconds (the age
-// guards the instant between an entry's creation and its owner's flock).
-void remove_stale_entries(const std::string& dir, long min_age_seconds);
+// guards the instant between an entry's creation and its owner's flock). If given,
+// release_entry(name) runs first, with the entry's lock held, to undo what the entry
+// stands for outside dir; when it returns false the entry is kept for a later sweep.
+void remove_stale_entries(const std::string& dir, long min_age_seconds,
+                          const std::function<bool(const std::string& name)>& release_entry = {});
 
 }  // namespace kiln::image

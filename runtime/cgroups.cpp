@@ -2,16 +2,25 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string_view>
+#include <thread>
 
+#include "runtime/device_filter.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/fs.hpp"
 
 namespace kiln::runtime {
 
@@ -21,23 +30,35 @@ void debug_note(const std::string& text) {
     if (std::getenv("KILN_DEBUG")) std::fprintf(stderr, "kiln: debug: %s\n", text.c_str());
 }
 
-bool is_cgroup2(const std::string& root) { return root == "/sys/fs/cgroup" || root.ends_with("/unified"); }
+enum class Controller { unified, pids, memory, cpu, devices };
+
+struct Hierarchy {
+    std::string root;
+    Controller controller;
+};
 
 bool is_cgroup_dir(const std::string& dir) { return ::access((dir + "/cgroup.procs").c_str(), F_OK) == 0; }
 
-// The hierarchy roots to use, found once per process.
-const std::vector<std::string>& hierarchies() {
-    static const std::vector<std::string> found = [] {
-        std::vector<std::string> out;
+// The hierarchy roots present, found once per process.
+const std::vector<Hierarchy>& hierarchies() {
+    static const std::vector<Hierarchy> found = [] {
+        std::vector<Hierarchy> out;
         const std::string base = "/sys/fs/cgroup";
         if (::access((base + "/cgroup.controllers").c_str(), F_OK) == 0) {
-            out.push_back(base);  // pure cgroup2
+            out.push_back({base, Controller::unified});  // pure cgroup2
             return out;
         }
-        for (const char* sub : {"pids", "memory", "cpu", "unified"}) {
+        const std::pair<const char*, Controller> known[] = {
+            {"pids", Controller::pids},
+            {"memory", Controller::memory},
+            {"cpu", Controller::cpu},
+            {"devices", Controller::devices},
+            {"unified", Controller::unified},
+        };
+        for (auto [sub, controller] : known) {
             std::string dir = base + "/" + sub;
             if (is_cgroup_dir(dir))
-                out.push_back(dir);
+                out.push_back({dir, controller});
             else
                 debug_note("cgroup hierarchy " + dir + " absent; not used");
         }
@@ -64,27 +85,92 @@ bool write_limit(const std::string& dir, const char* file, const std::string& va
     throw_errno(std::string("set ") + file + " of cgroup " + dir, err);
 }
 
-// Applies the limits the hierarchy at `root` can enforce to `dir`; records which ones.
-void apply_limits(const std::string& root, const std::string& dir, const CgroupLimits& limits, bool applied[3]) {
-    const bool v2 = is_cgroup2(root);
+struct Enforced {
+    bool memory = false, pids = false, cpus = false, devices = false;
+};
+
+// Applies the limits the hierarchy can enforce to `dir`; records which ones.
+void apply_limits(Controller controller, const std::string& dir, const CgroupLimits& limits, Enforced& enforced) {
+    const bool v2 = controller == Controller::unified;
     const auto quota = static_cast<long long>(limits.cpus * 100000);
-    if (limits.memory_bytes > 0 && (v2 || root.ends_with("/memory")))
-        applied[0] |= write_limit(dir, v2 ? "memory.max" : "memory.limit_in_bytes", std::to_string(limits.memory_bytes));
-    if (limits.pids > 0 && (v2 || root.ends_with("/pids")))
-        applied[1] |= write_limit(dir, "pids.max", std::to_string(limits.pids));
-    if (limits.cpus > 0 && v2)
-        applied[2] |= write_limit(dir, "cpu.max", std::to_string(quota) + " 100000");
-    if (limits.cpus > 0 && root.ends_with("/cpu"))
-        applied[2] |= write_limit(dir, "cpu.cfs_period_us", "100000") &&
-                      write_limit(dir, "cpu.cfs_quota_us", std::to_string(quota));
+    if (limits.memory_bytes > 0 && (v2 || controller == Controller::memory)) {
+        const std::string bytes = std::to_string(limits.memory_bytes);
+        enforced.memory |= write_limit(dir, v2 ? "memory.max" : "memory.limit_in_bytes", bytes);
+        // Docker's --memory alone allows as much swap again. v2 counts swap on its own;
+        // v1 counts memory+swap, and only with swap accounting (else Docker is silent too).
+        if (v2)
+            write_limit(dir, "memory.swap.max", bytes);
+        else
+            write_limit(dir, "memory.memsw.limit_in_bytes", std::to_string(2 * limits.memory_bytes));
+    }
+    if (limits.pids > 0 && (v2 || controller == Controller::pids))
+        enforced.pids |= write_limit(dir, "pids.max", std::to_string(limits.pids));
+    if (limits.cpus > 0 && v2) enforced.cpus |= write_limit(dir, "cpu.max", std::to_string(quota) + " 100000");
+    if (limits.cpus > 0 && controller == Controller::cpu)
+        enforced.cpus |= write_limit(dir, "cpu.cfs_period_us", "100000") &&
+                         write_limit(dir, "cpu.cfs_quota_us", std::to_string(quota));
+}
+
+// The v1 devices controller: start from nothing, then the policy's rules in order.
+void apply_v1_devices(const std::string& dir, const DevicePolicy& policy) {
+    UniqueFd deny(::open((dir + "/devices.deny").c_str(), O_WRONLY | O_CLOEXEC));
+    UniqueFd allow(::open((dir + "/devices.allow").c_str(), O_WRONLY | O_CLOEXEC));
+    if (!deny || !allow) throw_errno("open the device lists of cgroup " + dir);
+    auto write_rule = [&](int fd, const std::string& rule) {
+        if (::write(fd, rule.data(), rule.size()) != static_cast<ssize_t>(rule.size()))
+            throw_errno("write \"" + rule + "\" to the device list of cgroup " + dir);
+    };
+    write_rule(deny.get(), "a");
+    for (const auto& rule : policy.rules) write_rule(rule.allow ? allow.get() : deny.get(), rule.str());
+}
+
+// Loading a program costs a verifier pass; containers of one process mostly share a
+// policy, so each distinct program is loaded once.
+std::shared_ptr<const DeviceFilter> device_filter_for(const DevicePolicy& policy) {
+    static std::mutex mutex;
+    static std::map<std::string, std::shared_ptr<const DeviceFilter>> loaded;
+    std::string key;
+    for (const auto& rule : policy.rules) key += rule.str() + (rule.allow ? "+" : "-") + ";";
+    std::lock_guard lock(mutex);
+    auto& filter = loaded[key];
+    if (!filter) filter = std::make_shared<const DeviceFilter>(policy);
+    return filter;
+}
+
+// Reads the pids listed in a cgroup.procs file.
+std::vector<pid_t> cgroup_pids(const std::string& dir) {
+    std::vector<pid_t> pids;
+    std::string text;
+    try {
+        text = read_file(dir + "/cgroup.procs");
+    } catch (const Error&) {
+        return pids;
+    }
+    for (const char* p = text.c_str(); *p;) {
+        char* end = nullptr;
+        long pid = std::strtol(p, &end, 10);
+        if (end == p) break;
+        if (pid > 0) pids.push_back(static_cast<pid_t>(pid));
+        p = end;
+    }
+    return pids;
 }
 
 }  // namespace
 
-Cgroup::Cgroup(const std::string& name, const CgroupLimits& limits) {
-    bool applied[3] = {false, false, false};  // memory, pids, cpus
+void validate_limits(const CgroupLimits& limits) {
+    if (limits.memory_bytes > 0 && limits.memory_bytes < min_memory_limit)
+        throw Error("Minimum memory limit allowed is 6MB");
+}
+
+Cgroup::Cgroup(const std::string& name, const CgroupLimits& limits, const DevicePolicy& devices) {
+    validate_limits(limits);
+    Enforced enforced;
     try {
-        for (const auto& root : hierarchies()) {
+        for (const auto& [root, controller] : hierarchies()) {
+            // Joining a v1 cpu group can fail for a real-time caller (no RT budget in the
+            // new group); only a cpu limit is worth that.
+            if (controller == Controller::cpu && limits.cpus <= 0) continue;
             std::string parent = root + "/kiln";
             if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
                 if (errno == EROFS) {
@@ -103,18 +189,28 @@ Cgroup::Cgroup(const std::string& name, const CgroupLimits& limits) {
             std::string dir = parent + "/" + name;
             if (::mkdir(dir.c_str(), 0755) != 0) throw_errno("create cgroup " + dir);
             dirs_.push_back(dir);
-            apply_limits(root, dir, limits, applied);
-            if (is_cgroup2(root)) {
+            apply_limits(controller, dir, limits, enforced);
+            if (controller == Controller::devices) {
+                apply_v1_devices(dir, devices);
+                enforced.devices = true;
+            }
+            if (controller == Controller::unified) {
                 v2_procs_ = dir + "/cgroup.procs";
                 v2_fd_.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
                 if (!v2_fd_) throw_errno("open cgroup " + dir);
+                // On a hybrid host too: the device hook runs the programs of the task's
+                // cgroup2 group whether or not the v1 devices controller is mounted.
+                device_filter_for(devices)->attach(v2_fd_.get());
+                enforced.devices = true;
             } else {
                 v1_tasks_.push_back(dir + "/tasks");
             }
         }
-        if ((limits.memory_bytes > 0 && !applied[0]) || (limits.pids > 0 && !applied[1]) ||
-            (limits.cpus > 0 && !applied[2]))
+        if ((limits.memory_bytes > 0 && !enforced.memory) || (limits.pids > 0 && !enforced.pids) ||
+            (limits.cpus > 0 && !enforced.cpus))
             throw Error("cannot enforce the requested memory/pids/cpu limit: no cgroup controller for it");
+        if (!enforced.devices)
+            throw Error("cannot restrict device access: neither a cgroup v1 devices hierarchy nor cgroup2 is mounted");
     } catch (...) {
         for (const auto& dir : dirs_) ::rmdir(dir.c_str());
         throw;
@@ -131,13 +227,41 @@ Cgroup::~Cgroup() {
     }
 }
 
+bool remove_leftover_cgroup(const std::string& name) {
+    using namespace std::chrono;
+    bool all_gone = true;
+    for (const auto& h : hierarchies()) {
+        const std::string dir = h.root + "/kiln/" + name;
+        if (::access(dir.c_str(), F_OK) != 0) continue;
+        // cgroup.kill (5.14+) kills the whole group at once, even tasks forking meanwhile;
+        // elsewhere kill what is listed until nothing is.
+        int err;
+        bool killed = h.controller == Controller::unified && write_control(dir + "/cgroup.kill", "1", err);
+        const auto deadline = steady_clock::now() + seconds(2);
+        for (;;) {
+            if (!killed)
+                for (pid_t pid : cgroup_pids(dir)) ::kill(pid, SIGKILL);
+            if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) break;
+            if (errno != EBUSY || steady_clock::now() > deadline) {
+                debug_note("cgroup " + dir + " left behind: " + std::strerror(errno));
+                all_gone = false;
+                break;
+            }
+            std::this_thread::sleep_for(milliseconds(2));
+        }
+    }
+    return all_gone;
+}
+
 bool join_cgroup_self(const std::string& file, ChildReport& report) {
     UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
     if (fd && ::write(fd.get(), "0", 1) == 1) return true;
-    // A real-time caller cannot join a v1 cpu group that has no RT budget
-    // (CONFIG_RT_GROUP_SCHED); kiln sets no cpu limits yet, so it stays where it is.
-    if (fd && errno == EINVAL && file.find("/cpu/kiln/") != std::string::npos) return true;
-    return report.fail_errno(errno, "join cgroup %s", file.c_str());
+    const int err = errno;
+    if (err == EINVAL && std::strstr(file.c_str(), "/cpu/kiln/"))
+        return report.fail_errno(err, "join cgroup %s (a real-time process cannot join a cgroup v1 cpu group "
+                                      "without an RT budget; run kiln without real-time priority to use --cpus)",
+                                 file.c_str());
+    return report.fail_errno(err, "join cgroup %s", file.c_str());
 }
 
 }  // namespace kiln::runtime

@@ -1,8 +1,8 @@
 #pragma once
-// A per-container cgroup in every hierarchy the host offers: cgroup v1 `pids`, `memory`
-// and `cpu`, plus cgroup2 (at /sys/fs/cgroup on a pure v2 host, /sys/fs/cgroup/unified on
-// a "hybrid" one). Hybrid hosts are common on older distributions; crun refuses them,
-// kiln uses both halves.
+// A per-container cgroup in every hierarchy the host offers: cgroup v1 `pids`, `memory`,
+// `devices` and (with a cpu limit) `cpu`, plus cgroup2 (at /sys/fs/cgroup on a pure v2
+// host, /sys/fs/cgroup/unified on a "hybrid" one). Hybrid hosts are common on older
+// distributions; crun refuses them, kiln uses both halves.
 #include <sys/types.h>
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/child_report.hpp"
+#include "runtime/device_policy.hpp"
 #include "util/fd.hpp"
 
 namespace kiln::runtime {
@@ -21,12 +22,21 @@ struct CgroupLimits {
     double cpus = 0;
 };
 
+// Docker's floor for --memory: below it a container cannot even start its command.
+constexpr std::int64_t min_memory_limit = 6 << 20;
+
+// Throws kiln::Error (Docker's wording) for limits Docker refuses.
+void validate_limits(const CgroupLimits& limits);
+
 class Cgroup {
 public:
-    // Creates "<hierarchy>/kiln/<name>" in each hierarchy present. A hierarchy that is not
+    // Creates "<hierarchy>/kiln/<name>" in each hierarchy present, with the limits and
+    // the device policy in force before any process joins. A hierarchy that is not
     // mounted (or mounted read-only) is skipped with a note on stderr when KILN_DEBUG is
-    // set; any other failure throws kiln::Error, as does a limit no hierarchy can enforce.
-    explicit Cgroup(const std::string& name, const CgroupLimits& limits = {});
+    // set; any other failure throws kiln::Error, as does a limit or a device policy that
+    // no hierarchy can enforce. Memory limits get Docker's swap allowance (as much swap
+    // as memory) where the kernel accounts swap.
+    Cgroup(const std::string& name, const CgroupLimits& limits, const DevicePolicy& devices);
     ~Cgroup();  // removes the directories; the processes must be gone
     Cgroup(const Cgroup&) = delete;
     Cgroup& operator=(const Cgroup&) = delete;
@@ -38,6 +48,7 @@ public:
     //    where the kernel cannot, the child writes "0" to v2_procs_file() (slow path);
     //  - cgroup v1: the still single-threaded child writes "0" to each "tasks" file;
     //    moving only the calling thread skips that lock.
+    // Every group enforces something, so failing to join any of them is fatal.
     int clone_into_fd() const { return v2_fd_.get(); }
     const std::vector<std::string>& v1_tasks_files() const { return v1_tasks_; }
     const std::string& v2_procs_file() const { return v2_procs_; }
@@ -49,6 +60,11 @@ private:
     std::string v2_procs_;
     UniqueFd v2_fd_;
 };
+
+// For what a killed kiln left behind: kills every process still in "<hierarchy>/kiln/<name>"
+// and removes those directories, in every hierarchy. Best effort (a directory that stays
+// busy is left for the next try); returns whether none is left.
+bool remove_leftover_cgroup(const std::string& name);
 
 // Container side (no allocation): moves the calling process into the group of one
 // "tasks" or "cgroup.procs" file by writing "0" to it.

@@ -37,6 +37,7 @@
 #include "runtime/env.hpp"
 #include "runtime/namespaces.hpp"
 #include "runtime/rootfs.hpp"
+#include "runtime/runtime_dir.hpp"
 #include "runtime/seccomp_compile.hpp"
 #include "runtime/stdio_relay.hpp"
 #include "runtime/tty.hpp"
@@ -424,18 +425,6 @@ Pipe make_pipe() {
     return p;
 }
 
-const std::string& default_state_parent() {
-    static const std::string parent = [] {
-        try {
-            mkdir_p("/run/kiln");
-            return std::string("/run/kiln");
-        } catch (const Error&) {
-            return std::string("/tmp");
-        }
-    }();
-    return parent;
-}
-
 // The files `docker run` puts in /etc, for spec.network_files.
 std::vector<BindMount> write_network_files(const std::string& state_dir, const std::string& hostname) {
     atomic_write(state_dir + "/hostname", hostname + "\n");
@@ -496,13 +485,12 @@ int run_container(const ContainerSpec& spec) {
     if (!spec.cwd.empty() && spec.cwd.front() != '/')
         throw Error("the working directory \"" + spec.cwd + "\" is not an absolute path");
 
+    validate_limits({spec.memory_limit, spec.pids_limit, spec.cpus});
+
     const std::string id = spec.id.empty() ? generate_container_id() : spec.id;
-    std::optional<TempDir> temp_state;
-    std::string state_dir = spec.state_dir;
-    if (state_dir.empty()) {
-        temp_state.emplace(default_state_parent(), "run-");
-        state_dir = temp_state->path();
-    }
+    // Before the cgroups: whatever a kill -9 of this process leaves is found through it.
+    RuntimeDir runtime_dir(id);
+    const std::string state_dir = spec.state_dir.empty() ? runtime_dir.path() : spec.state_dir;
     const std::string mountpoint = state_dir + "/rootfs";
     if (::mkdir(mountpoint.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("create " + mountpoint);
 
@@ -548,7 +536,7 @@ int run_container(const ContainerSpec& spec) {
     Pipe report = make_pipe();
     plan.report_fd = report.write.get();
 
-    Cgroup cgroup(id, {spec.memory_limit, spec.pids_limit, spec.cpus});
+    Cgroup cgroup(id, {spec.memory_limit, spec.pids_limit, spec.cpus}, spec.devices);
     plan.cgroup = &cgroup;
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (plan.new_net) flags |= CLONE_NEWNET;

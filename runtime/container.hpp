@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "image/mount_spec.hpp"
+#include "runtime/device_policy.hpp"
 
 namespace kiln::runtime {
 
@@ -37,7 +38,7 @@ struct ContainerSpec {
     // A directory the caller owns for this run's state; the runtime mounts the rootfs on
     // "<state_dir>/rootfs" (creating it) inside the container's private mount namespace,
     // so the host never sees that mount and nothing needs unmounting afterwards.
-    // Empty: a temporary directory under /run/kiln (or /tmp), removed after the run.
+    // Empty: the container's runtime directory (runtime_dir.hpp), removed after the run.
     std::string state_dir;
     // Share the host's network namespace instead of an isolated one with only `lo`.
     bool host_network = false;
@@ -49,6 +50,8 @@ struct ContainerSpec {
     std::int64_t memory_limit = 0;
     std::int64_t pids_limit = 0;
     double cpus = 0;
+    // The device nodes the container may create and open (enforced through cgroups).
+    DevicePolicy devices = DevicePolicy::docker_default();
     // Like docker run -t: the container runs on a new pseudo-terminal (also its
     // /dev/console and controlling terminal); run_container relays stdin_fd to it and its
     // output to stdout_fd (stderr is merged, as with a real terminal).

@@ -28,12 +28,7 @@ int count(const std::string& text, const std::string& needle) {
     return n;
 }
 
-std::set<std::string> entries(const std::string& dir) {
-    std::set<std::string> out;
-    if (!kiln::path_exists(dir)) return out;
-    for (auto& e : std::filesystem::directory_iterator(dir)) out.insert(e.path().filename());
-    return out;
-}
+std::set<std::string> entries(const std::string& dir) { return kiln::test::dir_entries(dir); }
 
 #define SKIP_UNLESS_ROOT()                                                  \
     do {                                                                    \
@@ -244,4 +239,16 @@ TEST_CASE("COPY --chown resolves names in the image and --chmod sets modes", "[i
     auto bad = kiln({"build", ctx.path()});
     CHECK(bad.exit_code == 1);
     CHECK(bad.err.find("nosuchuser") != std::string::npos);
+}
+
+TEST_CASE("kiln run -m below 6 MB is one line of error, exit 125, nothing created", "[integration][run]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    import_base(kiln);
+    auto r = kiln({"run", "--rm", "-m", "1", "localhost/busybox", "true"});
+    CHECK(r.exit_code == 125);
+    CHECK(r.err == "kiln: Minimum memory limit allowed is 6MB\n");
+    CHECK(r.out.empty());
+    CHECK(entries(kiln.root.path() + "/snapshots").empty());
+    CHECK(kiln({"run", "--rm", "-m", "6m", "localhost/busybox", "true"}).exit_code == 0);
 }

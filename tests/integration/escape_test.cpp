@@ -48,13 +48,6 @@ struct HostMarker {
     }
 };
 
-std::set<std::string> entries(const std::string& dir) {
-    std::set<std::string> out;
-    if (!kiln::path_exists(dir)) return out;
-    for (auto& e : std::filesystem::directory_iterator(dir)) out.insert(e.path().filename());
-    return out;
-}
-
 // Runs argv on a new pseudo-terminal that is its controlling terminal, like a command
 // typed in an operator's shell. Returns everything written to the terminal and the exit
 // code; `input_queue` gets what is left unread in the terminal's input queue afterwards:
@@ -302,13 +295,13 @@ TEST_CASE("RUN --network=host and --security=insecure need --allow, as in BuildK
     CHECK(denied.exit_code == 1);
     CHECK(denied.err.find("Dockerfile:3:5: network.host is not allowed") != std::string::npos);
     CHECK(denied.out.find("first-step") == std::string::npos);  // refused before any step ran
-    CHECK(entries(kiln.root.path() + "/snapshots").empty());
+    CHECK(kiln::test::dir_entries(kiln.root.path() + "/snapshots").empty());
 
     auto allowed = kiln({"build", "--allow", "network.host", context.path()});
     CHECK(allowed.exit_code == 0);
     // The host's interfaces, where the sandbox has only lo.
     std::string host_net;
-    for (const auto& name : entries("/sys/class/net")) host_net += name + "\n";
+    for (const auto& name : kiln::test::dir_entries("/sys/class/net")) host_net += name + "\n";
     CHECK(allowed.out.find(host_net) != std::string::npos);
 
     kiln::atomic_write(context.path() + "/Dockerfile", "FROM localhost/probe\nRUN --security=insecure true\n");
@@ -337,7 +330,7 @@ TEST_CASE("bad run flag values are one-line errors before anything is created", 
     SKIP_UNLESS_ROOT();
     Kiln kiln;
     kiln::test::import_probe_image(kiln);
-    auto snapshots = entries(kiln.root.path() + "/snapshots");
+    auto snapshots = kiln::test::dir_entries(kiln.root.path() + "/snapshots");
     for (std::vector<std::string> flags : {std::vector<std::string>{"-m", "nan"}, {"-m", "0x10m"}, {"-m", "inf"},
                                            {"--cpus", "nan"}, {"--cpus", "1e0"}, {"--pids-limit", "0x10"},
                                            {"--pids-limit", "-5"}, {"-u", "4294967295"}, {"-v", "relative:/x"}}) {
@@ -348,7 +341,7 @@ TEST_CASE("bad run flag values are one-line errors before anything is created", 
         auto r = kiln(args);
         CHECK(r.exit_code == 125);
         CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-        CHECK(entries(kiln.root.path() + "/snapshots") == snapshots);
+        CHECK(kiln::test::dir_entries(kiln.root.path() + "/snapshots") == snapshots);
     }
     // Flags that take a value take exactly one: the image and its command stay theirs.
     auto r = kiln({"run", "--rm", "-e", "A=1", "-v", "/tmp:/host-tmp:ro", "localhost/probe", "sh", "-c", "echo $A"});

@@ -229,6 +229,13 @@ void import_probe_image(const Kiln& kiln) {
     REQUIRE(r.exit_code == 0);
 }
 
+std::set<std::string> dir_entries(const std::string& dir) {
+    std::set<std::string> out;
+    if (!path_exists(dir)) return out;
+    for (auto& e : std::filesystem::directory_iterator(dir)) out.insert(e.path().filename());
+    return out;
+}
+
 const std::string& shared_busybox_rootfs() {
     // A function-local static: built once, thread-safe, and removed (TempDir) at exit.
     static const auto holder = [] {

@@ -1,6 +1,7 @@
 #pragma once
 // Shared helpers for integration tests: root detection, a busybox root filesystem, and
 // running a command with captured output.
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,5 +72,8 @@ void import_base(const Kiln& kiln);
 
 // Imports the base, then builds localhost/probe: busybox plus /bin/kiln-probe.
 void import_probe_image(const Kiln& kiln);
+
+// Names in dir (empty if it does not exist).
+std::set<std::string> dir_entries(const std::string& dir);
 
 }  // namespace kiln::test

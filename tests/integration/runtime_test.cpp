@@ -393,3 +393,71 @@ TEST_CASE("tty runs the container on a pseudo-terminal and relays its output", "
     CHECK(r.out.find("typed\r\n") != std::string::npos);
     CHECK(r.out.ends_with("got typed\r\n"));
 }
+
+TEST_CASE("a memory limit allows as much swap again, as docker run --memory does", "[runtime]") {
+    SKIP_UNLESS_ROOT();
+    Sandbox box({"sleep", "30"});
+    box.spec.id = kiln::runtime::generate_container_id();
+    box.spec.memory_limit = 32 << 20;
+    auto running = std::async(std::launch::async, [&] { return run(box.spec); });
+    // Once the container's process is in its group, every limit has been written.
+    auto listed_pids = [&] {
+        std::string procs = cgroup_procs(box.spec.id);
+        return procs.empty() ? procs : kiln::read_file(procs);
+    };
+    std::string pids;
+    for (int i = 0; i < 5000 && (pids = listed_pids()).empty(); ++i) ::usleep(1000);
+    REQUIRE_FALSE(pids.empty());
+    const std::string v1 = "/sys/fs/cgroup/memory/kiln/" + box.spec.id, v2 = "/sys/fs/cgroup/kiln/" + box.spec.id;
+    const std::string unified = "/sys/fs/cgroup/unified/kiln/" + box.spec.id;
+    std::size_t checked = 0;
+    // Swap accounting is a kernel option: where its file is missing there is nothing to set.
+    if (kiln::path_exists(v1 + "/memory.memsw.limit_in_bytes") && ++checked)
+        CHECK(kiln::read_file(v1 + "/memory.memsw.limit_in_bytes") == std::to_string(64 << 20) + "\n");
+    for (const auto& dir : {v2, unified})
+        if (kiln::path_exists(dir + "/memory.swap.max") && ++checked)
+            CHECK(kiln::read_file(dir + "/memory.swap.max") == std::to_string(32 << 20) + "\n");
+    if (!checked) WARN("no swap accounting on this host; nothing to check");
+    ::kill(std::stoi(pids), SIGKILL);  // its init: the whole pid namespace goes
+    CHECK(running.get().code == 137);
+}
+
+TEST_CASE("memory below Docker's 6 MB minimum is refused before anything starts", "[runtime]") {
+    SKIP_UNLESS_ROOT();
+    Sandbox box({"touch", "/started"});
+    box.spec.memory_limit = 1;
+    CHECK_THROWS_WITH(run(box.spec), "Minimum memory limit allowed is 6MB");
+    CHECK_FALSE(kiln::path_exists(box.dir.path() + "/upper/started"));
+}
+
+TEST_CASE("a cgroup the container cannot join stops it before its command runs", "[runtime]") {
+    SKIP_UNLESS_ROOT();
+    if (!kiln::path_exists("/sys/fs/cgroup/cpu/cpu.rt_runtime_us")) {
+        WARN("skipped: needs a cgroup v1 cpu hierarchy with real-time group scheduling");
+        return;
+    }
+    // A real-time caller cannot join a v1 cpu group that has no real-time budget. The
+    // policy is per thread, and the container inherits it from the thread that starts it.
+    auto run_realtime = [](ContainerSpec spec) {
+        return std::async(std::launch::async, [spec] {
+            sched_param param{};
+            param.sched_priority = 1;
+            if (::sched_setscheduler(0, SCHED_FIFO, &param) != 0) kiln::throw_errno("sched_setscheduler");
+            return run(spec);
+        }).get();
+    };
+    Sandbox box({"touch", "/started"});
+    box.spec.cpus = 0.5;
+    try {
+        run_realtime(box.spec);
+        FAIL("the container started");
+    } catch (const kiln::Error& e) {
+        CHECK(std::string(e.what()).find("/cpu/kiln/") != std::string::npos);
+        CHECK(std::string(e.what()).find("real-time") != std::string::npos);
+    }
+    CHECK_FALSE(kiln::path_exists(box.dir.path() + "/upper/started"));
+    // Without a cpu limit there is no v1 cpu group to join.
+    box.spec.cpus = 0;
+    CHECK(run_realtime(box.spec).code == 0);
+    CHECK(kiln::path_exists(box.dir.path() + "/upper/started"));
+}

@@ -1,0 +1,75 @@
+#include "runtime/runtime_dir.hpp"
+
+#include <fcntl.h>
+#include <stdio.h>
+
+#include <cerrno>
+
+#include "image/staging.hpp"
+#include "runtime/cgroups.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace kiln::runtime {
+
+namespace {
+
+// Entries are made and locked here, then renamed into runtime_dirs_parent(): an entry
+// appears there already locked, so any unlocked one is stale, with no age guard needed.
+// Same filesystem as the parent, for the rename.
+struct Locations {
+    std::string staging, containers;
+};
+
+const Locations& locations() {
+    static const Locations found = [] {
+        for (std::string base : {"/run/kiln", "/tmp/kiln-run"}) {
+            try {
+                Locations l{base + "/staging", base + "/containers"};
+                mkdir_p(l.staging);
+                mkdir_p(l.containers);
+                return l;
+            } catch (const Error&) {
+                // Not writable (an unprivileged or read-only /run): try the next.
+            }
+        }
+        throw Error("cannot create a runtime directory under /run/kiln or /tmp/kiln-run");
+    }();
+    return found;
+}
+
+// A staging entry's creator locks it microseconds after creating it; a minute is ample.
+constexpr long staging_grace_seconds = 60;
+
+}  // namespace
+
+const std::string& runtime_dirs_parent() { return locations().containers; }
+
+RuntimeDir::RuntimeDir(const std::string& container_id) {
+    const Locations& where = locations();
+    image::StagingDir stage(where.staging, "new-");
+    const std::string dest = where.containers + "/" + container_id;
+    if (::renameat2(AT_FDCWD, stage.path().c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) != 0) {
+        if (errno == EEXIST) throw Error("a container with id " + container_id + " is already running");
+        throw_errno("create runtime directory " + dest);
+    }
+    path_ = dest;
+    lock_ = stage.release();
+}
+
+RuntimeDir::~RuntimeDir() {
+    try {
+        remove_all(path_);
+    } catch (const Error&) {
+        // Left for the next sweep, which removes it once this process has let go of the lock.
+    }
+}
+
+void sweep_stale_runtime_dirs() {
+    const Locations& where = locations();
+    image::remove_stale_entries(where.containers, 0,
+                                [](const std::string& id) { return remove_leftover_cgroup(id); });
+    image::remove_stale_entries(where.staging, staging_grace_seconds);
+}
+
+}  // namespace kiln::runtime

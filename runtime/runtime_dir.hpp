@@ -1,0 +1,39 @@
+#pragma once
+// Where a running container's host-side state lives, and how what a kill -9 leaves
+// behind is found again without a daemon: each container owns
+// "/run/kiln/containers/<id>/" (/tmp/kiln-run/... where /run is not writable), flock()ed
+// by the kiln process that runs it for the container's whole life and created before its
+// cgroups. An entry nobody holds a lock on belongs to a dead kiln; the next command that
+// runs containers removes the cgroups of that id (killing anything left in them) and then
+// the entry, using the store's stale-entry sweep (image/staging.hpp).
+#include <string>
+
+#include "util/fd.hpp"
+
+namespace kiln::runtime {
+
+class RuntimeDir {
+public:
+    // Creates and locks the directory of `container_id`; throws kiln::Error if it cannot,
+    // or if a container of that id is running.
+    explicit RuntimeDir(const std::string& container_id);
+    ~RuntimeDir();  // removes the directory and everything in it
+    RuntimeDir(const RuntimeDir&) = delete;
+    RuntimeDir& operator=(const RuntimeDir&) = delete;
+
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+    UniqueFd lock_;
+};
+
+// The directory holding one entry per running container.
+const std::string& runtime_dirs_parent();
+
+// Cleans up after containers whose kiln process died: see the file comment. Cheap when
+// there is nothing to do (one directory listing), so every container-running command
+// calls it first.
+void sweep_stale_runtime_dirs();
+
+}  // namespace kiln::runtime
