@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 #include <thread>
-#include <future>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -110,12 +109,6 @@ void apply_security_opts(const std::vector<std::string>& opts, runtime::Containe
 int run_image(image::Store& store, const RunOptions& options) {
     runtime::ContainerSpec spec;
     apply_security_opts(options.security_opts, spec);
-    // Compiling Docker's profile takes a few milliseconds of libseccomp: do it on another
-    // core while the store is read and the snapshot made; run_container waits for it. The
-    // future joins at return, so the thread never outlives this call.
-    std::future<void> seccomp_ready;
-    if (!spec.seccomp)
-        seccomp_ready = std::async(std::launch::async, [] { runtime::default_seccomp_program(); });
     auto id = store.images().resolve(options.image);
     if (!id) id = store.images().resolve(image::parse_reference(options.image).str());
     if (!id) throw Error("Unable to find image '" + options.image + "' in the store");

@@ -1,5 +1,7 @@
 #include "runtime/seccomp_compile.hpp"
 
+#include "runtime/seccomp_cache.hpp"
+
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -348,8 +350,10 @@ std::vector<sock_filter> compile_seccomp(const SeccompProfile& profile, CapMask 
 }
 
 const std::vector<sock_filter>& default_seccomp_program() {
-    static const std::vector<sock_filter> program =
-        compile_seccomp(docker_default_seccomp_profile(), docker_default_capabilities());
+    // The built-in profile is part of the binary, which the cache key already names.
+    static const std::vector<sock_filter> program = cached_seccomp_program(
+        "docker-default\ncaps " + std::to_string(docker_default_capabilities()) + "\n",
+        [] { return compile_seccomp(docker_default_seccomp_profile(), docker_default_capabilities()); });
     return program;
 }
 
