@@ -1,8 +1,10 @@
 #include "builder/import.hpp"
 
 #include "builder/image_config.hpp"
+#include "image/blob_cache.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
+#include "util/fs.hpp"
 
 namespace kiln::builder {
 
@@ -10,7 +12,11 @@ Digest import_rootfs(image::Store& store, int fd, const std::string& source,
                      const std::string& name, const std::string& message) {
     // Parse the name first: a bad name must not leave a layer behind.
     std::string ref = name.empty() ? "" : image::parse_reference(name).str();
-    auto layer = store.layers().apply_tar(fd, std::nullopt);
+    // The tar is kept beside the layer so `kiln save` can give back exactly these bytes.
+    auto staged = image::stage_layer_keeping_tar(store, [fd](void* buf, std::size_t cap) {
+        return read_some(fd, buf, cap, "the tarball");
+    });
+    auto layer = image::publish_layer_keeping_tar(store, staged, std::nullopt);
     auto config = ImageConfig::scratch("linux", "amd64");
     config.add_layer(layer.diff_id);
     config.add_history("", false, now_rfc3339(),

@@ -22,5 +22,6 @@ void register_lint_commands(CLI::App& app, const GlobalOptions& global, int& exi
 void register_image_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_build_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_container_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_archive_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 
 }  // namespace kiln::cli

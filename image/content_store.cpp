@@ -26,15 +26,20 @@ ContentStore::Writer::~Writer() = default;
 ContentStore::Writer::Writer(Writer&&) noexcept = default;
 
 void ContentStore::Writer::write(const void* data, std::size_t size) {
-    if (!file_) throw Error("content store: write after commit");
+    if (!file_ || finished_) throw Error("content store: write after commit");
     hash_.update(data, size);
     file_->write(data, size);
     size_ += size;
 }
 
+Digest ContentStore::Writer::finish() {
+    if (!finished_) finished_ = hash_.finish();
+    return *finished_;
+}
+
 Digest ContentStore::Writer::commit(const std::optional<Digest>& expected) {
     if (!file_) throw Error("content store: blob committed twice");
-    Digest got = hash_.finish();
+    Digest got = finish();
     if (expected && *expected != got) {
         file_.reset();  // unlinks the staged data
         throw Error("content store: digest mismatch: expected " + expected->str() + ", got " +

@@ -33,6 +33,9 @@ public:
         void write(const void* data, std::size_t size);
         void write(std::string_view data) { write(data.data(), data.size()); }
         std::uint64_t size() const { return size_; }
+        // Ends the stream and returns its digest without publishing it: a load checks
+        // every blob first and commits them all at the end. No write() may follow.
+        Digest finish();
         // Verifies against expected (if given) and moves the blob into place. On mismatch
         // throws kiln::Error and the data is discarded.
         Digest commit(const std::optional<Digest>& expected = std::nullopt);
@@ -41,6 +44,7 @@ public:
         ContentStore* store_;
         std::unique_ptr<StagingFile> file_;
         Sha256 hash_;
+        std::optional<Digest> finished_;
         std::uint64_t size_ = 0;
     };
     Writer writer() { return Writer(*this); }

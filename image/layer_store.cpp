@@ -325,6 +325,23 @@ LayerInfo LayerStore::apply_tar(int fd, const std::optional<Digest>& parent) {
     return install(diff, st.digest, st.size, parent);
 }
 
+StagedLayer LayerStore::stage_tar(const ByteSource& source, const ByteSink& tar_bytes) {
+    auto stage = std::make_shared<StagingDir>(root_ + "/tmp", "stage-");
+    make_dir(stage->path() + "/diff", 0755);
+    TarStats st = extract_layer_tar(source, stage->path() + "/diff", tar_bytes);
+    return StagedLayer{st.digest, st.size, std::move(stage)};
+}
+
+LayerInfo LayerStore::publish(StagedLayer& staged, const std::optional<Digest>& parent) {
+    if (!staged.stage) throw Error("layer store: layer " + staged.diff_id.str() + " was published already");
+    if (parent && !get(*parent)) throw Error("layer store: parent layer " + parent->str() + " does not exist");
+    const Digest chain = chain_id(parent, staged.diff_id);
+    if (auto existing = get(chain)) return *existing;
+    LayerInfo out = install(staged.stage->path() + "/diff", staged.diff_id, staged.size, parent);
+    staged.stage.reset();
+    return out;
+}
+
 bool LayerStore::remove_layer(const Digest& chain_id) {
     std::optional<LayerRow> row;
     {

@@ -1,11 +1,13 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "image/layer_tar.hpp"
 #include "image/mount_spec.hpp"
 #include "util/digest.hpp"
 #include "util/fd.hpp"
@@ -13,6 +15,7 @@
 namespace kiln::image {
 
 class MetadataDb;
+class StagingDir;
 struct LayerRow;
 
 // An immutable, unpacked layer: layers/<chainid>/diff, usable directly as an overlay lowerdir.
@@ -22,6 +25,15 @@ struct LayerInfo {
     std::optional<Digest> parent;  // parent chain ID
     std::uint64_t size = 0;        // bytes of the uncompressed tar stream
     std::string diff_dir;          // absolute path of layers/<chainid>/diff
+};
+
+// A layer unpacked into the store's tmp/ but not part of the store yet (no row, no
+// layers/ dir): a load stages every layer of an archive and publishes them only once all
+// are verified. Dropping it removes the files.
+struct StagedLayer {
+    Digest diff_id;
+    std::uint64_t size = 0;  // bytes of the uncompressed tar stream
+    std::shared_ptr<StagingDir> stage;
 };
 
 // A writable snapshot being prepared: write into upper_dir directly (COPY) or mount `mount`
@@ -62,6 +74,12 @@ public:
 
     // Imports a layer tar (plain or compressed, read from fd) on top of parent.
     LayerInfo apply_tar(int fd, const std::optional<Digest>& parent);
+    // Unpacks a layer tar (plain or compressed) from source into tmp/ through the safe
+    // extractor; tar_bytes sees the uncompressed stream. Nothing enters the store yet.
+    StagedLayer stage_tar(const ByteSource& source, const ByteSink& tar_bytes = {});
+    // Makes a staged layer part of the store on top of parent (a no-op returning the
+    // existing layer if its chain is there already).
+    LayerInfo publish(StagedLayer& staged, const std::optional<Digest>& parent);
 
     std::optional<LayerInfo> get(const Digest& chain_id) const;
     // The chain bottom first, ending with chain_id.

@@ -30,6 +30,9 @@ TarStats write_layer_tar(const std::string& dir, const ByteSink& sink);
 struct TarWriteOptions {
     // Reproducible builds (SOURCE_DATE_EPOCH): mtimes later than this are written as this.
     std::optional<std::int64_t> clamp_mtime;
+    // The tree is a whole root filesystem, not a layer: whiteouts and opaque markers mean
+    // nothing there and are left out.
+    bool merged = false;
 };
 TarStats write_layer_tar(const std::string& dir, const ByteSink& sink, const TarWriteOptions& options);
 
@@ -39,6 +42,13 @@ TarStats write_layer_tar(const std::string& dir, const ByteSink& sink, const Tar
 // rejects devices other than whiteouts when not root. Returns the digest and size of the
 // uncompressed stream (the diffID).
 TarStats extract_layer_tar(int fd, const std::string& dest);
+
+// Pulls up to cap bytes into buf; returns 0 at the end of the stream. Throws kiln::Error.
+using ByteSource = std::function<std::size_t(void* buf, std::size_t cap)>;
+// The same, reading the (possibly compressed) layer from source: lets a caller tee the
+// blob's bytes elsewhere (a hash, the content store) while the layer unpacks.
+// tar_bytes (may be empty) sees the uncompressed stream, the bytes the diffID covers.
+TarStats extract_layer_tar(const ByteSource& source, const std::string& dest, const ByteSink& tar_bytes = {});
 
 enum class Compression { None, Gzip, Zstd };
 

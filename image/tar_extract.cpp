@@ -13,6 +13,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,6 +73,7 @@ struct Source {
     Sha256 hash;
     std::uint64_t size = 0;
     bool eof = false;
+    const ByteSink* tee = nullptr;
 
     // Next block of uncompressed bytes; size 0 at the end.
     la_ssize_t next(const void** buf) {
@@ -84,6 +87,7 @@ struct Source {
         }
         if (r < ARCHIVE_WARN) return -1;
         hash.update(*buf, len);
+        if (tee && *tee) (*tee)(*buf, len);
         size += len;
         return static_cast<la_ssize_t>(len);
     }
@@ -440,34 +444,59 @@ private:
     std::optional<timespec> root_time_;
 };
 
-}  // namespace
+// Feeds libarchive from a ByteSource; an exception from the source must not cross
+// libarchive's C frames, so it is kept and rethrown once control is back in C++.
+struct SourceReader {
+    const ByteSource* source = nullptr;
+    std::unique_ptr<char[]> buf{new char[kReadBlock]};
+    std::exception_ptr error;
 
-TarStats extract_layer_tar(int fd, const std::string& dest) {
-    ArchivePtr raw(archive_read_new());
+    static la_ssize_t read(archive* a, void* self, const void** out) {
+        auto* r = static_cast<SourceReader*>(self);
+        try {
+            *out = r->buf.get();
+            return static_cast<la_ssize_t>((*r->source)(r->buf.get(), kReadBlock));
+        } catch (...) {
+            r->error = std::current_exception();
+            archive_set_error(a, EIO, "read failed");
+            return -1;
+        }
+    }
+};
+
+// Unpacks what raw (opened, not yet read) decompresses into dest.
+TarStats extract_from(archive* raw, const std::string& dest, const std::function<void()>& rethrow,
+                      const ByteSink& tee) {
     ArchivePtr tar(archive_read_new());
-    if (!raw || !tar) throw Error("libarchive: out of memory");
-    archive_read_support_filter_all(raw.get());
-    archive_read_support_format_raw(raw.get());
-    if (archive_read_open_fd(raw.get(), fd, kReadBlock) != ARCHIVE_OK)
-        archive_fail(raw.get(), "open layer tar");
+    if (!tar) throw Error("libarchive: out of memory");
+    auto fail = [&](archive* a, const std::string& what) {
+        rethrow();
+        archive_fail(a, what);
+    };
     archive_entry* rawent = nullptr;
-    int r = archive_read_next_header(raw.get(), &rawent);
+    int r = archive_read_next_header(raw, &rawent);
     if (r == ARCHIVE_EOF) throw Error("layer tar is empty");
-    if (r < ARCHIVE_WARN) archive_fail(raw.get(), "read layer tar");
+    if (r < ARCHIVE_WARN) fail(raw, "read layer tar");
 
     Source src;
-    src.raw = raw.get();
+    src.raw = raw;
+    src.tee = &tee;
     archive_read_support_format_tar(tar.get());
     if (archive_read_open(tar.get(), &src, nullptr, tar_read_callback, nullptr) != ARCHIVE_OK)
-        archive_fail(tar.get(), "read layer tar");
+        fail(tar.get(), "read layer tar");
 
     Extractor ex(dest);
     for (;;) {
         archive_entry* ent = nullptr;
         r = archive_read_next_header(tar.get(), &ent);
         if (r == ARCHIVE_EOF) break;
-        if (r < ARCHIVE_WARN) archive_fail(tar.get(), "read layer tar");
-        ex.entry(tar.get(), ent);
+        if (r < ARCHIVE_WARN) fail(tar.get(), "read layer tar");
+        try {
+            ex.entry(tar.get(), ent);
+        } catch (const Error&) {
+            rethrow();  // a failing source explains a failing entry better
+            throw;
+        }
     }
     ex.finish();
     // Hash what the tar reader did not need (the end-of-archive padding).
@@ -475,9 +504,40 @@ TarStats extract_layer_tar(int fd, const std::string& dest) {
     while (true) {
         la_ssize_t n = src.next(&buf);
         if (n == 0) break;
-        if (n < 0) archive_fail(raw.get(), "read layer tar");
+        if (n < 0) fail(raw, "read layer tar");
     }
     return TarStats{src.hash.finish(), src.size};
+}
+
+ArchivePtr new_raw_reader() {
+    ArchivePtr raw(archive_read_new());
+    if (!raw) throw Error("libarchive: out of memory");
+    archive_read_support_filter_all(raw.get());
+    archive_read_support_format_raw(raw.get());
+    return raw;
+}
+
+}  // namespace
+
+TarStats extract_layer_tar(int fd, const std::string& dest) {
+    ArchivePtr raw = new_raw_reader();
+    if (archive_read_open_fd(raw.get(), fd, kReadBlock) != ARCHIVE_OK)
+        archive_fail(raw.get(), "open layer tar");
+    return extract_from(raw.get(), dest, [] {}, {});
+}
+
+TarStats extract_layer_tar(const ByteSource& source, const std::string& dest, const ByteSink& tar_bytes) {
+    ArchivePtr raw = new_raw_reader();
+    SourceReader reader;
+    reader.source = &source;
+    auto rethrow = [&] {
+        if (reader.error) std::rethrow_exception(reader.error);
+    };
+    if (archive_read_open(raw.get(), &reader, nullptr, &SourceReader::read, nullptr) != ARCHIVE_OK) {
+        rethrow();
+        archive_fail(raw.get(), "open layer tar");
+    }
+    return extract_from(raw.get(), dest, rethrow, tar_bytes);
 }
 
 }  // namespace kiln::image

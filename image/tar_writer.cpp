@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "image/layer_tar.hpp"
+#include "image/tar_header.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
@@ -109,21 +110,7 @@ void put_base256(char* field, std::size_t width, std::uint64_t v) {
     field[0] = static_cast<char>(0x80);
 }
 
-struct Xattr {
-    std::string name;
-    std::string value;
-};
-
-struct Entry {
-    std::string name;      // tar path (directories end in '/')
-    char type = '0';
-    std::uint32_t mode = 0;  // permission bits incl. setuid/setgid/sticky
-    std::uint64_t uid = 0, gid = 0, size = 0;
-    std::int64_t mtime = 0;
-    std::uint64_t devmajor = 0, devminor = 0;
-    std::string linkname;
-    std::vector<Xattr> xattrs;
-};
+using Entry = TarHeader;
 
 void append_record(std::string& out, std::string_view key, std::string_view value) {
     // "<len> <key>=<value>\n" where len counts the whole record, itself included.
@@ -138,79 +125,125 @@ void append_record(std::string& out, std::string_view key, std::string_view valu
     out += '\n';
 }
 
+void checksum(char* block) {
+    std::memset(block + 148, ' ', 8);
+    unsigned sum = 0;
+    for (std::size_t i = 0; i < kBlock; ++i) sum += static_cast<unsigned char>(block[i]);
+    put_octal(block + 148, 7, sum);  // 6 digits + NUL, then the space stays
+    block[155] = ' ';
+}
+
+void append_pax_header(std::string& out, const std::string& name, const std::string& records) {
+    // Header name like Go's archive/tar: "<dir>/PaxHeaders.0/<base>", truncated.
+    std::string_view n(name);
+    while (!n.empty() && n.back() == '/') n.remove_suffix(1);
+    auto slash = n.rfind('/');
+    std::string hname = slash == std::string_view::npos
+                            ? "PaxHeaders.0/" + std::string(n)
+                            : std::string(n.substr(0, slash)) + "/PaxHeaders.0/" +
+                                  std::string(n.substr(slash + 1));
+    if (hname.size() > 100) hname.resize(100);
+    char block[kBlock];
+    std::memset(block, 0, sizeof block);
+    std::memcpy(block, hname.data(), hname.size());
+    put_octal(block + 100, 8, 0644);
+    put_octal(block + 108, 8, 0);
+    put_octal(block + 116, 8, 0);
+    put_octal(block + 124, 12, records.size());
+    put_octal(block + 136, 12, 0);
+    block[156] = 'x';
+    std::memcpy(block + 257, "ustar\0" "00", 8);
+    put_octal(block + 329, 8, 0);
+    put_octal(block + 337, 8, 0);
+    checksum(block);
+    out.append(block, kBlock);
+    out += records;
+    out.append(tar_padding(records.size()), '\0');
+}
+
+}  // namespace
+
+void append_tar_header(std::string& out, const TarHeader& e) {
+    std::string pax;
+    char block[kBlock];
+    std::memset(block, 0, sizeof block);
+
+    // name / prefix split, else PAX path
+    const std::string& name = e.name;
+    if (name.size() <= 100) {
+        std::memcpy(block, name.data(), name.size());
+    } else {
+        bool split = false;
+        if (name.size() <= 256) {
+            // the prefix must end at a '/', be at most 155 bytes, the rest at most 100
+            std::size_t limit = std::min<std::size_t>(155, name.size() - 1);
+            for (std::size_t i = limit; i > 0; --i) {
+                if (name[i] != '/') continue;
+                if (name.size() - i - 1 == 0) continue;  // a directory's trailing '/'
+                if (name.size() - i - 1 > 100) break;
+                std::memcpy(block + 345, name.data(), i);
+                std::memcpy(block, name.data() + i + 1, name.size() - i - 1);
+                split = true;
+                break;
+            }
+        }
+        if (!split) {
+            append_record(pax, "path", name);
+            std::memcpy(block, name.data(), 100);
+        }
+    }
+    if (e.linkname.size() <= 100) {
+        std::memcpy(block + 157, e.linkname.data(), e.linkname.size());
+    } else {
+        append_record(pax, "linkpath", e.linkname);
+        std::memcpy(block + 157, e.linkname.data(), 100);
+    }
+    put_octal(block + 100, 8, e.mode & 07777);
+    if (!put_octal(block + 108, 8, e.uid)) {
+        append_record(pax, "uid", std::to_string(e.uid));
+        put_octal(block + 108, 8, 0);
+    }
+    if (!put_octal(block + 116, 8, e.gid)) {
+        append_record(pax, "gid", std::to_string(e.gid));
+        put_octal(block + 116, 8, 0);
+    }
+    if (!put_octal(block + 124, 12, e.size)) {
+        append_record(pax, "size", std::to_string(e.size));
+        put_octal(block + 124, 12, 0);
+    }
+    if (e.mtime < 0 || !put_octal(block + 136, 12, static_cast<std::uint64_t>(e.mtime))) {
+        append_record(pax, "mtime", std::to_string(e.mtime));
+        put_octal(block + 136, 12, 0);
+    }
+    block[156] = e.type;
+    std::memcpy(block + 257, "ustar\0" "00", 8);
+    if (e.type == '3' || e.type == '4') {
+        if (!put_octal(block + 329, 8, e.devmajor)) put_base256(block + 329, 8, e.devmajor);
+        if (!put_octal(block + 337, 8, e.devminor)) put_base256(block + 337, 8, e.devminor);
+    } else {
+        put_octal(block + 329, 8, 0);
+        put_octal(block + 337, 8, 0);
+    }
+    for (const auto& x : e.xattrs) {
+        std::string key = "SCHILY.xattr.";
+        key += x.name;
+        append_record(pax, key, x.value);
+    }
+    if (!pax.empty()) append_pax_header(out, e.name, pax);
+    checksum(block);
+    out.append(block, kBlock);
+}
+
+namespace {
+
 class TarWriter {
 public:
     explicit TarWriter(const ByteSink& sink) : out_(sink) {}
 
     void header(const Entry& e) {
-        std::string pax;
-        char block[kBlock];
-        std::memset(block, 0, sizeof block);
-
-        // name / prefix split, else PAX path
-        const std::string& name = e.name;
-        if (name.size() <= 100) {
-            std::memcpy(block, name.data(), name.size());
-        } else {
-            bool split = false;
-            if (name.size() <= 256) {
-                // the prefix must end at a '/', be at most 155 bytes, the rest at most 100
-                std::size_t limit = std::min<std::size_t>(155, name.size() - 1);
-                for (std::size_t i = limit; i > 0; --i) {
-                    if (name[i] != '/') continue;
-                    if (name.size() - i - 1 == 0) continue;  // a directory's trailing '/'
-                    if (name.size() - i - 1 > 100) break;
-                    std::memcpy(block + 345, name.data(), i);
-                    std::memcpy(block, name.data() + i + 1, name.size() - i - 1);
-                    split = true;
-                    break;
-                }
-            }
-            if (!split) {
-                append_record(pax, "path", name);
-                std::memcpy(block, name.data(), 100);
-            }
-        }
-        if (e.linkname.size() <= 100) {
-            std::memcpy(block + 157, e.linkname.data(), e.linkname.size());
-        } else {
-            append_record(pax, "linkpath", e.linkname);
-            std::memcpy(block + 157, e.linkname.data(), 100);
-        }
-        put_octal(block + 100, 8, e.mode & 07777);
-        if (!put_octal(block + 108, 8, e.uid)) {
-            append_record(pax, "uid", std::to_string(e.uid));
-            put_octal(block + 108, 8, 0);
-        }
-        if (!put_octal(block + 116, 8, e.gid)) {
-            append_record(pax, "gid", std::to_string(e.gid));
-            put_octal(block + 116, 8, 0);
-        }
-        if (!put_octal(block + 124, 12, e.size)) {
-            append_record(pax, "size", std::to_string(e.size));
-            put_octal(block + 124, 12, 0);
-        }
-        if (e.mtime < 0 || !put_octal(block + 136, 12, static_cast<std::uint64_t>(e.mtime))) {
-            append_record(pax, "mtime", std::to_string(e.mtime));
-            put_octal(block + 136, 12, 0);
-        }
-        block[156] = e.type;
-        std::memcpy(block + 257, "ustar\0" "00", 8);
-        if (e.type == '3' || e.type == '4') {
-            if (!put_octal(block + 329, 8, e.devmajor)) put_base256(block + 329, 8, e.devmajor);
-            if (!put_octal(block + 337, 8, e.devminor)) put_base256(block + 337, 8, e.devminor);
-        } else {
-            put_octal(block + 329, 8, 0);
-            put_octal(block + 337, 8, 0);
-        }
-        for (const auto& x : e.xattrs) {
-            std::string key = "SCHILY.xattr.";
-            key += x.name;
-            append_record(pax, key, x.value);
-        }
-        if (!pax.empty()) pax_header(e.name, pax);
-        checksum(block);
-        out_.write(block, kBlock);
+        std::string blocks;
+        append_tar_header(blocks, e);
+        out_.write(blocks.data(), blocks.size());
     }
 
     Output& out() { return out_; }
@@ -224,42 +257,6 @@ public:
     }
 
 private:
-    static void checksum(char* block) {
-        std::memset(block + 148, ' ', 8);
-        unsigned sum = 0;
-        for (std::size_t i = 0; i < kBlock; ++i) sum += static_cast<unsigned char>(block[i]);
-        put_octal(block + 148, 7, sum);  // 6 digits + NUL, then the space stays
-        block[155] = ' ';
-    }
-
-    void pax_header(const std::string& name, const std::string& records) {
-        // Header name like Go's archive/tar: "<dir>/PaxHeaders.0/<base>", truncated.
-        std::string_view n(name);
-        while (!n.empty() && n.back() == '/') n.remove_suffix(1);
-        auto slash = n.rfind('/');
-        std::string hname = slash == std::string_view::npos
-                                ? "PaxHeaders.0/" + std::string(n)
-                                : std::string(n.substr(0, slash)) + "/PaxHeaders.0/" +
-                                      std::string(n.substr(slash + 1));
-        if (hname.size() > 100) hname.resize(100);
-        char block[kBlock];
-        std::memset(block, 0, sizeof block);
-        std::memcpy(block, hname.data(), hname.size());
-        put_octal(block + 100, 8, 0644);
-        put_octal(block + 108, 8, 0);
-        put_octal(block + 116, 8, 0);
-        put_octal(block + 124, 12, records.size());
-        put_octal(block + 136, 12, 0);
-        block[156] = 'x';
-        std::memcpy(block + 257, "ustar\0" "00", 8);
-        put_octal(block + 329, 8, 0);
-        put_octal(block + 337, 8, 0);
-        checksum(block);
-        out_.write(block, kBlock);
-        out_.write(records.data(), records.size());
-        pad(records.size());
-    }
-
     Output out_;
 };
 
@@ -274,9 +271,9 @@ std::string proc_path(int dirfd, const char* name) {
 
 // Reads all xattrs (except trusted.overlay.*), sorted by name. fd >= 0 uses f*xattr,
 // otherwise the path is used without following a final symlink.
-std::vector<Xattr> read_xattrs(int fd, const std::string& path, std::string& opaque,
+std::vector<TarXattr> read_xattrs(int fd, const std::string& path, std::string& opaque,
                                const std::string& what) {
-    std::vector<Xattr> out;
+    std::vector<TarXattr> out;
     std::string names(256, '\0');
     ssize_t n;
     for (;;) {
@@ -321,7 +318,7 @@ std::vector<Xattr> read_xattrs(int fd, const std::string& path, std::string& opa
         }
         out.push_back({std::move(name), std::move(value)});
     }
-    std::sort(out.begin(), out.end(), [](const Xattr& a, const Xattr& b) { return a.name < b.name; });
+    std::sort(out.begin(), out.end(), [](const TarXattr& a, const TarXattr& b) { return a.name < b.name; });
     return out;
 }
 
@@ -418,7 +415,7 @@ private:
             e.xattrs = read_xattrs(fd.get(), {}, opaque, where(e.name));
             tar_.header(e);
             std::string child_prefix = e.name;
-            if (opaque == "y") {
+            if (opaque == "y" && !options_.merged) {
                 Entry& o = e;  // reuse: the directory's header is already written
                 o.name = child_prefix;
                 o.name += kOpaqueMarker;
@@ -450,6 +447,7 @@ private:
         case S_IFCHR:
         case S_IFBLK: {
             if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+                if (options_.merged) return;
                 // overlay whiteout → ".wh.NAME", an empty regular file
                 e.type = '0';
                 e.name.assign(prefix).append(kWhiteoutPrefix).append(name);

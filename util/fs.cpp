@@ -98,18 +98,18 @@ UniqueFd open_directory(const std::string& path) {
     return fd;
 }
 
+std::size_t read_some(int fd, void* buf, std::size_t cap, const std::string& what) {
+    for (;;) {
+        ssize_t n = ::read(fd, buf, cap);
+        if (n >= 0) return static_cast<std::size_t>(n);
+        if (errno != EINTR) throw_errno("read " + what);
+    }
+}
+
 std::string read_all(int fd, const std::string& what) {
     std::string out;
     char buf[65536];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw_errno("read " + what);
-        }
-        if (n == 0) break;
-        out.append(buf, static_cast<std::size_t>(n));
-    }
+    while (std::size_t n = read_some(fd, buf, sizeof buf, what)) out.append(buf, n);
     return out;
 }
 

@@ -28,6 +28,8 @@ UniqueFd open_in_root(int rootfd, std::string_view rel, int flags, mode_t mode =
 UniqueFd open_directory(const std::string& path);
 
 std::string read_file(const std::string& path);
+// Up to cap bytes from fd (retrying EINTR); 0 at the end. `what` names it in errors.
+std::size_t read_some(int fd, void* buf, std::size_t cap, const std::string& what);
 // Everything left to read from fd; `what` names it in errors.
 std::string read_all(int fd, const std::string& what);
 // Writes all of data to fd (retrying short writes and EINTR).

@@ -1,0 +1,117 @@
+#include "image/blob_cache.hpp"
+
+#include <fcntl.h>
+
+#include "image/content_store.hpp"
+#include "image/metadata_db.hpp"
+#include "image/oci.hpp"
+#include "image/store.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+
+namespace kiln::image {
+
+namespace {
+
+constexpr std::size_t kCopyBlock = 1u << 20;
+
+// Reads a stored blob's file into sink, hashing it on the way: the content store names
+// files by digest, but a file can rot on disk, and a corrupt layer must not leave the store.
+TarStats read_blob_file(Store& store, const Digest& digest, const ByteSink& sink) {
+    const std::string path = store.content().path(digest);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_errno("open blob " + path);
+    std::unique_ptr<char[]> buf(new char[kCopyBlock]);
+    Sha256 hash;
+    std::uint64_t total = 0;
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf.get(), kCopyBlock);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("read blob " + path);
+        }
+        if (n == 0) break;
+        hash.update(buf.get(), static_cast<std::size_t>(n));
+        sink(buf.get(), static_cast<std::size_t>(n));
+        total += static_cast<std::uint64_t>(n);
+    }
+    return TarStats{hash.finish(), total};
+}
+
+}  // namespace
+
+TarStats stream_blob(Store& store, const Digest& digest, const ByteSink& sink) {
+    TarStats st = read_blob_file(store, digest, sink);
+    if (st.digest != digest)
+        throw Error("blob " + digest.str() + " in the store is corrupt (its bytes hash to " + st.digest.str() + ")");
+    return st;
+}
+
+std::string layer_media_type(Compression c) {
+    switch (c) {
+    case Compression::Gzip:
+        return std::string(media::kOciLayerGzip);
+    case Compression::Zstd:
+        return std::string(media::kOciLayerZstd);
+    case Compression::None:
+        break;
+    }
+    return std::string(media::kOciLayer);
+}
+
+std::optional<LayerBlob> find_layer_blob(Store& store, const Digest& diff_id, Compression c) {
+    const std::string want = layer_media_type(c);
+    for (const auto& row : store.db().blobs_for_diff(diff_id)) {
+        if (row.media_type != want) continue;
+        auto size = store.content().size(row.digest);
+        if (size && *size == row.size) return LayerBlob{row.media_type, row.digest, row.size};
+    }
+    return std::nullopt;
+}
+
+void record_layer_blob(Store& store, const Digest& diff_id, const LayerBlob& blob) {
+    store.db().put_blob(BlobRow{blob.digest, blob.media_type, blob.size, diff_id});
+}
+
+TarStats stream_layer_tar(Store& store, const LayerInfo& layer, const ByteSink& sink) {
+    TarStats st;
+    if (auto kept = find_layer_blob(store, layer.diff_id, Compression::None))
+        st = read_blob_file(store, kept->digest, sink);
+    else
+        st = write_layer_tar(layer.diff_dir, sink);
+    if (st.digest != layer.diff_id)
+        throw Error("layer " + layer.diff_id.str() + " cannot be reproduced: its files tar to " +
+                    st.digest.str() + " (" + std::to_string(st.size) +
+                    " bytes); it was stored before kiln kept layer tars, import or build it again");
+    return st;
+}
+
+LayerBlob ensure_layer_blob(Store& store, const LayerInfo& layer, Compression c) {
+    if (c == Compression::None) return LayerBlob{layer_media_type(c), layer.diff_id, layer.size};
+    if (auto kept = find_layer_blob(store, layer.diff_id, c)) return *kept;
+    ContentStore::Writer blob = store.content().writer();
+    Compressor compressor(c, [&](const void* d, std::size_t n) { blob.write(d, n); });
+    stream_layer_tar(store, layer, compressor.sink());
+    TarStats packed = compressor.finish();
+    LayerBlob out{layer_media_type(c), blob.commit(packed.digest), packed.size};
+    record_layer_blob(store, layer.diff_id, out);
+    return out;
+}
+
+StagedLayerWithTar stage_layer_keeping_tar(Store& store, const ByteSource& source) {
+    ContentStore::Writer tar = store.content().writer();
+    StagedLayer layer =
+        store.layers().stage_tar(source, [&](const void* d, std::size_t n) { tar.write(d, n); });
+    return StagedLayerWithTar{std::move(layer), std::move(tar)};
+}
+
+LayerInfo publish_layer_keeping_tar(Store& store, StagedLayerWithTar& staged, const std::optional<Digest>& parent) {
+    // The blob first: a layer row must never promise a kept tar that is not there.
+    const std::uint64_t size = staged.tar.size();
+    Digest digest = staged.tar.commit(staged.layer.diff_id);
+    LayerInfo info = store.layers().publish(staged.layer, parent);
+    record_layer_blob(store, info.diff_id, LayerBlob{layer_media_type(Compression::None), digest, size});
+    return info;
+}
+
+}  // namespace kiln::image
