@@ -22,5 +22,10 @@ void register_lint_commands(CLI::App& app, const GlobalOptions& global, int& exi
 void register_image_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_build_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_container_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_ps_commands(CLI::App& app, const GlobalOptions& global);
+// These add to the `container` group, which main creates first.
+void register_container_ops_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_container_inspect_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_exec_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 
 }  // namespace kiln::cli
