@@ -1,5 +1,7 @@
 #include "builder/run_image.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <thread>
 
@@ -13,6 +15,11 @@
 #include "runtime/capabilities.hpp"
 #include "runtime/cgroups.hpp"
 #include "runtime/container.hpp"
+#include "runtime/container_config.hpp"
+#include "runtime/container_names.hpp"
+#include "runtime/container_records.hpp"
+#include "runtime/detach.hpp"
+#include "runtime/runtime_dir.hpp"
 #include "runtime/user.hpp"
 #include "runtime/seccomp_compile.hpp"
 #include "runtime/seccomp_json.hpp"
@@ -106,17 +113,27 @@ void apply_security_opts(const std::vector<std::string>& opts, runtime::Containe
     }
 }
 
-int run_image(image::Store& store, const RunOptions& options) {
-    runtime::ContainerSpec spec;
-    apply_security_opts(options.security_opts, spec);
+runtime::ContainerConfig container_config(image::Store& store, const RunOptions& options) {
+    runtime::ContainerConfig c;
+    runtime::ContainerSpec checked;
+    apply_security_opts(options.security_opts, checked);
+    c.security_opts = options.security_opts;
+    if (!options.name.empty()) c.name = runtime::validate_container_name(options.name);
     auto id = store.images().resolve(options.image);
     if (!id) id = store.images().resolve(image::parse_reference(options.image).str());
     if (!id) throw Error("Unable to find image '" + options.image + "' in the store");
-    auto config = ImageConfig::from_base(nlohmann::json::parse(store.images().config(*id)));
+    auto image_json = nlohmann::json::parse(store.images().config(*id));
+    auto config = ImageConfig::from_base(image_json);
+    c.image = options.image;
+    c.image_id = id->str();
 
-    spec.args = container_args(config.entrypoint(), config.cmd(), options);
-    if (spec.args.empty()) throw Error("no command specified");
-    spec.env = config.env();
+    c.args = container_args(config.entrypoint(), config.cmd(), options);
+    if (c.args.empty()) throw Error("no command specified");
+    c.entrypoint = options.entrypoint ? (options.entrypoint->empty() ? std::vector<std::string>{}
+                                                                      : std::vector<std::string>{*options.entrypoint})
+                                      : config.entrypoint();
+    c.cmd = options.command.empty() && !options.entrypoint ? config.cmd() : options.command;
+    c.env = config.env();
     for (const auto& e : options.env) {
         std::string entry = e;
         if (e.find('=') == std::string::npos) {
@@ -125,43 +142,116 @@ int run_image(image::Store& store, const RunOptions& options) {
             entry = e + "=" + value;
         }
         std::string key = entry.substr(0, entry.find('='));
-        std::erase_if(spec.env, [&](const std::string& x) {
-            return x == key || x.starts_with(key + "=");
-        });
-        spec.env.push_back(entry);
+        std::erase_if(c.env, [&](const std::string& x) { return x == key || x.starts_with(key + "="); });
+        c.env.push_back(entry);
     }
-    spec.cwd = options.workdir ? *options.workdir : config.working_dir();
-    if (!spec.cwd.starts_with('/')) throw Error("the working directory '" + spec.cwd + "' is invalid, it needs to be an absolute path");
-    spec.user = options.user ? *options.user : config.user();
-    check_user_spec(spec.user);
-    std::string container_id = runtime::generate_container_id();
-    spec.id = container_id;
-    spec.hostname = options.hostname ? *options.hostname : container_id.substr(0, 12);
-    for (const auto& v : options.volumes) spec.binds.push_back(parse_volume(v));
-    if (options.interactive) spec.stdin_fd = 0;
-    spec.tty = options.tty;
-    spec.network_files = true;  // /etc/hostname, /etc/hosts, /etc/resolv.conf as docker run writes them
-    if (!options.memory.empty()) spec.memory_limit = parse_memory_size(options.memory);
-    if (!options.pids_limit.empty()) spec.pids_limit = parse_pids_limit(options.pids_limit);
-    if (!options.cpus.empty()) spec.cpus = parse_cpus(options.cpus, std::thread::hardware_concurrency());
-    runtime::validate_limits({spec.memory_limit, spec.pids_limit, spec.cpus});  // before the snapshot exists
+    c.cwd = options.workdir ? *options.workdir : config.working_dir();
+    if (!c.cwd.starts_with('/')) throw Error("the working directory '" + c.cwd + "' is invalid, it needs to be an absolute path");
+    c.user = options.user ? *options.user : config.user();
+    check_user_spec(c.user);
+    c.id = runtime::generate_container_id();
+    c.hostname = options.hostname ? *options.hostname : c.id.substr(0, 12);
+    for (const auto& v : options.volumes) c.binds.push_back(parse_volume(v));
+    c.interactive = options.interactive;
+    c.tty = options.tty;
+    c.auto_remove = options.auto_remove;
+    if (!options.memory.empty()) c.memory_limit = parse_memory_size(options.memory);
+    if (!options.pids_limit.empty()) c.pids_limit = parse_pids_limit(options.pids_limit);
+    if (!options.cpus.empty()) c.cpus = parse_cpus(options.cpus, std::thread::hardware_concurrency());
+    runtime::validate_limits({c.memory_limit, c.pids_limit, c.cpus});
+    const auto& image_settings = image_json.contains("config") ? image_json["config"] : nlohmann::json::object();
+    if (image_settings.contains("Labels") && image_settings["Labels"].is_object())
+        for (const auto& [k, v] : image_settings["Labels"].items())
+            if (v.is_string()) c.labels[k] = v.get<std::string>();
+    for (const auto& label : options.labels) {
+        auto eq = label.find('=');
+        c.labels[label.substr(0, eq)] = eq == std::string::npos ? "" : label.substr(eq + 1);
+    }
+    if (!options.stop_signal.empty())
+        c.stop_signal = options.stop_signal;
+    else if (image_settings.contains("StopSignal") && image_settings["StopSignal"].is_string())
+        c.stop_signal = image_settings["StopSignal"].get<std::string>();
+    runtime::parse_signal(c.stop_signal);
+    c.stop_timeout = options.stop_timeout;
+    if (options.detach && options.auto_remove)
+        throw Error("kiln does not support --rm with -d yet");
+    if (options.detach && options.interactive)
+        throw Error("kiln has no attach yet: -d cannot keep stdin open (-i)");
 
     std::optional<Digest> top;
     for (const auto& diff_id : config.diff_ids()) top = image::chain_id(top, diff_id);
-    std::string key = "container-" + container_id;
-    auto snapshot = store.layers().prepare(key, top);
-    spec.rootfs = snapshot.mount;
-    // Stopped containers are not kept yet (ps/rm/commit come with the container lifecycle):
-    // the writable layer goes away with the run, --rm or not.
-    int code;
+    if (top) c.top_layer = top->str();
+    c.created_ns = runtime::unix_now_ns();
+    return c;
+}
+
+std::string create_container(image::Store& store, const RunOptions& options) {
+    auto config = container_config(store, options);
+    return runtime::ContainerRecords(store).create(config).id;
+}
+
+runtime::ContainerSpec container_spec(image::Store& store, const runtime::ContainerConfig& c) {
+    runtime::ContainerSpec spec;
+    apply_security_opts(c.security_opts, spec);
+    spec.args = c.args;
+    spec.env = c.env;
+    spec.cwd = c.cwd;
+    spec.user = c.user;
+    spec.hostname = c.hostname;
+    spec.binds = c.binds;
+    spec.id = c.id;
+    spec.memory_limit = c.memory_limit;
+    spec.pids_limit = c.pids_limit;
+    spec.cpus = c.cpus;
+    spec.tty = c.tty;
+    if (c.interactive) spec.stdin_fd = 0;
+    spec.network_files = true;  // /etc/hostname, /etc/hosts, /etc/resolv.conf as docker run writes them
+    spec.rootfs = store.layers().existing(runtime::container_snapshot_key(c.id)).mount;
+    return spec;
+}
+
+int start_detached(image::Store& store, const std::string& id) {
+    runtime::ContainerRecords records(store);
+    auto row = records.resolve(id);
+    if (row.state == "running") throw Error("container " + row.name + " is already running");
+    // (A "starting" row is the caller's own, from run_image.)
+    runtime::sweep_stale_runtime_dirs();  // a monitor killed earlier may have left its cgroups
+    auto config = records.config(row);
+    auto spec = container_spec(store, config);
+    spec.stdin_fd = -1;
+    auto paths = records.paths(row.id);
+    ::unlink(paths.exit.c_str());
+    auto started = runtime::start_detached(spec, {runtime::default_monitor_binary(), paths.log, paths.exit});
+    if (started.exec_failure) {
+        records.mark_exited(row.id, started.exec_failure, "the command could not be executed");
+        return started.exec_failure;
+    }
+    records.mark_running(row.id, started.pid);
+    return 0;
+}
+
+RunResult run_image(image::Store& store, const RunOptions& options) {
+    auto config = container_config(store, options);
+    runtime::ContainerRecords records(store);
+    records.list();  // removes the --rm containers of kiln processes killed meanwhile
+    auto row = records.create_for_run(config);
+    RunResult result{row.id, 0};
     try {
-        code = runtime::run_container(spec);
+        if (options.detach) {
+            result.exit_code = start_detached(store, row.id);
+            return result;
+        }
+        auto spec = container_spec(store, config);
+        result.exit_code = runtime::run_container(spec, [&](pid_t pid) { records.mark_running(row.id, pid); });
+        records.mark_exited(row.id, result.exit_code);
     } catch (...) {
-        store.layers().remove(key);
+        // Docker keeps a container whose start failed; kiln's failures before exec are its
+        // own (bad flags are refused earlier), so nothing is left behind.
+        records.remove(records.refresh(*store.db().container_get(row.id)));
         throw;
     }
-    store.layers().remove(key);
-    return code;
+    if (options.auto_remove) records.remove(records.resolve(row.id));
+    return result;
 }
 
 }  // namespace kiln::builder

@@ -9,6 +9,7 @@ class Store;
 }
 namespace kiln::runtime {
 struct ContainerSpec;
+struct ContainerConfig;
 }
 
 namespace kiln::builder {
@@ -29,6 +30,17 @@ struct RunOptions {
     std::string pids_limit;                      // --pids-limit
     std::string cpus;                            // --cpus
     std::vector<std::string> security_opts;      // --security-opt seccomp=unconfined|FILE, no-new-privileges
+    std::string name;                            // --name ("" : generated)
+    bool detach = false;                         // -d
+    bool auto_remove = false;                    // --rm
+    std::vector<std::string> labels;             // -l K=V
+    std::string stop_signal;                     // --stop-signal ("" : the image's, or SIGTERM)
+    std::optional<int> stop_timeout;             // --stop-timeout
+};
+
+struct RunResult {
+    std::string id;     // the container's full id
+    int exit_code = 0;  // the container's status (foreground), or 126/127 when it could not start
 };
 
 // Applies --security-opt values to the spec: seccomp=unconfined (no filter), seccomp=FILE
@@ -36,10 +48,26 @@ struct RunOptions {
 // (always on in kiln). Throws kiln::Error for anything else, before anything is created.
 void apply_security_opts(const std::vector<std::string>& opts, runtime::ContainerSpec& spec);
 
-// Runs a container from an image in the foreground and returns its exit status (Docker's
-// rules: 126 not executable, 127 not found, 128+N killed by signal N). Throws kiln::Error
-// when kiln fails before the command starts.
-int run_image(image::Store& store, const RunOptions& options);
+// What `kiln create` records for options: the image's config merged with the flags, as
+// Docker does. Checks every flag; creates nothing.
+runtime::ContainerConfig container_config(image::Store& store, const RunOptions& options);
+
+// `kiln create`: the container's record and writable layer (runtime/container_records.hpp).
+std::string create_container(image::Store& store, const RunOptions& options);
+
+// The spec that starts a recorded container (over its kept snapshot, with its stdio
+// the caller's).
+runtime::ContainerSpec container_spec(image::Store& store, const runtime::ContainerConfig& config);
+
+// `kiln start`: starts a recorded container under a monitor and returns at once; 0, or
+// 126/127 when its command cannot be executed. Throws kiln::Error if it already runs.
+int start_detached(image::Store& store, const std::string& id);
+
+// `kiln run`: creates the container, then with -d starts it detached, otherwise runs it
+// in the foreground and keeps it, exited, unless --rm (Docker's rules for the status:
+// 126 not executable, 127 not found, 128+N killed by signal N). Throws kiln::Error when
+// kiln fails before the command starts, leaving no container behind.
+RunResult run_image(image::Store& store, const RunOptions& options);
 
 // The container's argv from image config and flags, as Docker composes it.
 std::vector<std::string> container_args(const std::vector<std::string>& image_entrypoint,

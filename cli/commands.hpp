@@ -23,5 +23,9 @@ void register_image_commands(CLI::App& app, const GlobalOptions& global, int& ex
 void register_build_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_container_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_archive_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_ps_commands(CLI::App& app, const GlobalOptions& global);
+// These add to the `container` group, which main creates first.
+void register_container_ops_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_container_inspect_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 
 }  // namespace kiln::cli

@@ -1,3 +1,5 @@
+#include <iostream>
+
 #include "builder/run_image.hpp"
 #include "cli/commands.hpp"
 #include "image/store.hpp"
@@ -6,46 +8,100 @@
 
 namespace kiln::cli {
 
-void register_container_commands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
-    struct Flags {
-        builder::RunOptions options;
-        std::string entrypoint, workdir, user, hostname;
-    };
-    auto flags = std::make_shared<Flags>();
-    auto* run = app.add_subcommand("run", "Run a command in a new container");
+namespace {
+
+// The flags `run` and `create` share, as docker's do.
+struct CreateFlags {
+    builder::RunOptions options;
+    std::string entrypoint, workdir, user, hostname;
+    int stop_timeout = 0;
+    CLI::Option *workdir_opt = nullptr, *user_opt = nullptr, *hostname_opt = nullptr, *entrypoint_opt = nullptr,
+                *stop_timeout_opt = nullptr;
+
+    // The options with IMAGE [COMMAND] from what follows the flags.
+    builder::RunOptions parse(const std::vector<std::string>& rest, const char* command) const {
+        auto o = options;
+        if (rest.empty())
+            throw Error(std::string("\"kiln ") + command + "\" requires at least 1 argument: IMAGE [COMMAND] [ARG...]");
+        o.image = rest.front();
+        o.command.assign(rest.begin() + 1, rest.end());
+        if (workdir_opt->count()) o.workdir = workdir;
+        if (user_opt->count()) o.user = user;
+        if (hostname_opt->count()) o.hostname = hostname;
+        if (entrypoint_opt->count()) o.entrypoint = entrypoint;
+        if (stop_timeout_opt->count()) o.stop_timeout = stop_timeout;
+        return o;
+    }
+};
+
+std::shared_ptr<CreateFlags> add_create_flags(CLI::App* cmd) {
+    auto flags = std::make_shared<CreateFlags>();
     // Everything after IMAGE belongs to the container's command, flags included.
-    run->prefix_command();
+    cmd->prefix_command();
     // -h is --hostname, as in docker.
-    run->set_help_flag("--help", "Print this help message and exit");
+    cmd->set_help_flag("--help", "Print this help message and exit");
     auto& o = flags->options;
-    // Containers are not kept after they exit yet, so --rm is what always happens; it is
-    // accepted so `alias docker=kiln` scripts keep working.
-    run->add_flag("--rm")->description("Remove the container when it exits (always, for now)");
-    run->add_flag("-i,--interactive", o.interactive, "Keep STDIN open");
-    run->add_flag("-t,--tty", o.tty, "Allocate a pseudo-TTY");
-    run->add_option("-m,--memory", o.memory, "Memory limit (e.g. 512m, 1g)");
-    run->add_option("--pids-limit", o.pids_limit, "Limit the number of processes (-1 or 0: no limit)");
-    run->add_option("--cpus", o.cpus, "Number of CPUs (e.g. 1.5)");
-    repeatable(run->add_option("-e,--env", o.env, "Set an environment variable (K=V, or K to pass it on)"));
-    auto* workdir = run->add_option("-w,--workdir", flags->workdir, "Working directory inside the container");
-    auto* user = run->add_option("-u,--user", flags->user, "User name or UID[:GID]");
-    auto* hostname = run->add_option("-h,--hostname", flags->hostname, "Container host name");
-    auto* entrypoint = run->add_option("--entrypoint", flags->entrypoint, "Override the image's ENTRYPOINT");
-    repeatable(run->add_option("-v,--volume", o.volumes, "Bind mount HOST:CONTAINER[:ro]"));
-    repeatable(run->add_option("--security-opt", o.security_opts, "seccomp=unconfined|PROFILE.json, no-new-privileges"));
-    run->callback([flags, run, workdir, user, hostname, entrypoint, &global, &exit_code] {
-        auto options = flags->options;
-        auto rest = run->remaining();
-        if (rest.empty()) throw Error("\"kiln run\" requires at least 1 argument: IMAGE [COMMAND] [ARG...]");
-        options.image = rest.front();
-        options.command.assign(rest.begin() + 1, rest.end());
-        if (workdir->count()) options.workdir = flags->workdir;
-        if (user->count()) options.user = flags->user;
-        if (hostname->count()) options.hostname = flags->hostname;
-        if (entrypoint->count()) options.entrypoint = flags->entrypoint;
+    cmd->add_option("--name", o.name, "Assign a name to the container");
+    cmd->add_flag("--rm", o.auto_remove, "Remove the container when it exits");
+    cmd->add_flag("-i,--interactive", o.interactive, "Keep STDIN open");
+    cmd->add_flag("-t,--tty", o.tty, "Allocate a pseudo-TTY");
+    cmd->add_option("-m,--memory", o.memory, "Memory limit (e.g. 512m, 1g)");
+    cmd->add_option("--pids-limit", o.pids_limit, "Limit the number of processes (-1 or 0: no limit)");
+    cmd->add_option("--cpus", o.cpus, "Number of CPUs (e.g. 1.5)");
+    repeatable(cmd->add_option("-e,--env", o.env, "Set an environment variable (K=V, or K to pass it on)"));
+    repeatable(cmd->add_option("-l,--label", o.labels, "Set a label (K=V)"));
+    cmd->add_option("--stop-signal", o.stop_signal, "Signal to stop the container");
+    flags->stop_timeout_opt = cmd->add_option("--stop-timeout", flags->stop_timeout, "Seconds to wait before killing it on stop");
+    flags->workdir_opt = cmd->add_option("-w,--workdir", flags->workdir, "Working directory inside the container");
+    flags->user_opt = cmd->add_option("-u,--user", flags->user, "User name or UID[:GID]");
+    flags->hostname_opt = cmd->add_option("-h,--hostname", flags->hostname, "Container host name");
+    flags->entrypoint_opt = cmd->add_option("--entrypoint", flags->entrypoint, "Override the image's ENTRYPOINT");
+    repeatable(cmd->add_option("-v,--volume", o.volumes, "Bind mount HOST:CONTAINER[:ro]"));
+    repeatable(cmd->add_option("--security-opt", o.security_opts, "seccomp=unconfined|PROFILE.json, no-new-privileges"));
+    return flags;
+}
+
+}  // namespace
+
+void register_container_commands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+    auto* run = app.add_subcommand("run", "Create and run a new container from an image");
+    auto run_flags = add_create_flags(run);
+    run->add_flag("-d,--detach", run_flags->options.detach, "Run in the background and print the container ID");
+    run->callback([run_flags, run, &global, &exit_code] {
+        auto options = run_flags->parse(run->remaining(), "run");
         runtime::sweep_stale_runtime_dirs();  // before the store sweeps their snapshots
         image::Store store(global.root);
-        exit_code = builder::run_image(store, options);
+        auto result = builder::run_image(store, options);
+        if (options.detach && result.exit_code == 0) std::cout << result.id << std::endl;
+        exit_code = result.exit_code;
+    });
+
+    auto* create = app.add_subcommand("create", "Create a new container");
+    auto create_flags = add_create_flags(create);
+    create->callback([create_flags, create, &global] {
+        auto options = create_flags->parse(create->remaining(), "create");
+        image::Store store(global.root);
+        std::cout << builder::create_container(store, options) << std::endl;
+    });
+
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* start = app.add_subcommand("start", "Start one or more stopped containers");
+    start->add_option("CONTAINER", *names, "Containers")->required();
+    start->callback([names, &global, &exit_code] {
+        image::Store store(global.root);
+        for (const auto& name : *names) {
+            try {
+                int code = builder::start_detached(store, name);
+                if (code != 0) {
+                    exit_code = code;
+                    continue;
+                }
+                std::cout << name << std::endl;
+            } catch (const Error& e) {
+                std::cerr << "kiln: " << e.what() << std::endl;
+                exit_code = 1;
+            }
+        }
     });
 }
 

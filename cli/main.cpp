@@ -30,6 +30,10 @@ int main(int argc, char** argv) {
     kiln::cli::register_lint_commands(app, global, exit_code);
     kiln::cli::register_build_commands(app, global, exit_code);
     kiln::cli::register_container_commands(app, global, exit_code);
+    kiln::cli::register_ps_commands(app, global);
+    app.add_subcommand("container", "Manage containers")->require_subcommand(1);
+    kiln::cli::register_container_ops_commands(app, global, exit_code);
+    kiln::cli::register_container_inspect_commands(app, global, exit_code);
     kiln::cli::register_image_commands(app, global, exit_code);
     kiln::cli::register_archive_commands(app, global, exit_code);
 

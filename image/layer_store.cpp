@@ -25,6 +25,8 @@ constexpr std::size_t kShortIdLength = 12;
 // Seconds a fresh tmp/ entry or l/ link is left alone by cleanup: covers the instant
 // between its creation and its owner taking the lock or finishing the install.
 constexpr long kStaleAgeSeconds = 60;
+// A kept snapshot (prepare_kept) carries this file.
+constexpr const char* kKeptMark = "kept";
 
 bool valid_key(const std::string& key) {
     if (key.empty() || key.size() > 128 || key.front() == '.') return false;
@@ -154,6 +156,26 @@ MountSpec LayerStore::view(const std::optional<Digest>& parent) const {
 }
 
 Snapshot LayerStore::prepare(const std::string& key, const std::optional<Digest>& parent) {
+    return create_snapshot(key, parent, false);
+}
+
+Snapshot LayerStore::prepare_kept(const std::string& key, const std::optional<Digest>& parent) {
+    return create_snapshot(key, parent, true);
+}
+
+Snapshot LayerStore::existing(const std::string& key) const {
+    if (!valid_key(key)) throw Error("layer store: invalid snapshot key '" + key + "'");
+    const std::string dir = root_ + "/snapshots/" + key;
+    if (!path_exists(dir)) throw Error("layer store: no snapshot '" + key + "'");
+    Snapshot s;
+    s.key = key;
+    if (path_exists(dir + "/parent")) s.parent = Digest::parse(trim(read_file(dir + "/parent")));
+    s.upper_dir = dir + "/upper";
+    s.mount = overlay(s.parent, s.upper_dir, dir + "/work");
+    return s;
+}
+
+Snapshot LayerStore::create_snapshot(const std::string& key, const std::optional<Digest>& parent, bool kept) {
     if (!valid_key(key))
         throw Error("layer store: invalid snapshot key '" + key + "' (use [A-Za-z0-9_.-], at most 128)");
     const std::string dest = root_ + "/snapshots/" + key;
@@ -161,6 +183,8 @@ Snapshot LayerStore::prepare(const std::string& key, const std::optional<Digest>
     make_dir(stage.path() + "/upper", 0755);
     make_dir(stage.path() + "/work", 0700);
     if (parent) write_new_file(stage.path() + "/parent", parent->str() + "\n");
+    // Marked before it appears in snapshots/, so no sweep ever sees it unmarked and unlocked.
+    if (kept) write_new_file(stage.path() + "/" + kKeptMark, "");
     {
         // The parent check and the rename share one write transaction, so remove_layer
         // (which checks snapshots in its own transaction) cannot slip in between.
@@ -175,7 +199,7 @@ Snapshot LayerStore::prepare(const std::string& key, const std::optional<Digest>
         tx.commit();
     }
     UniqueFd lock = stage.release();
-    {
+    if (!kept) {
         std::lock_guard g(mutex_);
         snapshot_locks_[key] = std::move(lock);
     }
@@ -421,7 +445,9 @@ std::vector<Digest> LayerStore::gc(long min_age_seconds) {
 void LayerStore::cleanup() {
     remove_stale_entries(root_ + "/tmp", kStaleAgeSeconds);
     // A snapshot is locked from before it appears in snapshots/, so no age grace is needed.
-    remove_stale_entries(root_ + "/snapshots", 0);
+    remove_stale_entries(root_ + "/snapshots", 0, [this](const std::string& key) {
+        return !path_exists(root_ + "/snapshots/" + key + "/" + kKeptMark);
+    });
     const std::time_t now = std::time(nullptr);
     for (const auto& name : list_dir_names(root_ + "/l")) {
         if (name == "empty") continue;

@@ -64,6 +64,11 @@ public:
     // key: [A-Za-z0-9_.-]{1,128}, not starting with '.'; it must not name an existing
     // snapshot. parent must be a committed layer.
     Snapshot prepare(const std::string& key, const std::optional<Digest>& parent);
+    // A snapshot that outlives this process (a container's writable layer, kept until
+    // `rm`): never locked, never swept by cleanup(); only remove(key) drops it.
+    Snapshot prepare_kept(const std::string& key, const std::optional<Digest>& parent);
+    // The snapshot of `key` as prepare returned it (for a kept one, in a later process).
+    Snapshot existing(const std::string& key) const;
     // A read-only mount of the parent's chain.
     MountSpec view(const std::optional<Digest>& parent) const;
     // Tars the snapshot's upper dir in one streaming pass (overlay whiteouts → OCI .wh.),
@@ -119,6 +124,7 @@ private:
     std::string lower_dirs(const std::optional<Digest>& parent) const;
     bool snapshot_uses(const Digest& chain_id) const;
     std::string new_short_link(const std::string& target);
+    Snapshot create_snapshot(const std::string& key, const std::optional<Digest>& parent, bool kept);
 
     std::string root_;
     MetadataDb& db_;

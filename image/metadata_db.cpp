@@ -145,6 +145,30 @@ CREATE TABLE IF NOT EXISTS leases(
 CREATE INDEX IF NOT EXISTS leases_chain ON leases(chain_id);
 )sql";
 
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE IF NOT EXISTS containers(
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    image       TEXT NOT NULL,
+    image_id    TEXT NOT NULL,
+    created_ns  INTEGER NOT NULL,
+    state       TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    exit_code   INTEGER NOT NULL,
+    started_ns  INTEGER NOT NULL,
+    finished_ns INTEGER NOT NULL,
+    error       TEXT NOT NULL,
+    config      TEXT NOT NULL);
+)sql";
+
+constexpr const char* kContainerColumns =
+    "id, name, image, image_id, created_ns, state, pid, exit_code, started_ns, finished_ns, error, config";
+
+ContainerRow container_row(const Stmt& s) {
+    return ContainerRow{s.text(0),    s.text(1),    s.text(2),    s.text(3), s.integer(4), s.text(5),
+                        s.integer(6), s.integer(7), s.integer(8), s.integer(9), s.text(10), s.text(11)};
+}
+
 LayerRow layer_row(const Stmt& s) {
     return LayerRow{s.digest(0), s.digest(1), s.opt_digest(2), static_cast<std::uint64_t>(s.integer(3)),
                     s.text(4), s.integer(5)};
@@ -224,6 +248,7 @@ void MetadataDb::migrate() {
     if (version < 1) exec(kSchemaV1);
     if (version < 2) exec(kSchemaV2);
     if (version < 3) exec(kSchemaV3);
+    if (version < 4) exec(kSchemaV4);
     exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
     tx.commit();
 }
@@ -562,6 +587,64 @@ void MetadataDb::file_digest_put_many(const std::vector<FileDigestRow>& rows) {
         s.run();
     }
     tx.commit();
+}
+
+// ---- containers
+
+bool MetadataDb::container_insert(const ContainerRow& r) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_,
+         "INSERT OR IGNORE INTO containers(id, name, image, image_id, created_ns, state, pid, exit_code, "
+         "started_ns, finished_ns, error, config) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+         r.id, r.name, r.image, r.image_id, r.created_ns, r.state, r.pid, r.exit_code, r.started_ns,
+         r.finished_ns, r.error, r.config)
+        .run();
+    return sqlite3_changes(db_) > 0;
+}
+
+std::optional<ContainerRow> MetadataDb::container_get(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, (std::string("SELECT ") + kContainerColumns + " FROM containers WHERE id=?").c_str(), id);
+    if (!s.step()) return std::nullopt;
+    return container_row(s);
+}
+
+std::optional<ContainerRow> MetadataDb::container_by_name(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, (std::string("SELECT ") + kContainerColumns + " FROM containers WHERE name=?").c_str(), name);
+    if (!s.step()) return std::nullopt;
+    return container_row(s);
+}
+
+std::vector<std::string> MetadataDb::containers_with_prefix(std::string_view hex_prefix) {
+    std::vector<std::string> out;
+    // Only hex reaches the LIKE pattern, so '%' and '_' can never act as wildcards.
+    if (hex_prefix.empty() || !is_lower_hex(hex_prefix)) return out;
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT id FROM containers WHERE id LIKE ? ORDER BY id", std::string(hex_prefix) + "%");
+    while (s.step()) out.push_back(s.text(0));
+    return out;
+}
+
+std::vector<ContainerRow> MetadataDb::list_containers() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, (std::string("SELECT ") + kContainerColumns + " FROM containers ORDER BY created_ns DESC, id").c_str());
+    std::vector<ContainerRow> out;
+    while (s.step()) out.push_back(container_row(s));
+    return out;
+}
+
+void MetadataDb::container_set_state(const ContainerRow& r) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_,
+         "UPDATE containers SET state=?, pid=?, exit_code=?, started_ns=?, finished_ns=?, error=? WHERE id=?",
+         r.state, r.pid, r.exit_code, r.started_ns, r.finished_ns, r.error, r.id)
+        .run();
+}
+
+void MetadataDb::container_delete(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "DELETE FROM containers WHERE id=?", id).run();
 }
 
 }  // namespace kiln::image

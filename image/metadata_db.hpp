@@ -63,12 +63,30 @@ struct FileDigestRow {
     std::string digest;  // whatever the builder stores ("sha256:…")
 };
 
+// A container (kiln create/run): who it is and its last known state. The rest of what it
+// was created with lives in `config` (JSON, runtime/container_config.hpp). Times are unix
+// nanoseconds, 0 for never.
+struct ContainerRow {
+    std::string id;     // 64 hex digits
+    std::string name;   // without Docker's leading '/'
+    std::string image;  // as the user named it
+    std::string image_id;
+    std::int64_t created_ns = 0;
+    std::string state;  // "created", "running", "exited"
+    std::int64_t pid = 0;  // the container's init on the host, while running
+    std::int64_t exit_code = 0;
+    std::int64_t started_ns = 0;
+    std::int64_t finished_ns = 0;
+    std::string error;
+    std::string config;
+};
+
 // The store's SQLite database (kiln.db): WAL mode, busy timeout, versioned schema.
 // Every method is safe to call from several threads; concurrent kiln processes are kept
 // apart by SQLite's own locking. All SQL of kiln lives in metadata_db.cpp.
 class MetadataDb {
 public:
-    static constexpr int kSchemaVersion = 3;
+    static constexpr int kSchemaVersion = 4;
 
     explicit MetadataDb(const std::string& path);
     ~MetadataDb();
@@ -161,6 +179,18 @@ public:
     std::vector<FileDigestRow> file_digests_under(const std::string& prefix);
     // Inserts or replaces all rows in one transaction.
     void file_digest_put_many(const std::vector<FileDigestRow>& rows);
+
+    // containers
+    // Inserts the row; false (nothing written) if its name is taken.
+    bool container_insert(const ContainerRow& row);
+    std::optional<ContainerRow> container_get(const std::string& id);
+    std::optional<ContainerRow> container_by_name(const std::string& name);
+    // Ids starting with hex_prefix (lowercase hex only, else none).
+    std::vector<std::string> containers_with_prefix(std::string_view hex_prefix);
+    std::vector<ContainerRow> list_containers();  // newest first
+    // Writes the state columns (state, pid, exit_code, started_ns, finished_ns, error).
+    void container_set_state(const ContainerRow& row);
+    void container_delete(const std::string& id);
 
     // Runs fn inside one write transaction (commits when fn returns, rolls back on throw).
     template <class Fn>

@@ -479,7 +479,25 @@ std::string generate_container_id() {
     return id;
 }
 
-int run_container(const ContainerSpec& spec) {
+struct StartedContainer::State {
+    explicit State(const std::string& id) : runtime_dir(id) {}
+    const ContainerSpec* spec = nullptr;  // valid until start_container returns, and in run_container
+    RuntimeDir runtime_dir;  // first: whatever a kill -9 of this process leaves is found through it
+    std::optional<Cgroup> cgroup;
+    std::optional<Pty> pty;
+    std::optional<StdioPipes> pipes;
+    std::optional<ForwardingHandlers> handlers;
+    // `child` outlives `forward_target`: forwarding stops before the pidfd is closed, so a
+    // signal never reaches a reused fd or pid.
+    std::optional<ChildProcess> child;
+    std::optional<ForwardTarget> forward_target;
+    int exec_failure = 0;
+};
+
+namespace {
+
+// The clone and everything the child needs, prepared here (see the file comment).
+std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool forward_signals) {
     if (spec.args.empty() || spec.args[0].empty()) throw Error("no command given for the container");
     if (spec.rootfs.type.empty()) throw Error("no root filesystem given for the container");
     if (!spec.cwd.empty() && spec.cwd.front() != '/')
@@ -488,9 +506,9 @@ int run_container(const ContainerSpec& spec) {
     validate_limits({spec.memory_limit, spec.pids_limit, spec.cpus});
 
     const std::string id = spec.id.empty() ? generate_container_id() : spec.id;
-    // Before the cgroups: whatever a kill -9 of this process leaves is found through it.
-    RuntimeDir runtime_dir(id);
-    const std::string state_dir = spec.state_dir.empty() ? runtime_dir.path() : spec.state_dir;
+    auto state = std::make_unique<StartedContainer::State>(id);
+    state->spec = &spec;
+    const std::string state_dir = spec.state_dir.empty() ? state->runtime_dir.path() : spec.state_dir;
     const std::string mountpoint = state_dir + "/rootfs";
     if (::mkdir(mountpoint.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("create " + mountpoint);
 
@@ -520,38 +538,37 @@ int run_container(const ContainerSpec& spec) {
 
     // The container never gets one of the caller's descriptors: a pty of its own with -t,
     // pipes relayed by kiln otherwise (stdio_relay.hpp says why).
-    std::optional<Pty> pty;
-    std::optional<StdioPipes> pipes;
     if (spec.tty) {
-        pty.emplace(spec.stdin_fd);
+        state->pty.emplace(spec.stdin_fd);
         plan.tty = true;
-        plan.stdio[0] = plan.stdio[1] = plan.stdio[2] = pty->slave();
-        plan.binds.insert(plan.binds.begin(), BindMount{pty->slave_path(), "/dev/console", false});
+        plan.stdio[0] = plan.stdio[1] = plan.stdio[2] = state->pty->slave();
+        plan.binds.insert(plan.binds.begin(), BindMount{state->pty->slave_path(), "/dev/console", false});
     } else {
-        pipes.emplace(spec.stdin_fd >= 0);
-        plan.stdio[0] = pipes->container_stdin();
-        plan.stdio[1] = pipes->container_stdout();
-        plan.stdio[2] = pipes->container_stderr();
+        state->pipes.emplace(spec.stdin_fd >= 0);
+        plan.stdio[0] = state->pipes->container_stdin();
+        plan.stdio[1] = state->pipes->container_stdout();
+        plan.stdio[2] = state->pipes->container_stderr();
     }
     Pipe report = make_pipe();
     plan.report_fd = report.write.get();
 
-    Cgroup cgroup(id, {spec.memory_limit, spec.pids_limit, spec.cpus}, spec.devices);
-    plan.cgroup = &cgroup;
+    state->cgroup.emplace(id, CgroupLimits{spec.memory_limit, spec.pids_limit, spec.cpus}, spec.devices);
+    plan.cgroup = &*state->cgroup;
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (plan.new_net) flags |= CLONE_NEWNET;
-    ForwardingHandlers handlers;
-    // `child` outlives `forward_target`: forwarding stops before the pidfd is closed, so a
-    // signal never reaches a reused fd or pid.
-    std::optional<ChildProcess> child;
-    ForwardTarget forward_target;
+    if (forward_signals) {
+        state->handlers.emplace();
+        state->forward_target.emplace();
+    }
     // Returns once the child has exec'd or failed (CLONE_VFORK): by then its report, if
     // any, is in the pipe.
-    CloneResult cloned = clone_process(flags, cgroup.clone_into_fd(), &plan.in_cgroup, child_main, &plan);
-    child.emplace(cloned.pid, cloned.pidfd);
-    forward_target.started(cloned.pid, cloned.pidfd);
+    CloneResult cloned =
+        clone_process(flags, state->cgroup->clone_into_fd(), &plan.in_cgroup, child_main, &plan);
+    state->child.emplace(cloned.pid, cloned.pidfd);
+    if (state->forward_target) state->forward_target->started(cloned.pid, cloned.pidfd);
     report.write.reset();
-    if (pipes) pipes->close_container_ends();
+    if (state->pipes) state->pipes->close_container_ends();
+    if (state->pty) state->pty->close_slave();
 
     // EOF without a report means execve succeeded (the pipe is close-on-exec).
     ChildReport failure;
@@ -561,21 +578,58 @@ int run_container(const ContainerSpec& spec) {
     } while (got < 0 && errno == EINTR);
     if (got == static_cast<ssize_t>(sizeof failure)) {
         failure.text[sizeof failure.text - 1] = '\0';
-        if (failure.kind == ChildReport::exec) {
-            write_all(spec.stderr_fd, std::string(failure.text) + "\n");
-            child->wait();
-            return failure.exit_code;
-        }
-        child->wait();
-        throw Error(std::string("container setup: ") + failure.text);
+        state->child->wait();
+        if (failure.kind != ChildReport::exec) throw Error(std::string("container setup: ") + failure.text);
+        write_all(spec.stderr_fd, std::string(failure.text) + "\n");
+        state->exec_failure = failure.exit_code;
     }
-    if (pty) {
-        pty->close_slave();
-        relay_pty(*pty, spec.stdin_fd, spec.stdout_fd);
+    return state;
+}
+
+}  // namespace
+
+StartedContainer::StartedContainer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+StartedContainer::~StartedContainer() = default;
+
+pid_t StartedContainer::pid() const { return state_->child->pid(); }
+int StartedContainer::exec_failure() const { return state_->exec_failure; }
+
+int StartedContainer::relay_and_wait() {
+    if (state_->exec_failure) return state_->exec_failure;
+    const ContainerSpec& spec = *state_->spec;
+    if (state_->pty)
+        relay_pty(*state_->pty, spec.stdin_fd, spec.stdout_fd);
+    else
+        state_->pipes->relay(spec.stdin_fd, spec.stdout_fd, spec.stderr_fd);
+    return decode_status(state_->child->wait());
+}
+
+StartedContainer::Handover StartedContainer::handover() const {
+    Handover h;
+    h.pid = state_->child->pid();
+    h.pidfd = state_->child->pidfd();
+    if (state_->pty) {
+        h.stdout_fd = state_->pty->master();
     } else {
-        pipes->relay(spec.stdin_fd, spec.stdout_fd, spec.stderr_fd);
+        h.stdout_fd = state_->pipes->stdout_reader();
+        h.stderr_fd = state_->pipes->stderr_reader();
     }
-    return decode_status(child->wait());
+    h.lock_fd = state_->runtime_dir.lock_fd();
+    h.runtime_dir = state_->runtime_dir.path();
+    h.cgroup_dirs = state_->cgroup->paths();
+    return h;
+}
+
+std::unique_ptr<StartedContainer> start_container(const ContainerSpec& spec) {
+    return std::make_unique<StartedContainer>(start(spec, false));
+}
+
+int run_container(const ContainerSpec& spec) { return run_container(spec, {}); }
+
+int run_container(const ContainerSpec& spec, const std::function<void(pid_t)>& on_start) {
+    StartedContainer container(start(spec, true));
+    if (on_start && !container.exec_failure()) on_start(container.pid());
+    return container.relay_and_wait();
 }
 
 }  // namespace kiln::runtime

@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,6 +62,47 @@ struct ContainerSpec {
     std::shared_ptr<const std::vector<sock_filter>> seccomp;
 };
 
+// A container whose command this process started: its init is a child of this process.
+// Destroying it kills and reaps the container if nobody waited for it, then removes its
+// cgroups and runtime dir.
+class StartedContainer {
+public:
+    struct State;
+    explicit StartedContainer(std::unique_ptr<State> state);
+    ~StartedContainer();
+    StartedContainer(const StartedContainer&) = delete;
+    StartedContainer& operator=(const StartedContainer&) = delete;
+
+    pid_t pid() const;
+    // 126 or 127 when the command could not be executed (the reason went to the spec's
+    // stderr_fd); 0 when it runs.
+    int exec_failure() const;
+    // Relays the caller's stdio until the container's output closes, then reaps it;
+    // returns Docker's exit status.
+    int relay_and_wait();
+
+    // What a monitor (runtime/detach.hpp) takes over, all close-on-exec descriptors it
+    // inherits after clearing that flag.
+    struct Handover {
+        pid_t pid = -1;
+        int pidfd = -1;
+        int stdout_fd = -1;  // the container's output: a pipe, or the pty master with tty
+        int stderr_fd = -1;  // -1 with tty (merged)
+        int lock_fd = -1;    // the runtime dir's lock
+        std::string runtime_dir;
+        std::vector<std::string> cgroup_dirs;
+    };
+    Handover handover() const;
+
+private:
+    std::unique_ptr<State> state_;
+};
+
+// Starts a container: clone, namespaces, cgroups, rootfs, confinement, execve (DESIGN's
+// order). Returns once the command runs or could not be executed; throws kiln::Error
+// when kiln fails before exec (exit 125), leaving nothing behind.
+std::unique_ptr<StartedContainer> start_container(const ContainerSpec& spec);
+
 // Runs a container in the foreground and waits for it. Returns Docker's exit status: the
 // process's code, 128+signal if killed, 126 if the command cannot be executed, 127 if it
 // does not exist (the reason goes to stderr_fd, as `docker run` prints it). Throws
@@ -68,6 +110,8 @@ struct ContainerSpec {
 // by this process while it waits are forwarded to the container.
 // Thread safe: several containers may run at once from different threads.
 int run_container(const ContainerSpec& spec);
+// The same, calling on_start with the container's pid once its command runs.
+int run_container(const ContainerSpec& spec, const std::function<void(pid_t)>& on_start);
 
 // 64 random hex digits, like a Docker container id.
 std::string generate_container_id();

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
 
 #include <cerrno>
 
@@ -62,6 +63,22 @@ RuntimeDir::~RuntimeDir() {
         remove_all(path_);
     } catch (const Error&) {
         // Left for the next sweep, which removes it once this process has let go of the lock.
+    }
+}
+
+bool runtime_dir_locked(const std::string& container_id) {
+    const std::string dir = locations().containers + "/" + container_id;
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return false;
+    if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return false;
+    return errno == EWOULDBLOCK;
+}
+
+void wait_runtime_dir_unlocked(const std::string& container_id) {
+    const std::string dir = locations().containers + "/" + container_id;
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return;
+    while (::flock(fd.get(), LOCK_SH) != 0 && errno == EINTR) {
     }
 }
 

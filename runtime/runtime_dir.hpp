@@ -22,11 +22,21 @@ public:
     RuntimeDir& operator=(const RuntimeDir&) = delete;
 
     const std::string& path() const { return path_; }
+    // The descriptor holding the lock: a monitor inherits it to keep the lock for the
+    // container's life (runtime/detach.hpp).
+    int lock_fd() const { return lock_.get(); }
 
 private:
     std::string path_;
     UniqueFd lock_;
 };
+
+// Whether the container `container_id` runs: its runtime dir exists and someone holds its
+// lock (the kiln process or the monitor that runs it).
+bool runtime_dir_locked(const std::string& container_id);
+
+// Waits until nobody holds the lock of `container_id`'s runtime dir (or it is gone).
+void wait_runtime_dir_unlocked(const std::string& container_id);
 
 // The directory holding one entry per running container.
 const std::string& runtime_dirs_parent();

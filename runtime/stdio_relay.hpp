@@ -21,6 +21,9 @@ public:
     // Once the container has its copies: the relay must see EOF when the container's
     // last process closes them.
     void close_container_ends();
+    // kiln's ends of the container's output, for a monitor that takes them over.
+    int stdout_reader() const { return stdout_.read.get(); }
+    int stderr_reader() const { return stderr_.read.get(); }
 
     // Copies in_fd (-1: none) into the container's stdin and the container's output to
     // out_fd and err_fd until the container has closed its stdout and stderr. The caller's

@@ -1,0 +1,134 @@
+// `kiln container inspect` in Docker's JSON shape, and `kiln inspect`, which tries
+// containers first (image inspect joins that dispatch in cli/inspect_cmd.cpp).
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "image/store.hpp"
+#include "runtime/container_records.hpp"
+#include "runtime/container_status.hpp"
+#include "runtime/monitor/json_log.hpp"
+#include "util/error.hpp"
+#include "util/go_template.hpp"
+
+namespace kiln::cli {
+
+namespace {
+
+// Go's zero time, which Docker prints for a time that never happened.
+constexpr const char* zero_time = "0001-01-01T00:00:00Z";
+
+std::string time_or_zero(std::int64_t ns) { return ns ? runtime::rfc3339_nano(ns) : zero_time; }
+
+TemplateValue inspect_json(runtime::ContainerRecords& records, const runtime::ContainerRow& row) {
+    auto c = records.config(row);
+    const bool running = row.state == "running";
+    TemplateValue state;
+    state["Status"] = runtime::docker_state(row);
+    state["Running"] = running;
+    state["Paused"] = false;
+    state["Restarting"] = false;
+    state["OOMKilled"] = false;
+    state["Dead"] = false;
+    state["Pid"] = running ? row.pid : 0;
+    state["ExitCode"] = row.exit_code;
+    state["Error"] = row.error;
+    state["StartedAt"] = time_or_zero(row.started_ns);
+    state["FinishedAt"] = time_or_zero(row.finished_ns);
+
+    TemplateValue binds = TemplateValue::array(), mounts = TemplateValue::array();
+    for (const auto& b : c.binds) {
+        binds.push_back(b.source + ":" + b.destination + (b.readonly ? ":ro" : ""));
+        mounts.push_back({{"Type", "bind"}, {"Source", b.source}, {"Destination", b.destination}, {"Mode", b.readonly ? "ro" : ""},
+                          {"RW", !b.readonly}, {"Propagation", "rprivate"}});
+    }
+    TemplateValue labels = TemplateValue::object();
+    for (const auto& [k, v] : c.labels) labels[k] = v;
+    const auto paths = records.paths(row.id);
+
+    TemplateValue v;
+    v["Id"] = row.id;
+    v["Created"] = runtime::rfc3339_nano(row.created_ns);
+    v["Path"] = c.args.empty() ? "" : c.args.front();
+    v["Args"] = c.args.size() > 1 ? TemplateValue(std::vector<std::string>(c.args.begin() + 1, c.args.end())) : TemplateValue::array();
+    v["State"] = state;
+    v["Image"] = row.image_id;
+    v["ResolvConfPath"] = "";
+    v["HostnamePath"] = "";
+    v["HostsPath"] = "";
+    v["LogPath"] = paths.log;
+    v["Name"] = "/" + row.name;
+    v["RestartCount"] = 0;
+    v["Driver"] = "overlay2";
+    v["Platform"] = "linux";
+    v["HostConfig"] = {{"Binds", binds},
+                       {"LogConfig", {{"Type", "json-file"}, {"Config", TemplateValue::object()}}},
+                       {"NetworkMode", "none"},
+                       {"AutoRemove", c.auto_remove},
+                       {"Memory", c.memory_limit},
+                       {"NanoCpus", static_cast<std::int64_t>(c.cpus * 1e9)},
+                       {"PidsLimit", c.pids_limit ? TemplateValue(c.pids_limit) : TemplateValue()},
+                       {"SecurityOpt", c.security_opts.empty() ? TemplateValue() : TemplateValue(c.security_opts)},
+                       {"Privileged", false}};
+    v["Mounts"] = mounts;
+    v["Config"] = {{"Hostname", c.hostname},
+                   {"User", c.user},
+                   {"AttachStdin", false},
+                   {"AttachStdout", !c.tty},
+                   {"AttachStderr", !c.tty},
+                   {"Tty", c.tty},
+                   {"OpenStdin", c.interactive},
+                   {"Env", c.env},
+                   {"Cmd", c.cmd.empty() ? TemplateValue() : TemplateValue(c.cmd)},
+                   {"Image", c.image},
+                   {"WorkingDir", c.cwd == "/" ? "" : c.cwd},
+                   {"Entrypoint", c.entrypoint.empty() ? TemplateValue() : TemplateValue(c.entrypoint)},
+                   {"Labels", labels},
+                   {"StopSignal", c.stop_signal}};
+    if (c.stop_timeout) v["Config"]["StopTimeout"] = *c.stop_timeout;
+    v["NetworkSettings"] = {{"Bridge", ""}, {"SandboxID", ""}, {"Ports", TemplateValue::object()},
+                            {"IPAddress", ""}, {"MacAddress", ""}, {"Networks", TemplateValue::object()}};
+    return v;
+}
+
+void add_inspect(CLI::App* cmd, const GlobalOptions& global, int& exit_code) {
+    struct Flags {
+        std::vector<std::string> names;
+        std::string format;
+    };
+    auto f = std::make_shared<Flags>();
+    cmd->add_option("CONTAINER", f->names, "Containers")->required();
+    cmd->add_option("-f,--format", f->format, "Format output using a Go template");
+    cmd->callback([f, &global, &exit_code] {
+        std::optional<GoTemplate> tmpl;
+        if (!f->format.empty()) tmpl.emplace(f->format);
+        image::Store store(global.root);
+        runtime::ContainerRecords records(store);
+        TemplateValue all = TemplateValue::array();
+        for (const auto& name : f->names) {
+            try {
+                auto value = inspect_json(records, records.resolve(name));
+                if (tmpl)
+                    std::cout << tmpl->execute(value) << "\n";
+                else
+                    all.push_back(std::move(value));
+            } catch (const Error& e) {
+                std::cerr << "kiln: " << e.what() << std::endl;
+                exit_code = 1;
+            }
+        }
+        if (!tmpl) std::cout << all.dump(4) << "\n";
+        std::cout << std::flush;
+    });
+}
+
+}  // namespace
+
+void register_container_inspect_commands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+    auto* container = app.get_subcommand("container");
+    add_inspect(container->add_subcommand("inspect", "Display detailed information on one or more containers"), global,
+                exit_code);
+    // Containers first; image inspect (another branch) will be tried when no container matches.
+    add_inspect(app.add_subcommand("inspect", "Return low-level information on containers"), global, exit_code);
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,101 @@
+#include "runtime/container_config.hpp"
+
+#include <signal.h>
+#include <string.h>
+
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+#include "util/error.hpp"
+
+namespace kiln::runtime {
+
+std::string config_to_json(const ContainerConfig& c) {
+    nlohmann::json binds = nlohmann::json::array();
+    for (const auto& b : c.binds) binds.push_back({{"source", b.source}, {"destination", b.destination}, {"readonly", b.readonly}});
+    nlohmann::json j = {
+        {"id", c.id},
+        {"name", c.name},
+        {"image", c.image},
+        {"image_id", c.image_id},
+        {"top_layer", c.top_layer ? nlohmann::json(*c.top_layer) : nlohmann::json()},
+        {"created_ns", c.created_ns},
+        {"args", c.args},
+        {"entrypoint", c.entrypoint},
+        {"cmd", c.cmd},
+        {"env", c.env},
+        {"cwd", c.cwd},
+        {"user", c.user},
+        {"hostname", c.hostname},
+        {"binds", binds},
+        {"memory_limit", c.memory_limit},
+        {"pids_limit", c.pids_limit},
+        {"cpus", c.cpus},
+        {"tty", c.tty},
+        {"interactive", c.interactive},
+        {"auto_remove", c.auto_remove},
+        {"security_opts", c.security_opts},
+        {"labels", c.labels},
+        {"stop_signal", c.stop_signal},
+        {"stop_timeout", c.stop_timeout ? nlohmann::json(*c.stop_timeout) : nlohmann::json()},
+    };
+    return j.dump();
+}
+
+ContainerConfig config_from_json(const std::string& text) {
+    ContainerConfig c;
+    try {
+        auto j = nlohmann::json::parse(text);
+        c.id = j.at("id");
+        c.name = j.at("name");
+        c.image = j.at("image");
+        c.image_id = j.at("image_id");
+        if (!j.at("top_layer").is_null()) c.top_layer = j["top_layer"].get<std::string>();
+        c.created_ns = j.at("created_ns");
+        c.args = j.at("args");
+        c.entrypoint = j.at("entrypoint");
+        c.cmd = j.at("cmd");
+        c.env = j.at("env");
+        c.cwd = j.at("cwd");
+        c.user = j.at("user");
+        c.hostname = j.at("hostname");
+        for (const auto& b : j.at("binds")) c.binds.push_back({b.at("source"), b.at("destination"), b.at("readonly")});
+        c.memory_limit = j.at("memory_limit");
+        c.pids_limit = j.at("pids_limit");
+        c.cpus = j.at("cpus");
+        c.tty = j.at("tty");
+        c.interactive = j.at("interactive");
+        c.auto_remove = j.at("auto_remove");
+        c.security_opts = j.at("security_opts");
+        c.labels = j.at("labels");
+        c.stop_signal = j.at("stop_signal");
+        if (!j.at("stop_timeout").is_null()) c.stop_timeout = j["stop_timeout"].get<int>();
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(std::string("container config: ") + e.what());
+    }
+    return c;
+}
+
+int parse_signal(const std::string& text) {
+    if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0]))) {
+        std::size_t used = 0;
+        int n = -1;
+        try {
+            n = std::stoi(text, &used);
+        } catch (const std::exception&) {
+        }
+        if (used == text.size() && n > 0 && n < NSIG) return n;
+        throw Error("Invalid signal: " + text);
+    }
+    std::string upper;
+    for (char ch : text) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (upper.starts_with("SIG")) upper.erase(0, 3);
+    for (int sig = 1; sig < NSIG; ++sig) {
+        const char* abbrev = ::sigabbrev_np(sig);
+        if (abbrev && upper == abbrev) return sig;
+    }
+    throw Error("Invalid signal: " + text);
+}
+
+}  // namespace kiln::runtime

@@ -1,0 +1,48 @@
+#pragma once
+// What a container was created with (containers/<id>/config.json): enough to start it
+// again from any later kiln process, and the inputs of Docker's inspect shape.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/container.hpp"
+
+namespace kiln::runtime {
+
+struct ContainerConfig {
+    std::string id;
+    std::string name;
+    std::string image;     // as the user named it
+    std::string image_id;  // "sha256:…"
+    std::optional<std::string> top_layer;  // chain ID under the container's snapshot
+    std::int64_t created_ns = 0;
+
+    std::vector<std::string> args;  // Docker's Path + Args
+    std::vector<std::string> entrypoint, cmd;  // Docker's Config.Entrypoint / Config.Cmd
+    std::vector<std::string> env;
+    std::string cwd = "/";
+    std::string user;
+    std::string hostname;
+    std::vector<BindMount> binds;
+    std::int64_t memory_limit = 0;
+    std::int64_t pids_limit = 0;
+    double cpus = 0;
+    bool tty = false;
+    bool interactive = false;
+    bool auto_remove = false;  // --rm
+    std::vector<std::string> security_opts;
+    std::map<std::string, std::string> labels;
+    std::string stop_signal = "SIGTERM";
+    std::optional<int> stop_timeout;  // seconds; Docker's default 10 when unset
+};
+
+std::string config_to_json(const ContainerConfig& config);
+ContainerConfig config_from_json(const std::string& json);
+
+// Signal numbers from Docker's spellings: "SIGTERM", "TERM", "term", "15".
+// Throws kiln::Error ("Invalid signal: …") for anything else.
+int parse_signal(const std::string& text);
+
+}  // namespace kiln::runtime

@@ -1,0 +1,72 @@
+#include "runtime/container_control.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include "runtime/runtime_dir.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+
+namespace kiln::runtime {
+
+namespace {
+
+// A pidfd of the container's init, or none if the recorded pid is no longer it.
+UniqueFd open_init(const ContainerRow& row) {
+    if (row.state != "running" || row.pid <= 0) return {};
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(row.pid), 0)));
+    if (!pidfd) return {};
+    // Opened first, checked second: the pidfd cannot move to another process meanwhile.
+    std::string cgroups;
+    try {
+        cgroups = read_file("/proc/" + std::to_string(row.pid) + "/cgroup");
+    } catch (const Error&) {
+        return {};
+    }
+    if (cgroups.find("/kiln/" + row.id) == std::string::npos) return {};
+    return pidfd;
+}
+
+}  // namespace
+
+bool signal_container(const ContainerRow& row, int sig) {
+    UniqueFd pidfd = open_init(row);
+    if (!pidfd) return false;
+    return ::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) == 0;
+}
+
+bool wait_container_stopped(const ContainerRow& row, int timeout_ms) {
+    using namespace std::chrono;
+    const auto start = steady_clock::now();
+    if (UniqueFd pidfd = open_init(row)) {
+        pollfd p{pidfd.get(), POLLIN, 0};
+        int rc;
+        while ((rc = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+        }
+        if (rc == 0) return false;
+    }
+    // The init is gone; its monitor records the exit and lets go of the lock just after.
+    for (;;) {
+        if (!runtime_dir_locked(row.id)) return true;
+        if (timeout_ms >= 0 && steady_clock::now() - start > milliseconds(timeout_ms) + seconds(5)) return false;
+        ::usleep(1000);
+    }
+}
+
+void stop_container(const ContainerRow& row, int sig, int timeout_s) {
+    if (!signal_container(row, sig)) {
+        wait_container_stopped(row, 0);
+        return;
+    }
+    if (wait_container_stopped(row, timeout_s < 0 ? -1 : timeout_s * 1000)) return;
+    signal_container(row, SIGKILL);
+    wait_container_stopped(row, -1);
+}
+
+}  // namespace kiln::runtime

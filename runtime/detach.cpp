@@ -1,0 +1,110 @@
+#include "runtime/detach.hpp"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+
+namespace kiln::runtime {
+
+namespace {
+
+void keep_across_exec(int fd) {
+    if (fd >= 0) ::fcntl(fd, F_SETFD, 0);
+}
+
+void write_text(int fd, std::string_view text) {
+    while (!text.empty()) {
+        ssize_t n = ::write(fd, text.data(), text.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+// The grandchild: starts the container and becomes its monitor. Reports on report_fd:
+// "ok\n" (from the monitor), "exec CODE\n" or "error TEXT".
+[[noreturn]] void become_monitor(const ContainerSpec& spec, const DetachPaths& paths, int report_fd) {
+    try {
+        auto container = start_container(spec);
+        if (container->exec_failure()) {
+            write_text(report_fd, "exec " + std::to_string(container->exec_failure()) + "\n");
+            ::_exit(0);
+        }
+        auto h = container->handover();
+        std::vector<std::string> args = {paths.monitor_binary,
+                                         "pid=" + std::to_string(h.pid),
+                                         "pidfd=" + std::to_string(h.pidfd),
+                                         "out=" + std::to_string(h.stdout_fd),
+                                         "err=" + std::to_string(h.stderr_fd),
+                                         "lock=" + std::to_string(h.lock_fd),
+                                         "report=" + std::to_string(report_fd),
+                                         "log=" + paths.log_file,
+                                         "exit=" + paths.exit_file,
+                                         "rundir=" + h.runtime_dir};
+        for (const auto& dir : h.cgroup_dirs) args.push_back("cgroup=" + dir);
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        for (int fd : {h.pidfd, h.stdout_fd, h.stderr_fd, h.lock_fd, report_fd}) keep_across_exec(fd);
+        ::execv(argv[0], argv.data());
+        throw_errno("exec " + paths.monitor_binary);
+        // `container` dies with the throw: the container is killed and its traces removed.
+    } catch (const std::exception& e) {
+        write_text(report_fd, std::string("error ") + e.what());
+    }
+    ::_exit(0);
+}
+
+}  // namespace
+
+std::string default_monitor_binary() {
+    char self[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) throw_errno("readlink /proc/self/exe");
+    std::string path(self, static_cast<std::size_t>(n));
+    return path.substr(0, path.rfind('/') + 1) + "kiln-monitor";
+}
+
+DetachedStart start_detached(const ContainerSpec& spec, const DetachPaths& paths) {
+    if (spec.stdin_fd >= 0) throw Error("a detached container has no stdin (kiln has no attach yet)");
+    if (::access(paths.monitor_binary.c_str(), X_OK) != 0) throw_errno("kiln-monitor at " + paths.monitor_binary);
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2");
+    UniqueFd report_read(fds[0]), report_write(fds[1]);
+    pid_t first = ::fork();
+    if (first < 0) throw_errno("fork");
+    if (first == 0) {
+        report_read.reset();
+        ::setsid();
+        pid_t second = ::fork();
+        if (second != 0) ::_exit(second < 0 ? 1 : 0);
+        become_monitor(spec, paths, report_write.get());
+    }
+    report_write.reset();
+    int status = 0;
+    while (::waitpid(first, &status, 0) < 0 && errno == EINTR) {
+    }
+    std::string report = read_all(report_read.get(), "the monitor's report");
+    DetachedStart result;
+    if (report.starts_with("ok ")) {
+        result.pid = std::atoi(report.c_str() + 3);
+        return result;
+    }
+    if (report.starts_with("exec ")) {
+        result.exec_failure = std::atoi(report.c_str() + 5);
+        return result;
+    }
+    if (report.starts_with("error ")) throw Error(report.substr(6));
+    throw Error("the container's monitor failed to start" + (report.empty() ? "" : ": " + report));
+}
+
+}  // namespace kiln::runtime

@@ -1,0 +1,179 @@
+// kiln-monitor: the parent of one detached container (DESIGN "Process model"). The kiln
+// process that cloned the container execs this program in place, so the container stays
+// its child and its descriptors come along by inheritance, while kiln's heap does not.
+// It writes the container's output to the json-file log, reaps it, records its exit
+// status beside the log, removes its cgroups and runtime dir, and exits. The runtime
+// dir's lock, held until then, tells any kiln process that the container still runs.
+//
+//   kiln-monitor pid=P pidfd=N out=N [err=N] lock=N report=N log=PATH exit=PATH
+//                rundir=PATH [cgroup=DIR]...
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/monitor/json_log.hpp"
+
+namespace {
+
+struct Arguments {
+    pid_t pid = -1;
+    int pidfd = -1, out = -1, err = -1, lock = -1, report = -1;
+    std::string log, exit, rundir;
+    std::vector<std::string> cgroups;
+};
+
+bool parse(int argc, char** argv, Arguments& a) {
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        auto eq = arg.find('=');
+        if (eq == std::string_view::npos) return false;
+        std::string_view key = arg.substr(0, eq);
+        std::string value(arg.substr(eq + 1));
+        auto number = [&] { return std::atoi(value.c_str()); };
+        if (key == "pid") a.pid = number();
+        else if (key == "pidfd") a.pidfd = number();
+        else if (key == "out") a.out = number();
+        else if (key == "err") a.err = number();
+        else if (key == "lock") a.lock = number();
+        else if (key == "report") a.report = number();
+        else if (key == "log") a.log = value;
+        else if (key == "exit") a.exit = value;
+        else if (key == "rundir") a.rundir = value;
+        else if (key == "cgroup") a.cgroups.push_back(value);
+        else return false;
+    }
+    return a.pid > 0 && a.out >= 0 && !a.log.empty() && !a.exit.empty();
+}
+
+std::int64_t now_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+void write_fully(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;  // a full disk loses log lines, never the container
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+// Copies both output streams into the log until every writer has closed them.
+void copy_output(const Arguments& a, int log_fd) {
+    struct Stream {
+        int fd;
+        const char* name;
+        kiln::runtime::LogLineSplitter lines;
+    } streams[2] = {{a.out, "stdout", {}}, {a.err, "stderr", {}}};
+    static char buf[65536];
+    std::string entries;
+    while (streams[0].fd >= 0 || streams[1].fd >= 0) {
+        pollfd fds[2] = {{streams[0].fd, POLLIN, 0}, {streams[1].fd, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        for (int i = 0; i < 2; ++i) {
+            if (!fds[i].revents) continue;
+            Stream& s = streams[i];
+            ssize_t n = ::read(s.fd, buf, sizeof buf);
+            if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            // EOF, or EIO from a pty master once the last slave holder is gone.
+            if (n <= 0) {
+                s.lines.finish(s.name, now_ns(), entries);
+                ::close(s.fd);
+                s.fd = -1;
+            } else {
+                s.lines.feed(std::string_view(buf, static_cast<std::size_t>(n)), s.name, now_ns(), entries);
+            }
+        }
+        write_fully(log_fd, entries);
+        entries.clear();
+    }
+}
+
+int decode_status(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return 125;
+}
+
+// "<exit code> <finished at, unix ns>\n", renamed into place so readers see all or nothing.
+void record_exit(const std::string& path, int code) {
+    std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    write_fully(fd, std::to_string(code) + " " + std::to_string(now_ns()) + "\n");
+    ::fsync(fd);
+    ::close(fd);
+    ::rename(tmp.c_str(), path.c_str());
+}
+
+// The runtime dir holds only files and empty directories (the rootfs mountpoint: the
+// mount itself lived in the container's namespace).
+void remove_runtime_dir(const std::string& dir) {
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return;
+    for (const char* name : {"hostname", "hosts", "resolv.conf"}) ::unlinkat(dfd, name, 0);
+    ::unlinkat(dfd, "rootfs", AT_REMOVEDIR);
+    ::close(dfd);
+    ::rmdir(dir.c_str());
+}
+
+void remove_cgroups(const std::vector<std::string>& dirs) {
+    for (const auto& dir : dirs) {
+        // A cgroup can read as populated for a moment after its last task was reaped.
+        for (int tries = 0; ::rmdir(dir.c_str()) != 0 && errno == EBUSY && tries < 2000; ++tries) {
+            timespec pause{0, 1000000};
+            ::nanosleep(&pause, nullptr);
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Arguments a;
+    if (!parse(argc, argv, a)) {
+        std::fprintf(stderr, "kiln-monitor: started by kiln only\n");
+        return 2;
+    }
+    for (int sig : {SIGPIPE, SIGHUP, SIGINT, SIGTSTP, SIGTTIN, SIGTTOU}) ::signal(sig, SIG_IGN);
+    for (int fd : {a.pidfd, a.out, a.err, a.lock})
+        if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    int log_fd = ::open(a.log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (a.report >= 0) {
+        write_fully(a.report, log_fd >= 0 ? "ok " + std::to_string(a.pid) + "\n" : std::string("cannot open the container log\n"));
+        ::close(a.report);
+    }
+    // Nothing of the caller's: stdio goes to /dev/null once the report is sent.
+    int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd = 0; fd < 3 && null_fd >= 0; ++fd) ::dup2(null_fd, fd);
+    if (log_fd < 0) {
+        ::kill(a.pid, SIGKILL);
+    } else {
+        copy_output(a, log_fd);
+    }
+    int status = 0;
+    while (::waitpid(a.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    record_exit(a.exit, decode_status(status));
+    remove_cgroups(a.cgroups);
+    if (!a.rundir.empty()) remove_runtime_dir(a.rundir);
+    return 0;  // the runtime dir's lock goes with this process
+}
