@@ -9,6 +9,7 @@
 
 #include "builder/cache_key.hpp"
 #include "builder/chown.hpp"
+#include "builder/config_edit.hpp"
 #include "builder/context.hpp"
 #include "builder/copy.hpp"
 #include "builder/image_config.hpp"
@@ -299,8 +300,11 @@ private:
             ++n;
             step_line(index, n, total, source_text(ti.source));
             started = std::chrono::steady_clock::now();
-            bool cached = std::visit([&](const auto& cmd) { return apply(cmd, index, state, vars); },
-                                     ti.command);
+            bool cached;
+            if (auto edit = config_edit(ti.command, vars, state.config))
+                cached = metadata_step(edit->created_by, state, vars, [&] { edit->apply(state.config); });
+            else
+                cached = std::visit([&](const auto& cmd) { return apply(cmd, index, state, vars); }, ti.command);
             step_result(cached, started);
         }
         return state;
@@ -322,6 +326,12 @@ private:
         throw Error("internal: FROM inside a stage");
     }
 
+    // Metadata instructions are config_edit's; they never get here.
+    template <typename Metadata>
+    bool apply(const Metadata&, std::size_t, StageState&, BuildVariables&) {
+        throw Error("internal: a metadata instruction without a config edit");
+    }
+
     bool apply(const parser::ArgCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
         std::string text = "ARG";
         for (const auto& [name, value] : cmd.args) {
@@ -339,117 +349,11 @@ private:
         return true;
     }
 
-    // ENV and LABEL: every pair is expanded against the state before the instruction.
-    std::vector<std::pair<std::string, std::string>> expand_pairs(
-        const std::vector<parser::KeyValue>& pairs, const StageState& state,
-        const BuildVariables& vars, std::string& created_by) const {
-        std::vector<std::pair<std::string, std::string>> values;
-        for (const auto& kv : pairs) {
-            std::string key = vars.expand(kv.key, state.config);
-            std::string value = vars.expand(kv.value, state.config);
-            created_by += " " + key + "=" + value;
-            values.emplace_back(key, value);
-        }
-        return values;
-    }
-
-    bool apply(const parser::EnvCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
-        std::string created_by = "ENV";
-        auto values = expand_pairs(cmd.vars, state, vars, created_by);
-        return metadata_step(created_by, state, vars, [&] {
-            for (const auto& [k, v] : values) state.config.set_env(k, v);
-        });
-    }
-
-    bool apply(const parser::LabelCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
-        std::string created_by = "LABEL";
-        auto values = expand_pairs(cmd.labels, state, vars, created_by);
-        return metadata_step(created_by, state, vars, [&] {
-            for (const auto& [k, v] : values) state.config.set_label(k, v);
-        });
-    }
-
-    bool apply(const parser::WorkdirCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
-        std::string path = vars.expand(cmd.path, state.config);
-        return metadata_step("WORKDIR " + path, state, vars, [&] { state.config.set_working_dir(path); });
-    }
-
-    bool apply(const parser::UserCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
-        std::string user = vars.expand(cmd.user, state.config);
-        return metadata_step("USER " + user, state, vars, [&] { state.config.set_user(user); });
-    }
-
     std::vector<std::string> command_args(const parser::CommandLine& line, const StageState& state) const {
         if (!line.shell_form) return line.args;
         auto args = state.config.shell();
         args.insert(args.end(), line.args.begin(), line.args.end());
         return args;
-    }
-
-    bool apply(const parser::CmdCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
-        auto args = command_args(cmd.command, state);
-        return metadata_step("CMD " + nlohmann::json(args).dump(), state, vars,
-                             [&] { state.config.set_cmd(args); });
-    }
-
-    bool apply(const parser::EntrypointCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
-        auto args = command_args(cmd.command, state);
-        return metadata_step("ENTRYPOINT " + nlohmann::json(args).dump(), state, vars,
-                             [&] { state.config.set_entrypoint(args); });
-    }
-
-    bool apply(const parser::ShellCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
-        return metadata_step("SHELL " + nlohmann::json(cmd.shell).dump(), state, vars,
-                             [&] { state.config.set_shell(cmd.shell); });
-    }
-
-    bool apply(const parser::ExposeCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
-        std::vector<std::string> ports;
-        for (const auto& p : cmd.ports)
-            for (auto& w : vars.expand_words(p, state.config)) ports.push_back(w);
-        std::string created_by = "EXPOSE";
-        for (const auto& p : ports) created_by += " " + p;
-        return metadata_step(created_by, state, vars, [&] {
-            for (const auto& p : ports) state.config.add_exposed_port(p);
-        });
-    }
-
-    bool apply(const parser::VolumeCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
-        std::vector<std::string> paths;
-        for (const auto& p : cmd.paths) paths.push_back(vars.expand(p, state.config));
-        return metadata_step("VOLUME " + nlohmann::json(paths).dump(), state, vars, [&] {
-            for (const auto& p : paths) state.config.add_volume(p);
-        });
-    }
-
-    bool apply(const parser::StopSignalCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
-        std::string signal = vars.expand(cmd.signal, state.config);
-        return metadata_step("STOPSIGNAL " + signal, state, vars,
-                             [&] { state.config.set_stop_signal(signal); });
-    }
-
-    bool apply(const parser::HealthcheckCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
-        nlohmann::json hc = nlohmann::json::object();
-        if (cmd.none) {
-            hc["Test"] = {"NONE"};
-        } else {
-            std::vector<std::string> test{cmd.test.shell_form ? "CMD-SHELL" : "CMD"};
-            test.insert(test.end(), cmd.test.args.begin(), cmd.test.args.end());
-            hc["Test"] = test;
-            if (cmd.retries) hc["Retries"] = *cmd.retries;
-        }
-        std::string created_by = "HEALTHCHECK " + hc.dump();
-        return metadata_step(created_by, state, vars, [&] { state.config.set_healthcheck(hc); });
-    }
-
-    bool apply(const parser::MaintainerCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
-        return metadata_step("MAINTAINER " + cmd.name, state, vars,
-                             [&] { state.config.set_author(cmd.name); });
-    }
-
-    bool apply(const parser::OnbuildCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
-        return metadata_step("ONBUILD " + cmd.expression, state, vars,
-                             [&] { state.config.add_onbuild(cmd.expression); });
     }
 
     // Layer steps: prepare a snapshot, fill it, commit it as a layer.

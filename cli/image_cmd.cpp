@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "builder/config_edit.hpp"
 #include "builder/import.hpp"
 #include "cli/commands.hpp"
 #include "cli/format.hpp"
@@ -95,10 +96,14 @@ void register_tag(CLI::App& app, const GlobalOptions& global) {
 void register_import(CLI::App& app, const GlobalOptions& global) {
     struct Flags {
         std::string file, name, message;
+        std::vector<std::string> changes;
     };
     auto flags = std::make_shared<Flags>();
     auto* cmd = app.add_subcommand("import", "Import a root filesystem tarball as an image");
     cmd->add_option("-m,--message", flags->message, "Commit message for the imported image");
+    repeatable(cmd->add_option("-c,--change", flags->changes,
+                               std::string("Apply a Dockerfile instruction to the image (") +
+                                   builder::change_instructions + ")"));
     cmd->add_option("file", flags->file, "Tarball (plain, gzip, xz or zstd), or - for stdin")->required();
     cmd->add_option("name", flags->name, "NAME[:TAG] for the new image");
     cmd->callback([flags, &global] {
@@ -110,7 +115,7 @@ void register_import(CLI::App& app, const GlobalOptions& global) {
             fd = owned.get();
         }
         image::Store store(global.root);
-        auto id = builder::import_rootfs(store, fd, flags->file, flags->name, flags->message);
+        auto id = builder::import_rootfs(store, fd, flags->file, flags->name, flags->message, flags->changes);
         std::cout << id.str() << "\n";
     });
 }

@@ -170,6 +170,32 @@ TEST_CASE("kiln import takes compressed tarballs and images/rmi manage them", "[
     CHECK(kiln({"rmi", "gzip:1"}).exit_code != 0);
 }
 
+TEST_CASE("kiln import reads stdin and applies --change and -m", "[integration][image]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    std::string tar = kiln::read_file(busybox_tarball());
+    auto r = kiln({"import", "-c", "ENV GREETING=hello", "--change", "WORKDIR /srv", "-c", "CMD echo $GREETING from $PWD",
+                   "-m", "from a pipe", "-", "localhost/changed:1"},
+                  tar);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(kiln({"run", "--rm", "localhost/changed:1"}).out == "hello from /srv\n");
+    auto saved = kiln({"save", "--format", "oci-dir", "-o", kiln.root.path() + "/saved", "localhost/changed:1"});
+    REQUIRE(saved.exit_code == 0);
+    std::string configs;
+    for (auto& e : std::filesystem::directory_iterator(kiln.root.path() + "/saved/blobs/sha256"))
+        configs += kiln::read_file(e.path());
+    CHECK(configs.find("\"comment\":\"from a pipe\"") != std::string::npos);
+
+    // A refused change creates nothing.
+    auto layers = entries(kiln.root.path() + "/layers");
+    auto bad = kiln({"import", "--change", "RUN rm -rf /", "-", "localhost/bad:1"}, tar);
+    CHECK(bad.exit_code == 125);
+    CHECK(bad.err.find("invalid --change \"RUN rm -rf /\"") != std::string::npos);
+    CHECK(entries(kiln.root.path() + "/layers") == layers);
+    CHECK(kiln({"images", "-q", "localhost/bad"}).out.empty());
+}
+
 TEST_CASE("kiln run isolates the container from the host", "[integration][run]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;
