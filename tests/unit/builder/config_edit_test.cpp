@@ -6,7 +6,7 @@
 using kiln::builder::apply_changes;
 using kiln::builder::ImageConfig;
 
-TEST_CASE("--change instructions edit the config as Dockerfile lines do", "[builder][change]") {
+TEST_CASE("change instructions edit the config as Dockerfile lines do", "[builder][change]") {
     auto config = ImageConfig::scratch("linux", "amd64");
     apply_changes(config, {"ENV A=1 B=two", "ENV C=$A-x", "WORKDIR /srv", "WORKDIR app", "USER nobody",
                            "CMD [\"sh\", \"-c\", \"echo hi\"]", "ENTRYPOINT /bin/tini", "EXPOSE 80/tcp 53/udp",
@@ -28,7 +28,7 @@ TEST_CASE("--change instructions edit the config as Dockerfile lines do", "[buil
     CHECK(config.as_json().value("history", nlohmann::json::array()).empty());
 }
 
-TEST_CASE("--change refuses what docker refuses, in one line", "[builder][change]") {
+TEST_CASE("changes are refused where docker refuses them, what docker refuses, in one line", "[builder][change]") {
     auto config = ImageConfig::scratch("linux", "amd64");
     for (const char* bad : {"RUN rm -rf /", "COPY a b", "FROM busybox", "ARG X", "FROBNICATE x", "ENV",
                             "SHELL [\"/bin/bash\"]", "MAINTAINER me", ""}) {
