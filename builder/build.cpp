@@ -244,9 +244,9 @@ private:
         Digest config_digest = store_.content().put(state.config.serialize());
         std::string value = config_digest.str();
         if (state.config.cmd_inherited()) value += kInheritedCmd;
-        store_.db().cache_put(key.str(), value, "config");
+        store_.db().cache_put(key.str(), value, "config", current_step_);
         if (made_layer && state.top_layer)
-            store_.db().cache_put(key.str() + "/layer", state.top_layer->str(), "layer");
+            store_.db().cache_put(key.str() + "/layer", state.top_layer->str(), "layer", current_step_);
         state.key = key;
     }
 
@@ -297,7 +297,8 @@ private:
         int n = 1;
         for (const auto& ti : stage.instructions) {
             ++n;
-            step_line(index, n, total, source_text(ti.source));
+            current_step_ = source_text(ti.source);
+            step_line(index, n, total, current_step_);
             started = std::chrono::steady_clock::now();
             bool cached = std::visit([&](const auto& cmd) { return apply(cmd, index, state, vars); },
                                      ti.command);
@@ -588,6 +589,7 @@ private:
     const ImageConfig empty_config_ = ImageConfig::scratch("linux", "amd64");
     std::vector<std::optional<StageState>> stage_states_;
     BuildResult result_;
+    std::string current_step_;  // the instruction being built, as the cache records it
     int step_counter_ = 0;
 };
 

@@ -15,6 +15,16 @@ inline CLI::Option* repeatable(CLI::Option* option) {
     return option->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
+// A command group (`kiln image …`) that several files add subcommands to: the first caller
+// makes it.
+inline CLI::App* subcommand_group(CLI::App& app, const std::string& name, const std::string& description) {
+    try {
+        return app.get_subcommand(name);
+    } catch (const CLI::OptionNotFound&) {
+        return app.add_subcommand(name, description)->require_subcommand(1);
+    }
+}
+
 // One register function per command group (one file each). A command's callback does its
 // work and stores the process exit code in `exit_code`; errors are thrown as kiln::Error.
 void register_parse_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
@@ -22,5 +32,7 @@ void register_lint_commands(CLI::App& app, const GlobalOptions& global, int& exi
 void register_image_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_build_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_container_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_inspect_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_cache_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 
 }  // namespace kiln::cli

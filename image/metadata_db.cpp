@@ -145,6 +145,20 @@ CREATE TABLE IF NOT EXISTS leases(
 CREATE INDEX IF NOT EXISTS leases_chain ON leases(chain_id);
 )sql";
 
+// Build-cache bookkeeping for `kiln cache ls/du/prune`: how often an entry was hit and which
+// instruction made it. Entries from before this version start at 0 hits and no step text.
+// ALTER TABLE is not idempotent as CREATE … IF NOT EXISTS is, so each column is added only
+// where it is missing.
+struct AddedColumn {
+    const char* table;
+    const char* name;
+    const char* definition;
+};
+constexpr AddedColumn kSchemaV4[] = {
+    {"build_cache", "hits", "INTEGER NOT NULL DEFAULT 0"},
+    {"build_cache", "step", "TEXT NOT NULL DEFAULT ''"},
+};
+
 LayerRow layer_row(const Stmt& s) {
     return LayerRow{s.digest(0), s.digest(1), s.opt_digest(2), static_cast<std::uint64_t>(s.integer(3)),
                     s.text(4), s.integer(5)};
@@ -160,7 +174,7 @@ BlobRow blob_row(const Stmt& s) {
 }
 
 CacheEntry cache_row(const Stmt& s) {
-    return CacheEntry{s.text(0), s.text(1), s.text(2), s.integer(3), s.integer(4)};
+    return CacheEntry{s.text(0), s.text(1), s.text(2), s.integer(3), s.integer(4), s.integer(5), s.text(6)};
 }
 
 bool is_lower_hex(std::string_view s) {
@@ -224,6 +238,16 @@ void MetadataDb::migrate() {
     if (version < 1) exec(kSchemaV1);
     if (version < 2) exec(kSchemaV2);
     if (version < 3) exec(kSchemaV3);
+    if (version < 4)
+        for (const auto& column : kSchemaV4) {
+            bool present = false;
+            {
+                Stmt info(db_, (std::string("PRAGMA table_info(") + column.table + ")").c_str());
+                while (info.step()) present = present || info.text(1) == column.name;
+            }
+            if (!present)
+                exec(std::string("ALTER TABLE ") + column.table + " ADD COLUMN " + column.name + " " + column.definition);
+        }
     exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
     tx.commit();
 }
@@ -440,7 +464,7 @@ void MetadataDb::delete_blob(const Digest& digest) {
 
 std::optional<CacheEntry> MetadataDb::cache_entry(const std::string& key) {
     std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT key, kind, result, created, last_used FROM build_cache WHERE key=?", key);
+    Stmt s(db_, "SELECT key, kind, result, created, last_used, hits, step FROM build_cache WHERE key=?", key);
     if (!s.step()) return std::nullopt;
     return cache_row(s);
 }
@@ -451,26 +475,27 @@ std::optional<std::string> MetadataDb::cache_get(const std::string& key) {
     if (!entry) return std::nullopt;
     // last_used drives pruning; a failed update (db busy) must not fail a cache hit.
     try {
-        Stmt(db_, "UPDATE build_cache SET last_used=? WHERE key=?", unix_now(), key).run();
+        Stmt(db_, "UPDATE build_cache SET last_used=?, hits=hits+1 WHERE key=?", unix_now(), key).run();
     } catch (const Error&) {
     }
     return entry->result;
 }
 
-void MetadataDb::cache_put(const std::string& key, const std::string& result, const std::string& kind) {
+void MetadataDb::cache_put(const std::string& key, const std::string& result, const std::string& kind,
+                           const std::string& step) {
     std::lock_guard lock(mutex_);
     auto now = unix_now();
     Stmt(db_,
-         "INSERT INTO build_cache(key, kind, result, created, last_used) VALUES(?,?,?,?,?) "
+         "INSERT INTO build_cache(key, kind, result, created, last_used, step) VALUES(?,?,?,?,?,?) "
          "ON CONFLICT(key) DO UPDATE SET kind=excluded.kind, result=excluded.result, "
-         "last_used=excluded.last_used",
-         key, kind, result, now, now)
+         "last_used=excluded.last_used, step=CASE WHEN excluded.step='' THEN step ELSE excluded.step END",
+         key, kind, result, now, now, step)
         .run();
 }
 
 std::vector<CacheEntry> MetadataDb::cache_list() {
     std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT key, kind, result, created, last_used FROM build_cache ORDER BY last_used DESC, key");
+    Stmt s(db_, "SELECT key, kind, result, created, last_used, hits, step FROM build_cache ORDER BY last_used DESC, key");
     std::vector<CacheEntry> out;
     while (s.step()) out.push_back(cache_row(s));
     return out;

@@ -50,6 +50,8 @@ struct CacheEntry {
     std::string result;
     std::int64_t created = 0;
     std::int64_t last_used = 0;
+    std::int64_t hits = 0;  // cache_get() calls that found it
+    std::string step;       // the instruction that made it, for `kiln cache ls`
 };
 
 // A build-context file's content digest, remembered by what identifies its version on disk
@@ -68,7 +70,7 @@ struct FileDigestRow {
 // apart by SQLite's own locking. All SQL of kiln lives in metadata_db.cpp.
 class MetadataDb {
 public:
-    static constexpr int kSchemaVersion = 3;
+    static constexpr int kSchemaVersion = 4;
 
     explicit MetadataDb(const std::string& path);
     ~MetadataDb();
@@ -134,11 +136,12 @@ public:
     void delete_blob(const Digest& digest);
 
     // build cache
-    // The result stored under key, marking the entry used now.
+    // The result stored under key, marking the entry used now and counting the hit.
     std::optional<std::string> cache_get(const std::string& key);
     std::optional<CacheEntry> cache_entry(const std::string& key);
+    // Storing a key again keeps its hit count and creation time.
     void cache_put(const std::string& key, const std::string& result,
-                   const std::string& kind = "layer");
+                   const std::string& kind = "layer", const std::string& step = "");
     std::vector<CacheEntry> cache_list();
     bool cache_delete(const std::string& key);
     // Chain IDs that "layer" cache entries point at (GC roots).

@@ -96,3 +96,8 @@ TEST_CASE("tabwrite pads columns as the docker CLI's tables", "[util][template]"
     std::string long_name(25, 'n');
     CHECK(kiln::tabwrite("A\tB\n" + long_name + "\tx\n") == "A" + std::string(27, ' ') + "B\n" + long_name + "   x\n");
 }
+
+TEST_CASE("tabwrite with tab padding rounds cells up to tab stops as buildx's tables", "[util][template]") {
+    CHECK(kiln::tabwrite("ID\tSIZE\nabcdefgh\t1kB\n", 1, 1, '\t') == "ID\t\tSIZE\nabcdefgh\t1kB\n");
+    CHECK(kiln::tabwrite("Total:\t5MB\n", 1, 1, '\t') == "Total:\t5MB\n");
+}
