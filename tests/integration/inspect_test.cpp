@@ -105,3 +105,39 @@ TEST_CASE("history lists the config's steps newest first with layer sizes", "[in
     auto quiet = kiln({"history", "-q", "localhost/demo:1"});
     CHECK(std::regex_match(quiet.out, std::regex("[0-9a-f]{12}\n(<missing>\n){5}")));
 }
+
+TEST_CASE("images lists, filters and formats like docker images", "[integration][images]") {
+    if (!kiln::test::is_root()) return;
+    Kiln kiln;
+    build_demo(kiln);
+    REQUIRE(kiln({"tag", "localhost/demo:1", "localhost/demo:latest"}).exit_code == 0);
+
+    auto table = kiln({"images"});
+    REQUIRE(table.exit_code == 0);
+    CHECK(table.out.starts_with("REPOSITORY          TAG       IMAGE ID       CREATED"));
+    CHECK(std::regex_search(table.out, std::regex("\nlocalhost/demo      1         [0-9a-f]{12}   [^\n]* ago   [0-9.]+MB\n")));
+
+    auto quiet = kiln({"images", "-q"});
+    CHECK(std::regex_match(quiet.out, std::regex("([0-9a-f]{12}\n){3}")));  // one line per name, as docker
+    auto refs = kiln({"images", "--filter", "reference=localhost/demo", "--format", "{{.Repository}}:{{.Tag}}"});
+    CHECK(refs.out == "localhost/demo:1\nlocalhost/demo:latest\n");
+    auto positional = kiln({"images", "localhost/busybox", "--format", "{{.Tag}}"});
+    CHECK(positional.out == "latest\n");
+    auto labelled = kiln({"images", "-f", "label=org.example.team=builders", "--format", "{{.Repository}}"});
+    CHECK(labelled.out == "localhost/demo\nlocalhost/demo\n");
+    auto before = kiln({"images", "--filter", "before=localhost/demo:1", "--format", "{{.Repository}}"});
+    auto since = kiln({"images", "--filter", "since=localhost/busybox", "--format", "{{.Repository}}"});
+    // The build may land in the same second as the import: then neither is before the other.
+    CHECK((before.out == "localhost/busybox\n" || before.out.empty()));
+    CHECK((since.out == "localhost/demo\nlocalhost/demo\n" || since.out.empty()));
+    auto full = kiln({"images", "--no-trunc", "--digests", "--format", "table {{.ID}}\t{{.Digest}}", "localhost/busybox"});
+    CHECK(std::regex_match(full.out, std::regex("IMAGE ID +DIGEST\nsha256:[0-9a-f]{64}   <none>\n")));
+
+    REQUIRE(kiln({"rmi", "localhost/demo:latest"}).exit_code == 0);
+    REQUIRE(kiln({"tag", "localhost/busybox", "localhost/demo:1"}).exit_code == 0);  // demo is now dangling
+    auto dangling = kiln({"images", "--filter", "dangling=true", "--format", "{{.Repository}}:{{.Tag}}"});
+    CHECK(dangling.out == "<none>:<none>\n");
+    auto bad = kiln({"images", "--filter", "colour=red"});
+    CHECK(bad.exit_code != 0);
+    CHECK(bad.err.find("invalid filter 'colour'") != std::string::npos);
+}
