@@ -31,24 +31,6 @@ std::string store_key(image::Store& store, const std::string& name) {
     }
 }
 
-// What a filter needs to know of each stored image; labels are read only when asked for.
-std::vector<image::ImageFacts> image_facts(image::Store& store, const std::vector<image::ImageSummary>& images,
-                                           bool with_labels) {
-    std::vector<image::ImageFacts> out;
-    for (const auto& img : images) {
-        image::ImageFacts facts{img.id, img.names, img.created, {}};
-        if (with_labels) {
-            auto config = nlohmann::json::parse(store.images().config(img.id));
-            const auto& labels = config.value("/config/Labels"_json_pointer, nlohmann::json::object());
-            if (labels.is_object())
-                for (auto it = labels.begin(); it != labels.end(); ++it)
-                    if (it->is_string()) facts.labels[it.key()] = it->get<std::string>();
-        }
-        out.push_back(std::move(facts));
-    }
-    return out;
-}
-
 std::int64_t created_of(image::Store& store, const std::string& name) {
     auto id = store.images().resolve(store_key(store, name));
     auto summary = id ? store.images().get(*id) : std::nullopt;
@@ -108,13 +90,12 @@ void register_images(CLI::App& app, const GlobalOptions& global) {
             filters.created_after = std::max(filters.created_after.value_or(t), t);
         }
         auto images = store.images().list();
-        auto facts = image_facts(store, images, filters.wants_labels());
         std::vector<TemplateValue> rows;
-        for (std::size_t i = 0; i < images.size(); ++i) {
-            auto names = image::select_names(filters, facts[i]);
+        for (const auto& img : images) {
+            auto names = image::select_names(filters, image::image_facts(store, img, filters.wants_labels()));
             if (!names) continue;
-            if (names->empty()) rows.push_back(image_row(images[i], std::nullopt, !flags->no_trunc));
-            for (const auto& name : *names) rows.push_back(image_row(images[i], name, !flags->no_trunc));
+            if (names->empty()) rows.push_back(image_row(img, std::nullopt, !flags->no_trunc));
+            for (const auto& name : *names) rows.push_back(image_row(img, name, !flags->no_trunc));
         }
         Listing listing{flags->digests ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
                                        : "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",

@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include <nlohmann/json.hpp>
+
 #include "image/image_store.hpp"
 #include "image/reference.hpp"
+#include "image/store.hpp"
 #include "util/error.hpp"
 #include "util/human_units.hpp"
 
@@ -18,6 +21,17 @@ std::optional<std::int64_t> parse_until(const std::string& text, std::int64_t no
     if (!text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
         return std::stoll(text);
     return std::nullopt;
+}
+
+ImageFacts image_facts(Store& store, const ImageSummary& image, bool with_labels) {
+    ImageFacts facts{image.id, image.names, image.created, {}};
+    if (!with_labels) return facts;
+    auto config = nlohmann::json::parse(store.images().config(image.id));
+    const auto& labels = config.value("/config/Labels"_json_pointer, nlohmann::json::object());
+    if (labels.is_object())
+        for (auto it = labels.begin(); it != labels.end(); ++it)
+            if (it->is_string()) facts.labels[it.key()] = it->get<std::string>();
+    return facts;
 }
 
 ImageFilters parse_image_filters(const std::vector<std::string>& args, const std::vector<std::string>& allowed,

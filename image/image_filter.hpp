@@ -36,6 +36,12 @@ struct ImageFilters {
     bool wants_labels() const { return !labels.empty(); }
 };
 
+class Store;
+struct ImageSummary;
+
+// The facts of a stored image; its labels (read from its config) only when with_labels.
+ImageFacts image_facts(Store& store, const ImageSummary& image, bool with_labels);
+
 // Parses "key=value" filter arguments; allowed: the filter names the command accepts
 // (e.g. {"dangling", "reference", "label", "before", "since"}). now: for until=<duration>.
 // Throws kiln::Error with docker's messages ("invalid filter 'x'", "invalid argument …").
