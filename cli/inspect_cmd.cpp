@@ -7,9 +7,11 @@
 #include "cli/commands.hpp"
 #include "cli/listing.hpp"
 #include "image/image_inspect.hpp"
+#include "image/layer_diff.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
 #include "util/error.hpp"
+#include "util/human_units.hpp"
 
 namespace kiln::cli {
 
@@ -147,12 +149,128 @@ void register_history(CLI::App& app, const GlobalOptions& global, int& exit_code
     });
 }
 
+std::string kind_letter(char kind) { return std::string(1, kind); }
+
+TemplateValue layer_json(std::size_t index, const image::ImageLayer& l) {
+    TemplateValue changes = TemplateValue::array();
+    for (const auto& c : l.changes.changes) changes.push_back({{"Kind", kind_letter(c.kind)}, {"Path", c.path}, {"Size", c.size}});
+    return {{"Index", index},
+            {"DiffID", l.layer.diff_id.str()},
+            {"ChainID", l.layer.chain_id.str()},
+            {"CreatedBy", l.created_by},
+            {"Size", l.layer.size},
+            {"WrittenBytes", l.changes.written_bytes},
+            {"WastedBytes", l.changes.wasted_bytes},
+            {"Changes", changes}};
+}
+
+struct ChangeCounts {
+    std::size_t added = 0, changed = 0, deleted = 0;
+};
+
+ChangeCounts count_changes(const image::LayerChanges& changes) {
+    ChangeCounts counts;
+    for (const auto& c : changes.changes) (c.kind == 'A' ? counts.added : c.kind == 'C' ? counts.changed : counts.deleted)++;
+    return counts;
+}
+
+// Resolves the image for diff and tree; prints docker's error and returns nullopt if missing.
+std::optional<std::pair<Digest, std::vector<image::ImageLayer>>> load_layers(image::Store& store, const std::string& name) {
+    auto id = find_image(store, name);
+    if (!id) {
+        std::cerr << "Error: No such image: " << name << "\n";
+        return std::nullopt;
+    }
+    return std::make_pair(*id, image::image_layers(store, *id));
+}
+
+void register_diff(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+    struct Flags {
+        std::string image;
+        std::optional<std::size_t> layer;
+        bool json = false;
+    };
+    auto flags = std::make_shared<Flags>();
+    auto* cmd = app.add_subcommand("diff", "Show the files each layer of an image adds (A), changes (C) and deletes (D)");
+    cmd->add_option("--layer", flags->layer, "Only layer N (0 is the bottom layer, as in RootFS.Layers)");
+    cmd->add_flag("--json", flags->json, "Print JSON, with sizes and wasted bytes per layer");
+    cmd->add_option("image", flags->image, "Image")->required();
+    cmd->callback([flags, &global, &exit_code] {
+        image::Store store(global.root);
+        auto loaded = load_layers(store, flags->image);
+        if (!loaded) {
+            exit_code = 1;
+            return;
+        }
+        const auto& [id, layers] = *loaded;
+        if (flags->layer && *flags->layer >= layers.size())
+            throw Error("--layer " + std::to_string(*flags->layer) + ": the image has " + std::to_string(layers.size()) +
+                        " layers (0 to " + std::to_string(layers.size() ? layers.size() - 1 : 0) + ")");
+        std::uint64_t wasted = 0;
+        for (const auto& l : layers) wasted += l.changes.wasted_bytes;
+        if (flags->json) {
+            TemplateValue out{{"Id", id.str()}, {"Layers", TemplateValue::array()}, {"WastedBytes", wasted}};
+            for (std::size_t i = 0; i < layers.size(); ++i)
+                if (!flags->layer || *flags->layer == i) out["Layers"].push_back(layer_json(i, layers[i]));
+            std::cout << image::inspect_json(out) << "\n";
+            return;
+        }
+        for (std::size_t i = 0; i < layers.size(); ++i) {
+            if (flags->layer && *flags->layer != i) continue;
+            const auto& l = layers[i];
+            // With --layer the output is exactly `docker diff`'s; the whole stack gets a
+            // '#' line before each layer, easy to filter out.
+            if (!flags->layer)
+                std::cout << "# layer " << i << " " << l.layer.diff_id.str().substr(0, 19) << " "
+                          << kiln::human_size(l.layer.size) << ", wasted " << kiln::human_size(l.changes.wasted_bytes)
+                          << ": " << image::ellipsis(l.created_by, 60) << "\n";
+            for (const auto& c : l.changes.changes) std::cout << c.kind << " " << c.path << "\n";
+        }
+        if (!flags->layer) std::cout << "# wasted: " << kiln::human_size(wasted) << "\n";
+    });
+}
+
+void register_tree(CLI::App& image_group, const GlobalOptions& global, int& exit_code) {
+    auto name = std::make_shared<std::string>();
+    auto* cmd = image_group.add_subcommand("tree", "Show an image's layers: size, changes, wasted bytes, the step that made each");
+    cmd->add_option("image", *name, "Image")->required();
+    cmd->callback([name, &global, &exit_code] {
+        image::Store store(global.root);
+        auto loaded = load_layers(store, *name);
+        if (!loaded) {
+            exit_code = 1;
+            return;
+        }
+        const auto& [id, layers] = *loaded;
+        std::uint64_t size = 0, wasted = 0;
+        for (const auto& l : layers) {
+            size += l.layer.size;
+            wasted += l.changes.wasted_bytes;
+        }
+        std::cout << *name << " " << id.str().substr(0, 19) << " " << kiln::human_size(size) << ", "
+                  << layers.size() << " layers, wasted " << kiln::human_size(wasted) << "\n";
+        std::string rows;
+        for (std::size_t i = 0; i < layers.size(); ++i) {
+            const auto& l = layers[i];
+            auto counts = count_changes(l.changes);
+            rows += std::string(i + 1 < layers.size() ? "├─ " : "└─ ") + std::to_string(i) + "\t" +
+                    l.layer.diff_id.str().substr(0, 19) + "\t" + kiln::human_size(l.layer.size) + "\t" +
+                    "A " + std::to_string(counts.added) + "  C " + std::to_string(counts.changed) + "  D " +
+                    std::to_string(counts.deleted) + "\t" + "wasted " + kiln::human_size(l.changes.wasted_bytes) + "\t" +
+                    image::ellipsis(l.created_by, 60) + "\n";
+        }
+        std::cout << tabwrite(rows, 0, 2);
+    });
+}
+
 }  // namespace
 
 void register_inspect_commands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
     auto* image_group = subcommand_group(app, "image", "Manage images");
     register_inspect(app, *image_group, global, exit_code);
     register_history(app, global, exit_code);
+    register_diff(app, global, exit_code);
+    register_tree(*image_group, global, exit_code);
 }
 
 }  // namespace kiln::cli

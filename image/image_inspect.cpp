@@ -58,6 +58,11 @@ TemplateValue container_config(const nlohmann::json& config) {
     return out;
 }
 
+bool empty_layer(const nlohmann::json& history_entry) {
+    auto it = history_entry.find("empty_layer");
+    return it != history_entry.end() && it->is_boolean() && it->get<bool>();
+}
+
 std::vector<std::string> diff_ids(const nlohmann::json& config) {
     std::vector<std::string> out;
     auto rootfs = config.find("rootfs");
@@ -153,9 +158,7 @@ std::vector<HistoryRow> history_rows(const nlohmann::json& config, const std::ve
             if (auto t = parse_rfc3339(string_field(entry, "created"))) row.created = *t;
             row.created_by = string_field(entry, "created_by");
             row.comment = string_field(entry, "comment");
-            auto empty = entry.find("empty_layer");
-            bool empty_layer = empty != entry.end() && empty->is_boolean() && empty->get<bool>();
-            if (!empty_layer && layer < layer_sizes.size()) row.size = layer_sizes[layer++];
+            if (!empty_layer(entry) && layer < layer_sizes.size()) row.size = layer_sizes[layer++];
             rows.push_back(std::move(row));
         }
     }
@@ -173,6 +176,18 @@ std::vector<HistoryRow> history_rows(const nlohmann::json& config, const std::ve
         rows.front().tags = tags;
     }
     return rows;
+}
+
+std::vector<std::string> layer_history(const nlohmann::json& config, std::size_t layer_count) {
+    std::vector<std::string> out;
+    auto history = config.find("history");
+    if (history != config.end() && history->is_array())
+        for (const auto& entry : *history) {
+            if (!entry.is_object() || empty_layer(entry)) continue;
+            out.push_back(string_field(entry, "created_by"));
+        }
+    out.resize(layer_count);
+    return out;
 }
 
 std::string ellipsis(const std::string& text, std::size_t max_chars) {

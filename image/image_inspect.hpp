@@ -42,6 +42,10 @@ struct HistoryRow {
 std::vector<HistoryRow> history_rows(const nlohmann::json& config, const std::vector<std::uint64_t>& layer_sizes,
                                      const Digest& image_id, const std::vector<std::string>& tags);
 
+// The created_by of each layer-making history entry, bottom first, padded with "" to
+// layer_count (a config's history may be missing or short).
+std::vector<std::string> layer_history(const nlohmann::json& config, std::size_t layer_count);
+
 // docker history's values of a row, as its --format sees them (.ID, .CreatedSince, …).
 // human: -H; truncate: not --no-trunc.
 TemplateValue history_fields(const HistoryRow& row, bool human, bool truncate, std::int64_t now);

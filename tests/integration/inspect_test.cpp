@@ -141,3 +141,42 @@ TEST_CASE("images lists, filters and formats like docker images", "[integration]
     CHECK(bad.exit_code != 0);
     CHECK(bad.err.find("invalid filter 'colour'") != std::string::npos);
 }
+
+TEST_CASE("diff and image tree show each layer's changes and the bytes later layers waste", "[integration][diff]") {
+    if (!kiln::test::is_root()) return;
+    Kiln kiln;
+    import_base(kiln);
+    build_image(kiln,
+                "FROM localhost/busybox\n"
+                "COPY big.bin /data/big.bin\n"
+                "RUN rm /data/big.bin && echo small > /data/small && rm /etc/group\n",
+                "localhost/wasteful", {{"big.bin", std::string(10000, 'x')}});
+
+    auto top = kiln({"diff", "--layer", "2", "localhost/wasteful"});
+    INFO(top.out << top.err);
+    REQUIRE(top.exit_code == 0);
+    CHECK(top.out == "C /data\nD /data/big.bin\nA /data/small\nC /etc\nD /etc/group\n");
+    auto copy = kiln({"diff", "--layer", "1", "localhost/wasteful"});
+    CHECK(copy.out == "A /data\nA /data/big.bin\n");
+
+    auto all = kiln({"diff", "localhost/wasteful"});
+    CHECK(std::regex_search(all.out, std::regex("\n# layer 1 sha256:[0-9a-f]{12} [0-9.]+kB, wasted 10kB: COPY ")));
+    CHECK(all.out.ends_with("# wasted: 10kB\n"));
+
+    auto json = nlohmann::json::parse(kiln({"diff", "--json", "localhost/wasteful"}).out);
+    REQUIRE(json["Layers"].size() == 3);
+    CHECK(json["Layers"][0]["WastedBytes"] > 0);  // the base's /etc/group, deleted by the RUN
+    CHECK(json["WastedBytes"] == 10000 + json["Layers"][0]["WastedBytes"].get<int>());
+    CHECK(json["Layers"][1]["WastedBytes"] == 10000);
+    CHECK(json["Layers"][2]["Changes"][1] == nlohmann::json({{"Kind", "D"}, {"Path", "/data/big.bin"}, {"Size", 10000}}));
+
+    auto tree = kiln({"image", "tree", "localhost/wasteful"});
+    CHECK(std::regex_search(tree.out, std::regex("^localhost/wasteful sha256:[0-9a-f]{12} [0-9.]+MB, 3 layers, wasted 10kB\n")));
+    CHECK(std::regex_search(tree.out, std::regex("\n├─ 1 +sha256:[0-9a-f]{12} +[0-9.]+kB +A 2  C 0  D 0 +wasted 10kB +COPY")));
+    CHECK(std::regex_search(tree.out, std::regex("\n└─ 2 .*A 1  C 2  D 2 +wasted 0B +RUN ")));
+
+    auto missing = kiln({"diff", "nope"});
+    CHECK(missing.exit_code == 1);
+    CHECK(missing.err == "Error: No such image: nope\n");
+    CHECK(kiln({"diff", "--layer", "7", "localhost/wasteful"}).exit_code == 125);
+}
