@@ -14,6 +14,7 @@
 #include "builder/image_config.hpp"
 #include "builder/run_step.hpp"
 #include "builder/variables.hpp"
+#include "image/process_lease.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
 #include "parser/instruction_flags.hpp"
@@ -235,6 +236,7 @@ private:
         state.config = std::move(config);
         state.top_layer = top;
         state.key = key;
+        if (top) lease_.hold(*top);
         return true;
     }
 
@@ -271,6 +273,7 @@ private:
             state.top_layer = image::chain_id(state.top_layer, diff_id);
         if (state.top_layer && !store_.layers().get(*state.top_layer))
             throw Error("base image " + base_name + " has layers missing from the store");
+        if (state.top_layer) lease_.hold(*state.top_layer);
         base_key = *id;
         return state;
     }
@@ -465,6 +468,7 @@ private:
             throw;
         }
         auto layer = store_.layers().commit(key);
+        lease_.hold(layer.chain_id);
         state.config.add_layer(layer.diff_id);
         state.config.add_history(created_by, false, now_rfc3339());
         state.top_layer = layer.chain_id;
@@ -589,6 +593,8 @@ private:
     const ImageConfig empty_config_ = ImageConfig::scratch("linux", "amd64");
     std::vector<std::optional<StageState>> stage_states_;
     BuildResult result_;
+    // Holds every layer the build stands on, so no prune or rmi takes it mid-build.
+    image::ProcessLease lease_{store_.db(), store_.root()};
     std::string current_step_;  // the instruction being built, as the cache records it
     int step_counter_ = 0;
 };

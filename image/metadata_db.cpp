@@ -546,6 +546,14 @@ std::vector<Digest> MetadataDb::leased_chains() {
     return out;
 }
 
+std::vector<std::string> MetadataDb::lease_owners() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT DISTINCT owner FROM leases ORDER BY owner");
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
+    return out;
+}
+
 // ---- build-context file digests
 
 std::optional<std::string> MetadataDb::file_digest_get(const std::string& path, std::uint64_t size,

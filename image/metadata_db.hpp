@@ -154,6 +154,7 @@ public:
     void lease_release(const std::string& owner);  // drops all of owner's leases
     bool leased(const Digest& chain_id);
     std::vector<Digest> leased_chains();
+    std::vector<std::string> lease_owners();
 
     // build-context file digests
     // The digest remembered for path, if size, mtime, inode and device all still match.
