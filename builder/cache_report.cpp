@@ -45,16 +45,19 @@ std::string CacheRecord::short_id() const {
 }
 
 std::vector<CacheRecord> group_cache_entries(const std::vector<image::CacheEntry>& entries) {
-    std::map<std::string, CacheRecord> by_key;
+    // Records keep the order their first row came in (the database lists newest first).
+    std::vector<CacheRecord> out;
+    std::map<std::string, std::size_t> index_of;
     for (const auto& entry : entries) {
         bool layer_entry = entry.key.ends_with(kLayerSuffix);
         std::string key = layer_entry ? entry.key.substr(0, entry.key.size() - kLayerSuffix.size()) : entry.key;
-        auto [it, fresh] = by_key.try_emplace(key);
-        CacheRecord& record = it->second;
+        auto [it, fresh] = index_of.try_emplace(key, out.size());
         if (fresh) {
-            record.key = key;
-            record.created = entry.created;
+            out.emplace_back();
+            out.back().key = key;
+            out.back().created = entry.created;
         }
+        CacheRecord& record = out[it->second];
         record.created = std::min(record.created, entry.created);
         record.last_used = std::max(record.last_used, entry.last_used);
         // Both rows of a step are looked up on every hit; one of them counts it.
@@ -67,8 +70,6 @@ std::vector<CacheRecord> group_cache_entries(const std::vector<image::CacheEntry
             record.config = config_digest(entry.result);
         }
     }
-    std::vector<CacheRecord> out;
-    for (auto& [key, record] : by_key) out.push_back(std::move(record));
     std::stable_sort(out.begin(), out.end(),
                      [](const CacheRecord& a, const CacheRecord& b) { return a.last_used > b.last_used; });
     return out;

@@ -60,14 +60,15 @@ TemplateValue image_row(const image::ImageSummary& img, const std::optional<std:
             {"Containers", "N/A"}};
 }
 
-void register_images(CLI::App& app, const GlobalOptions& global) {
+// `images`, and `image ls` for those who type docker's newer spelling.
+void register_images(CLI::App& parent, const std::string& name, const GlobalOptions& global) {
     struct Flags {
         bool quiet = false, all = false, digests = false, no_trunc = false;
         std::vector<std::string> filters;
         std::string format, repository;
     };
     auto flags = std::make_shared<Flags>();
-    auto* cmd = app.add_subcommand("images", "List images");
+    auto* cmd = parent.add_subcommand(name, "List images");
     cmd->add_flag("-q,--quiet", flags->quiet, "Only show image IDs");
     // kiln stores no intermediate images, so there is nothing more for -a to show.
     cmd->add_flag("-a,--all", flags->all, "Show all images (default hides intermediate images)");
@@ -179,7 +180,8 @@ void register_import(CLI::App& app, const GlobalOptions& global) {
 }  // namespace
 
 void register_image_commands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
-    register_images(app, global);
+    register_images(app, "images", global);
+    register_images(*subcommand_group(app, "image", "Manage images"), "ls", global);
     register_rmi(app, global, exit_code);
     register_tag(app, global);
     register_import(app, global);

@@ -495,7 +495,7 @@ void MetadataDb::cache_put(const std::string& key, const std::string& result, co
 
 std::vector<CacheEntry> MetadataDb::cache_list() {
     std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT key, kind, result, created, last_used, hits, step FROM build_cache ORDER BY last_used DESC, key");
+    Stmt s(db_, "SELECT key, kind, result, created, last_used, hits, step FROM build_cache ORDER BY last_used DESC, rowid DESC");
     std::vector<CacheEntry> out;
     while (s.step()) out.push_back(cache_row(s));
     return out;

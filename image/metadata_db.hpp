@@ -142,7 +142,7 @@ public:
     // Storing a key again keeps its hit count and creation time.
     void cache_put(const std::string& key, const std::string& result,
                    const std::string& kind = "layer", const std::string& step = "");
-    std::vector<CacheEntry> cache_list();
+    std::vector<CacheEntry> cache_list();  // most recently used first; ties newest first
     bool cache_delete(const std::string& key);
     // Chain IDs that "layer" cache entries point at (GC roots).
     std::vector<Digest> cache_layer_roots();

@@ -38,7 +38,9 @@ TEST_CASE("cache ls shows each step, its size, and counts hits", "[integration][
     REQUIRE(ls.exit_code == 0);
     CHECK(std::regex_search(ls.out, std::regex("^CACHE KEY +STEP +SIZE +CREATED +LAST USED +HITS\n")));
     CHECK(std::regex_search(ls.out, std::regex("\n[0-9a-f]{12}   RUN echo kept > /kept.txt +[0-9.]+kB +.* ago +.* ago +0\n")));
-    CHECK(ls.out.find("ENV ROLE=kept") != std::string::npos);
+    // Newest first: the steps of one build list last step first.
+    CHECK(ls.out.find("COPY kept.txt") < ls.out.find("RUN echo kept"));
+    CHECK(ls.out.find("RUN echo kept") < ls.out.find("ENV ROLE=kept"));
     CHECK(count_lines(ls.out) == 4);
 
     auto rebuild = build_image(kiln, kKept, "localhost/kept", {{"kept.txt", "k\n"}});

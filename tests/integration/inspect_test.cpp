@@ -117,6 +117,7 @@ TEST_CASE("images lists, filters and formats like docker images", "[integration]
     CHECK(table.out.starts_with("REPOSITORY          TAG       IMAGE ID       CREATED"));
     CHECK(std::regex_search(table.out, std::regex("\nlocalhost/demo      1         [0-9a-f]{12}   [^\n]* ago   [0-9.]+MB\n")));
 
+    CHECK(kiln({"image", "ls"}).out == table.out);
     auto quiet = kiln({"images", "-q"});
     CHECK(std::regex_match(quiet.out, std::regex("([0-9a-f]{12}\n){3}")));  // one line per name, as docker
     auto refs = kiln({"images", "--filter", "reference=localhost/demo", "--format", "{{.Repository}}:{{.Tag}}"});
