@@ -272,10 +272,13 @@ void register_image_prune(CLI::App& app, const GlobalOptions& global) {
 }  // namespace
 
 void register_cache_commands(CLI::App& app, const GlobalOptions& global, int&) {
-    auto* cache = subcommand_group(app, "cache", "Manage the build cache");
-    register_cache_ls(*cache, global);
-    register_cache_du(*cache, global);
-    register_cache_prune(*cache, global);
+    // `builder` too: since Docker 23 `docker builder` is buildx, whose du and prune these are.
+    for (const char* name : {"cache", "builder"}) {
+        auto* group = subcommand_group(app, name, "Manage the build cache");
+        register_cache_ls(*group, global);
+        register_cache_du(*group, global);
+        register_cache_prune(*group, global);
+    }
     register_system_df(app, global);
     register_image_prune(app, global);
 }

@@ -50,6 +50,7 @@ TEST_CASE("cache ls shows each step, its size, and counts hits", "[integration][
     CHECK(hits.out.find("COPY kept.txt /srv/kept.txt=1\n") != std::string::npos);
 
     auto du = kiln({"cache", "du"});
+    CHECK(kiln({"builder", "du"}).out == du.out);
     CHECK(du.out.starts_with("ID\t"));
     CHECK(du.out.find("RECLAIMABLE\tSIZE\tLAST ACCESSED\n") != std::string::npos);
     CHECK(std::regex_search(du.out, std::regex("\nReclaimable:\t0B\nTotal:\t\t[0-9.]+kB\n$")));
