@@ -15,6 +15,7 @@
 #include "builder/image_config.hpp"
 #include "builder/run_step.hpp"
 #include "builder/variables.hpp"
+#include "image/process_lease.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
 #include "parser/instruction_flags.hpp"
@@ -236,6 +237,7 @@ private:
         state.config = std::move(config);
         state.top_layer = top;
         state.key = key;
+        if (top) lease_.hold(*top);
         return true;
     }
 
@@ -245,9 +247,9 @@ private:
         Digest config_digest = store_.content().put(state.config.serialize());
         std::string value = config_digest.str();
         if (state.config.cmd_inherited()) value += kInheritedCmd;
-        store_.db().cache_put(key.str(), value, "config");
+        store_.db().cache_put(key.str(), value, "config", current_step_);
         if (made_layer && state.top_layer)
-            store_.db().cache_put(key.str() + "/layer", state.top_layer->str(), "layer");
+            store_.db().cache_put(key.str() + "/layer", state.top_layer->str(), "layer", current_step_);
         state.key = key;
     }
 
@@ -272,6 +274,7 @@ private:
             state.top_layer = image::chain_id(state.top_layer, diff_id);
         if (state.top_layer && !store_.layers().get(*state.top_layer))
             throw Error("base image " + base_name + " has layers missing from the store");
+        if (state.top_layer) lease_.hold(*state.top_layer);
         base_key = *id;
         return state;
     }
@@ -298,7 +301,8 @@ private:
         int n = 1;
         for (const auto& ti : stage.instructions) {
             ++n;
-            step_line(index, n, total, source_text(ti.source));
+            current_step_ = source_text(ti.source);
+            step_line(index, n, total, current_step_);
             started = std::chrono::steady_clock::now();
             bool cached;
             if (auto edit = config_edit(ti.command, vars, state.config))
@@ -368,6 +372,7 @@ private:
             throw;
         }
         auto layer = store_.layers().commit(key);
+        lease_.hold(layer.chain_id);
         state.config.add_layer(layer.diff_id);
         state.config.add_history(created_by, false, now_rfc3339());
         state.top_layer = layer.chain_id;
@@ -492,6 +497,9 @@ private:
     const ImageConfig empty_config_ = ImageConfig::scratch("linux", "amd64");
     std::vector<std::optional<StageState>> stage_states_;
     BuildResult result_;
+    // Holds every layer the build stands on, so no prune or rmi takes it mid-build.
+    image::ProcessLease lease_{store_.db(), store_.root()};
+    std::string current_step_;  // the instruction being built, as the cache records it
     int step_counter_ = 0;
 };
 

@@ -1,6 +1,15 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <optional>
+#include <string>
+
+#include "util/go_template.hpp"
+
+namespace kiln::image {
+class Store;
+}
+
 namespace kiln::cli {
 
 // Global options every command sees.
@@ -15,6 +24,16 @@ inline CLI::Option* repeatable(CLI::Option* option) {
     return option->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
+// A command group (`kiln image …`) that several files add subcommands to: the first caller
+// makes it.
+inline CLI::App* subcommand_group(CLI::App& app, const std::string& name, const std::string& description) {
+    try {
+        return app.get_subcommand(name);
+    } catch (const CLI::OptionNotFound&) {
+        return app.add_subcommand(name, description)->require_subcommand(1);
+    }
+}
+
 // One register function per command group (one file each). A command's callback does its
 // work and stores the process exit code in `exit_code`; errors are thrown as kiln::Error.
 void register_parse_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
@@ -27,5 +46,9 @@ void register_ps_commands(CLI::App& app, const GlobalOptions& global);
 // These add to the `container` group, which main creates first.
 void register_container_ops_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_container_inspect_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+// `kiln inspect` tries containers first, then images, as docker does.
+std::optional<TemplateValue> inspect_container_named(image::Store& store, const std::string& name);
+void register_inspect_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_cache_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 
 }  // namespace kiln::cli

@@ -127,8 +127,15 @@ void register_container_inspect_commands(CLI::App& app, const GlobalOptions& glo
     auto* container = app.get_subcommand("container");
     add_inspect(container->add_subcommand("inspect", "Display detailed information on one or more containers"), global,
                 exit_code);
-    // Containers first; image inspect (another branch) will be tried when no container matches.
-    add_inspect(app.add_subcommand("inspect", "Return low-level information on containers"), global, exit_code);
+}
+
+std::optional<TemplateValue> inspect_container_named(image::Store& store, const std::string& name) {
+    runtime::ContainerRecords records(store);
+    try {
+        return inspect_json(records, records.resolve(name));
+    } catch (const Error&) {
+        return std::nullopt;  // no such container (or an ambiguous prefix): try the next kind
+    }
 }
 
 }  // namespace kiln::cli

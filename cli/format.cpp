@@ -3,7 +3,7 @@
 #include <chrono>
 #include <ctime>
 
-#include <fmt/format.h>
+#include "util/human_units.hpp"
 
 namespace kiln::cli {
 
@@ -24,30 +24,11 @@ void Table::print(std::ostream& out) const {
     }
 }
 
-std::string human_size(std::uint64_t bytes) {
-    static const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-    double value = static_cast<double>(bytes);
-    int unit = 0;
-    while (value >= 1000.0 && unit < 4) {
-        value /= 1000.0;
-        ++unit;
-    }
-    if (unit == 0) return fmt::format("{}B", bytes);
-    return fmt::format("{:.3g}{}", value, units[unit]);
-}
+// Both follow the docker CLI's go-units, kept in util so the rules are tested there.
+std::string human_size(std::uint64_t bytes) { return kiln::human_size(bytes, 3); }
 
 std::string human_age(std::int64_t unix_seconds) {
-    auto seconds = static_cast<long long>(std::time(nullptr) - unix_seconds);
-    if (seconds < 1) return "Less than a second ago";
-    if (seconds < 60) return fmt::format("{} seconds ago", seconds);
-    if (seconds < 120) return "About a minute ago";
-    if (seconds < 3600) return fmt::format("{} minutes ago", seconds / 60);
-    if (seconds < 7200) return "About an hour ago";
-    if (seconds < 86400 * 2) return fmt::format("{} hours ago", seconds / 3600);
-    if (seconds < 86400 * 14) return fmt::format("{} days ago", seconds / 86400);
-    if (seconds < 86400 * 60) return fmt::format("{} weeks ago", seconds / (86400 * 7));
-    if (seconds < 86400 * 730) return fmt::format("{} months ago", seconds / (86400 * 30));
-    return fmt::format("{} years ago", seconds / (86400 * 365));
+    return human_duration(static_cast<std::int64_t>(std::time(nullptr)) - unix_seconds) + " ago";
 }
 
 }  // namespace kiln::cli

@@ -10,10 +10,13 @@
 #include "builder/import.hpp"
 #include "cli/commands.hpp"
 #include "cli/format.hpp"
+#include "cli/listing.hpp"
+#include "image/image_filter.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/human_units.hpp"
 
 namespace kiln::cli {
 
@@ -29,28 +32,87 @@ std::string store_key(image::Store& store, const std::string& name) {
     }
 }
 
-void register_images(CLI::App& app, const GlobalOptions& global) {
-    auto quiet = std::make_shared<bool>(false);
-    auto* cmd = app.add_subcommand("images", "List images");
-    cmd->add_flag("-q,--quiet", *quiet, "Only show image IDs");
-    cmd->callback([quiet, &global] {
+std::int64_t created_of(image::Store& store, const std::string& name) {
+    auto id = store.images().resolve(store_key(store, name));
+    auto summary = id ? store.images().get(*id) : std::nullopt;
+    if (!summary) throw Error("No such image: " + name);
+    return summary->created;
+}
+
+// One `docker images` row as its --format sees it.
+TemplateValue image_row(const image::ImageSummary& img, const std::optional<std::string>& name, bool truncate) {
+    std::string repository = "<none>", tag = "<none>";
+    if (name) {
+        auto ref = image::parse_reference(*name);
+        repository = ref.familiar_repository();
+        if (!ref.tag.empty()) tag = ref.tag;
+    }
+    std::string size = human_size(img.size);
+    return {{"ID", truncate ? img.id.short_hex() : img.id.str()},
+            {"Repository", repository},
+            {"Tag", tag},
+            {"Digest", "<none>"},  // kiln keeps no registry manifest digests yet
+            {"CreatedSince", human_age(img.created)},
+            {"CreatedAt", go_time_string(img.created)},
+            {"Size", size},
+            {"VirtualSize", size},
+            {"SharedSize", "N/A"},
+            {"UniqueSize", "N/A"},
+            {"Containers", "N/A"}};
+}
+
+// `images`, and `image ls` for those who type docker's newer spelling.
+void register_images(CLI::App& parent, const std::string& name, const GlobalOptions& global) {
+    struct Flags {
+        bool quiet = false, all = false, digests = false, no_trunc = false;
+        std::vector<std::string> filters;
+        std::string format, repository;
+    };
+    auto flags = std::make_shared<Flags>();
+    auto* cmd = parent.add_subcommand(name, "List images");
+    cmd->add_flag("-q,--quiet", flags->quiet, "Only show image IDs");
+    // kiln stores no intermediate images, so there is nothing more for -a to show.
+    cmd->add_flag("-a,--all", flags->all, "Show all images (default hides intermediate images)");
+    cmd->add_flag("--digests", flags->digests, "Show digests");
+    cmd->add_flag("--no-trunc", flags->no_trunc, "Don't truncate output");
+    repeatable(cmd->add_option("-f,--filter", flags->filters, "Filter output based on conditions provided"));
+    cmd->add_option("--format", flags->format, "Format output using a custom template");
+    cmd->add_option("repository", flags->repository, "REPOSITORY[:TAG] to list");
+    cmd->callback([flags, &global] {
         image::Store store(global.root);
+        auto filters = image::parse_image_filters(flags->filters, {"dangling", "reference", "label", "before", "since"},
+                                                  image::unix_now());
+        if (!flags->repository.empty()) filters.references.push_back(flags->repository);
+        for (const auto& name : filters.before) {
+            auto t = created_of(store, name);
+            filters.created_before = std::min(filters.created_before.value_or(t), t);
+        }
+        for (const auto& name : filters.since) {
+            auto t = created_of(store, name);
+            filters.created_after = std::max(filters.created_after.value_or(t), t);
+        }
         auto images = store.images().list();
-        if (*quiet) {
-            for (const auto& img : images) std::cout << img.id.short_hex() << "\n";
-            return;
-        }
-        Table table({"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"});
+        std::vector<TemplateValue> rows;
         for (const auto& img : images) {
-            std::string created = human_age(img.created);
-            std::string size = human_size(img.size);
-            if (img.names.empty()) table.add({"<none>", "<none>", img.id.short_hex(), created, size});
-            for (const auto& name : img.names) {
-                auto ref = image::parse_reference(name);
-                table.add({ref.familiar_repository(), ref.tag, img.id.short_hex(), created, size});
-            }
+            auto names = image::select_names(filters, image::image_facts(store, img, filters.wants_labels()));
+            if (!names) continue;
+            if (names->empty()) rows.push_back(image_row(img, std::nullopt, !flags->no_trunc));
+            for (const auto& name : *names) rows.push_back(image_row(img, name, !flags->no_trunc));
         }
-        table.print(std::cout);
+        Listing listing{flags->digests ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+                                       : "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+                        {{"ID", "IMAGE ID"},
+                         {"Repository", "REPOSITORY"},
+                         {"Tag", "TAG"},
+                         {"Digest", "DIGEST"},
+                         {"CreatedSince", "CREATED"},
+                         {"CreatedAt", "CREATED AT"},
+                         {"Size", "SIZE"},
+                         {"VirtualSize", "VIRTUAL SIZE"},
+                         {"SharedSize", "SHARED SIZE"},
+                         {"UniqueSize", "UNIQUE SIZE"},
+                         {"Containers", "CONTAINERS"}}};
+        print_listing(std::cout, listing, flags->quiet ? "{{.ID}}" : flags->format, rows);
     });
 }
 
@@ -123,7 +185,8 @@ void register_import(CLI::App& app, const GlobalOptions& global) {
 }  // namespace
 
 void register_image_commands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
-    register_images(app, global);
+    register_images(app, "images", global);
+    register_images(*subcommand_group(app, "image", "Manage images"), "ls", global);
     register_rmi(app, global, exit_code);
     register_tag(app, global);
     register_import(app, global);

@@ -187,6 +187,18 @@ std::vector<std::string> ImageStore::remove(const std::string& ref, bool force) 
                 lines.push_back("Untagged: " + familiar(n));
             }
         }
+        // Docker's rule: an image a container was created from stays while the container
+        // does. Forced, the names go and the image stays behind (dangling) for it.
+        if (auto users = db_.containers_of_image(id->str()); !users.empty()) {
+            if (!force)
+                throw Error("conflict: unable to remove repository reference \"" + ref + "\" (must force) - container " +
+                            users.front().substr(0, 12) + " is using its referenced image " + id->short_hex());
+            for (const auto& n : db_.refs_for(*id)) {
+                db_.delete_ref(n);
+                lines.push_back("Untagged: " + familiar(n));
+            }
+            return;
+        }
         db_.delete_image(*id);
         db_.delete_blob(row->config_digest);
         deleted = row;

@@ -13,6 +13,7 @@
 
 #include "image/layer_tar.hpp"
 #include "image/metadata_db.hpp"
+#include "image/process_lease.hpp"
 #include "image/staging.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -448,6 +449,7 @@ void LayerStore::cleanup() {
     remove_stale_entries(root_ + "/snapshots", 0, [this](const std::string& key) {
         return !path_exists(root_ + "/snapshots/" + key + "/" + kKeptMark);
     });
+    release_dead_process_leases(db_, root_);
     const std::time_t now = std::time(nullptr);
     for (const auto& name : list_dir_names(root_ + "/l")) {
         if (name == "empty") continue;

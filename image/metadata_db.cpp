@@ -145,6 +145,7 @@ CREATE TABLE IF NOT EXISTS leases(
 CREATE INDEX IF NOT EXISTS leases_chain ON leases(chain_id);
 )sql";
 
+// Version 4: containers (kiln create/run/ps/rm).
 constexpr const char* kSchemaV4 = R"sql(
 CREATE TABLE IF NOT EXISTS containers(
     id          TEXT PRIMARY KEY,
@@ -169,6 +170,20 @@ ContainerRow container_row(const Stmt& s) {
                         s.integer(6), s.integer(7), s.integer(8), s.integer(9), s.text(10), s.text(11)};
 }
 
+// Version 5, build-cache bookkeeping for `kiln cache ls/du/prune`: how often an entry was hit and which
+// instruction made it. Entries from before this version start at 0 hits and no step text.
+// ALTER TABLE is not idempotent as CREATE … IF NOT EXISTS is, so each column is added only
+// where it is missing.
+struct AddedColumn {
+    const char* table;
+    const char* name;
+    const char* definition;
+};
+constexpr AddedColumn kSchemaV5[] = {
+    {"build_cache", "hits", "INTEGER NOT NULL DEFAULT 0"},
+    {"build_cache", "step", "TEXT NOT NULL DEFAULT ''"},
+};
+
 LayerRow layer_row(const Stmt& s) {
     return LayerRow{s.digest(0), s.digest(1), s.opt_digest(2), static_cast<std::uint64_t>(s.integer(3)),
                     s.text(4), s.integer(5)};
@@ -184,7 +199,7 @@ BlobRow blob_row(const Stmt& s) {
 }
 
 CacheEntry cache_row(const Stmt& s) {
-    return CacheEntry{s.text(0), s.text(1), s.text(2), s.integer(3), s.integer(4)};
+    return CacheEntry{s.text(0), s.text(1), s.text(2), s.integer(3), s.integer(4), s.integer(5), s.text(6)};
 }
 
 bool is_lower_hex(std::string_view s) {
@@ -249,6 +264,16 @@ void MetadataDb::migrate() {
     if (version < 2) exec(kSchemaV2);
     if (version < 3) exec(kSchemaV3);
     if (version < 4) exec(kSchemaV4);
+    if (version < 5)
+        for (const auto& column : kSchemaV5) {
+            bool present = false;
+            {
+                Stmt info(db_, (std::string("PRAGMA table_info(") + column.table + ")").c_str());
+                while (info.step()) present = present || info.text(1) == column.name;
+            }
+            if (!present)
+                exec(std::string("ALTER TABLE ") + column.table + " ADD COLUMN " + column.name + " " + column.definition);
+        }
     exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
     tx.commit();
 }
@@ -465,7 +490,7 @@ void MetadataDb::delete_blob(const Digest& digest) {
 
 std::optional<CacheEntry> MetadataDb::cache_entry(const std::string& key) {
     std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT key, kind, result, created, last_used FROM build_cache WHERE key=?", key);
+    Stmt s(db_, "SELECT key, kind, result, created, last_used, hits, step FROM build_cache WHERE key=?", key);
     if (!s.step()) return std::nullopt;
     return cache_row(s);
 }
@@ -476,26 +501,27 @@ std::optional<std::string> MetadataDb::cache_get(const std::string& key) {
     if (!entry) return std::nullopt;
     // last_used drives pruning; a failed update (db busy) must not fail a cache hit.
     try {
-        Stmt(db_, "UPDATE build_cache SET last_used=? WHERE key=?", unix_now(), key).run();
+        Stmt(db_, "UPDATE build_cache SET last_used=?, hits=hits+1 WHERE key=?", unix_now(), key).run();
     } catch (const Error&) {
     }
     return entry->result;
 }
 
-void MetadataDb::cache_put(const std::string& key, const std::string& result, const std::string& kind) {
+void MetadataDb::cache_put(const std::string& key, const std::string& result, const std::string& kind,
+                           const std::string& step) {
     std::lock_guard lock(mutex_);
     auto now = unix_now();
     Stmt(db_,
-         "INSERT INTO build_cache(key, kind, result, created, last_used) VALUES(?,?,?,?,?) "
+         "INSERT INTO build_cache(key, kind, result, created, last_used, step) VALUES(?,?,?,?,?,?) "
          "ON CONFLICT(key) DO UPDATE SET kind=excluded.kind, result=excluded.result, "
-         "last_used=excluded.last_used",
-         key, kind, result, now, now)
+         "last_used=excluded.last_used, step=CASE WHEN excluded.step='' THEN step ELSE excluded.step END",
+         key, kind, result, now, now, step)
         .run();
 }
 
 std::vector<CacheEntry> MetadataDb::cache_list() {
     std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT key, kind, result, created, last_used FROM build_cache ORDER BY last_used DESC, key");
+    Stmt s(db_, "SELECT key, kind, result, created, last_used, hits, step FROM build_cache ORDER BY last_used DESC, rowid DESC");
     std::vector<CacheEntry> out;
     while (s.step()) out.push_back(cache_row(s));
     return out;
@@ -543,6 +569,14 @@ std::vector<Digest> MetadataDb::leased_chains() {
     Stmt s(db_, "SELECT DISTINCT chain_id FROM leases");
     std::vector<Digest> out;
     while (s.step()) out.push_back(s.digest(0));
+    return out;
+}
+
+std::vector<std::string> MetadataDb::lease_owners() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT DISTINCT owner FROM leases ORDER BY owner");
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
     return out;
 }
 
@@ -631,6 +665,14 @@ std::vector<ContainerRow> MetadataDb::list_containers() {
     Stmt s(db_, (std::string("SELECT ") + kContainerColumns + " FROM containers ORDER BY created_ns DESC, id").c_str());
     std::vector<ContainerRow> out;
     while (s.step()) out.push_back(container_row(s));
+    return out;
+}
+
+std::vector<std::string> MetadataDb::containers_of_image(const std::string& image_id) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT id FROM containers WHERE image_id=? ORDER BY created_ns", image_id);
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
     return out;
 }
 

@@ -50,6 +50,8 @@ struct CacheEntry {
     std::string result;
     std::int64_t created = 0;
     std::int64_t last_used = 0;
+    std::int64_t hits = 0;  // cache_get() calls that found it
+    std::string step;       // the instruction that made it, for `kiln cache ls`
 };
 
 // A build-context file's content digest, remembered by what identifies its version on disk
@@ -86,7 +88,7 @@ struct ContainerRow {
 // apart by SQLite's own locking. All SQL of kiln lives in metadata_db.cpp.
 class MetadataDb {
 public:
-    static constexpr int kSchemaVersion = 4;
+    static constexpr int kSchemaVersion = 5;
 
     explicit MetadataDb(const std::string& path);
     ~MetadataDb();
@@ -152,12 +154,13 @@ public:
     void delete_blob(const Digest& digest);
 
     // build cache
-    // The result stored under key, marking the entry used now.
+    // The result stored under key, marking the entry used now and counting the hit.
     std::optional<std::string> cache_get(const std::string& key);
     std::optional<CacheEntry> cache_entry(const std::string& key);
+    // Storing a key again keeps its hit count and creation time.
     void cache_put(const std::string& key, const std::string& result,
-                   const std::string& kind = "layer");
-    std::vector<CacheEntry> cache_list();
+                   const std::string& kind = "layer", const std::string& step = "");
+    std::vector<CacheEntry> cache_list();  // most recently used first; ties newest first
     bool cache_delete(const std::string& key);
     // Chain IDs that "layer" cache entries point at (GC roots).
     std::vector<Digest> cache_layer_roots();
@@ -169,6 +172,7 @@ public:
     void lease_release(const std::string& owner);  // drops all of owner's leases
     bool leased(const Digest& chain_id);
     std::vector<Digest> leased_chains();
+    std::vector<std::string> lease_owners();
 
     // build-context file digests
     // The digest remembered for path, if size, mtime, inode and device all still match.
@@ -188,6 +192,9 @@ public:
     // Ids starting with hex_prefix (lowercase hex only, else none).
     std::vector<std::string> containers_with_prefix(std::string_view hex_prefix);
     std::vector<ContainerRow> list_containers();  // newest first
+    // The ids of the containers created from an image ("sha256:…"), for rmi and prune.
+    std::vector<std::string> containers_of_image(const std::string& image_id);
+    bool image_has_containers(const std::string& image_id) { return !containers_of_image(image_id).empty(); }
     // Writes the state columns (state, pid, exit_code, started_ns, finished_ns, error).
     void container_set_state(const ContainerRow& row);
     void container_delete(const std::string& id);

@@ -903,7 +903,7 @@ std::string go_print(const TemplateValue& value) {
     }
 }
 
-std::string tabwrite(std::string_view text, std::size_t min_width, std::size_t padding) {
+std::string tabwrite(std::string_view text, std::size_t min_width, std::size_t padding, char pad_char) {
     std::vector<std::vector<std::string>> rows;
     std::size_t start = 0;
     while (start < text.size()) {
@@ -929,13 +929,22 @@ std::string tabwrite(std::string_view text, std::size_t min_width, std::size_t p
             if (widths.size() <= k) widths.push_back(0);
             widths[k] = std::max(widths[k], display_width(row[k]) + padding);
         }
-    for (auto& w : widths) w = std::max(w, min_width);
+    constexpr std::size_t kTabWidth = 8;
+    for (auto& w : widths) {
+        w = std::max(w, min_width);
+        if (pad_char == '\t') w = (w + kTabWidth - 1) / kTabWidth * kTabWidth;
+    }
     std::string out;
     for (const auto& row : rows) {
         std::string line;
         for (std::size_t k = 0; k < row.size(); ++k) {
             line += row[k];
-            if (k + 1 < row.size()) line.append(widths[k] - display_width(row[k]), ' ');
+            if (k + 1 >= row.size()) continue;
+            std::size_t gap = widths[k] - display_width(row[k]);
+            if (pad_char == '\t')
+                line.append((gap + kTabWidth - 1) / kTabWidth, '\t');
+            else
+                line.append(gap, pad_char);
         }
         out += line + "\n";
     }

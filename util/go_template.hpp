@@ -45,7 +45,10 @@ std::string go_json(const TemplateValue& value);
 std::string go_print(const TemplateValue& value);
 
 // The docker CLI's `table` output: cells separated by '\t' are padded into columns
-// (text/tabwriter with minwidth 20, padding 3, as the CLI sets it up). Lines end in '\n'.
-std::string tabwrite(std::string_view text, std::size_t min_width = 20, std::size_t padding = 3);
+// (text/tabwriter with minwidth 10, padding 3, as the CLI sets it up). Lines end in '\n'.
+// pad_char '\t' pads with tabs as Go's does (cells rounded up to tab stops of 8), as buildx
+// prints its tables.
+std::string tabwrite(std::string_view text, std::size_t min_width = 10, std::size_t padding = 3,
+                     char pad_char = ' ');
 
 }  // namespace kiln

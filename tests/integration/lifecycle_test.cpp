@@ -212,3 +212,28 @@ TEST_CASE("20 containers started at once all run, with unique names and ids; rm 
     CHECK(kiln::test::dir_entries(kiln.root.path() + "/snapshots").empty());
     CHECK(kiln::test::dir_entries(kiln.root.path() + "/containers").empty());
 }
+
+TEST_CASE("rmi and image prune keep an image that a container was created from", "[lifecycle]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    kiln::test::import_base(kiln);
+    REQUIRE(kiln({"run", "--name", "keeper", "localhost/busybox", "true"}).exit_code == 0);
+    auto id = kiln({"images", "-q", "--no-trunc"}).out;
+
+    auto refused = kiln({"rmi", "localhost/busybox"});
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find("(must force) - container ") != std::string::npos);
+    CHECK(kiln({"image", "prune", "-a", "-f"}).exit_code == 0);
+    CHECK(kiln({"images", "-q", "--no-trunc"}).out == id);
+
+    // Forced: the name goes, the image stays for its container, which still starts.
+    CHECK(kiln({"rmi", "-f", "localhost/busybox"}).out == "Untagged: localhost/busybox:latest\n");
+    CHECK(kiln({"images", "-q", "--no-trunc"}).out == id);
+    CHECK(kiln({"start", "keeper"}).exit_code == 0);
+    CHECK(kiln({"wait", "keeper"}).out == "0\n");
+
+    // Once the container is gone, the dangling image is prunable.
+    REQUIRE(kiln({"rm", "keeper"}).exit_code == 0);
+    CHECK(kiln({"image", "prune", "-f"}).out.find("Total reclaimed space: 2.") != std::string::npos);
+    CHECK(kiln({"images", "-q"}).out.empty());
+}

@@ -179,3 +179,26 @@ TEST_CASE("metadata db migrates a version 1 store", "[store][db]") {
     db.file_digest_put_many({{"/x", 1, 1, 1, 1, "sha256:x"}});
     CHECK(db.file_digest_get("/x", 1, 1, 1, 1));
 }
+
+TEST_CASE("metadata db migrates a version 3 build cache, counting hits from then on", "[store][db]") {
+    kiln::TempDir dir("/tmp", "kiln-db-test-");
+    const std::string path = dir.path() + "/kiln.db";
+    {
+        MetadataDb db(path);
+        db.exec("DROP TABLE build_cache; CREATE TABLE build_cache(key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+                "result TEXT NOT NULL, created INTEGER NOT NULL, last_used INTEGER NOT NULL); "
+                "INSERT INTO build_cache VALUES('old', 'layer', 'sha256:x', 1, 2); PRAGMA user_version=3");
+    }
+    MetadataDb db(path);
+    CHECK(db.schema_version() == MetadataDb::kSchemaVersion);
+    auto old = db.cache_entry("old");
+    REQUIRE(old);
+    CHECK(old->hits == 0);
+    CHECK(old->step.empty());
+    CHECK(db.cache_get("old") == "sha256:x");
+    CHECK(db.cache_get("old"));
+    CHECK(db.cache_entry("old")->hits == 2);
+    db.cache_put("new", "sha256:y", "layer", "RUN make");
+    db.cache_put("new", "sha256:y", "layer");  // stored again without a step: the text stays
+    CHECK(db.cache_entry("new")->step == "RUN make");
+}

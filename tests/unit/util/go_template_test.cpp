@@ -91,8 +91,14 @@ TEST_CASE("bad templates and failing functions are one-line errors", "[util][tem
 }
 
 TEST_CASE("tabwrite pads columns as the docker CLI's tables", "[util][template]") {
-    CHECK(kiln::tabwrite("REPOSITORY\tTAG\nbusybox\tlatest\n") ==
+    CHECK(kiln::tabwrite("REPOSITORY\tTAG\nbusybox\tlatest\n") == "REPOSITORY   TAG\nbusybox      latest\n");
+    CHECK(kiln::tabwrite("REPOSITORY\tTAG\nbusybox\tlatest\n", 20) ==
           "REPOSITORY          TAG\nbusybox             latest\n");
     std::string long_name(25, 'n');
-    CHECK(kiln::tabwrite("A\tB\n" + long_name + "\tx\n") == "A" + std::string(27, ' ') + "B\n" + long_name + "   x\n");
+    CHECK(kiln::tabwrite("A\tB\n" + long_name + "\tx\n", 20) == "A" + std::string(27, ' ') + "B\n" + long_name + "   x\n");
+}
+
+TEST_CASE("tabwrite with tab padding rounds cells up to tab stops as buildx's tables", "[util][template]") {
+    CHECK(kiln::tabwrite("ID\tSIZE\nabcdefgh\t1kB\n", 1, 1, '\t') == "ID\t\tSIZE\nabcdefgh\t1kB\n");
+    CHECK(kiln::tabwrite("Total:\t5MB\n", 1, 1, '\t') == "Total:\t5MB\n");
 }
