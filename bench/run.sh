@@ -113,6 +113,23 @@ EOPY
       "unshare -m --propagation private sh -c 'umount -l /sys/fs/cgroup/unified 2>/dev/null; exec crun --root $WORK/crun run --bundle $bundle kb-\$\$'"
     ratio "start vs crun (crun incl. unshare+sh)" kiln-run-true crun-run-true
   fi
+  bench_detached
+}
+
+# exec into a running container, run -d's return time, and ps over 100 running containers.
+bench_detached() {
+  kiln run -d --name bench-exec localhost/busybox sleep 100000 >/dev/null
+  measure kiln-exec-true "kiln exec (running container) true" --runs "$RUNS" --warmup 3 \
+    "'$KILN' --root '$STORE' exec bench-exec true"
+  kiln rm -f bench-exec >/dev/null
+  measure kiln-run-d "kiln run -d busybox sleep (return time)" --runs "$RUNS" --warmup 1 \
+    --cleanup "'$KILN' --root '$STORE' rm -f \$('$KILN' --root '$STORE' ps -aq) >/dev/null" \
+    "'$KILN' --root '$STORE' run -d localhost/busybox sleep 100000"
+  for _ in $(seq 100); do kiln run -d localhost/busybox sleep 100000 >/dev/null; done
+  measure kiln-ps-100 "kiln ps (100 running containers)" --runs "$RUNS" --warmup 1 \
+    "'$KILN' --root '$STORE' ps"
+  # shellcheck disable=SC2046
+  kiln rm -f $(kiln ps -aq) >/dev/null
 }
 
 sections=${*:-build start}

@@ -72,8 +72,9 @@ runtime::BindMount parse_volume(const std::string& spec) {
     return bind;
 }
 
-// Ids are checked here too, so a bad -u is refused before anything is created (the
-// container checks again: USER can name a passwd entry only the image knows).
+
+}  // namespace
+
 void check_user_spec(const std::string& user) {
     auto colon = user.find(':');
     std::string_view name = std::string_view(user).substr(0, colon);
@@ -83,7 +84,19 @@ void check_user_spec(const std::string& user) {
                     std::to_string(runtime::max_id));
 }
 
-}  // namespace
+void apply_env_flags(std::vector<std::string>& env, const std::vector<std::string>& flags) {
+    for (const auto& e : flags) {
+        std::string entry = e;
+        if (e.find('=') == std::string::npos) {
+            const char* value = std::getenv(e.c_str());
+            if (!value) continue;  // docker drops -e NAME when NAME is unset
+            entry = e + "=" + value;
+        }
+        std::string key = entry.substr(0, entry.find('='));
+        std::erase_if(env, [&](const std::string& x) { return x == key || x.starts_with(key + "="); });
+        env.push_back(entry);
+    }
+}
 
 void apply_security_opts(const std::vector<std::string>& opts, runtime::ContainerSpec& spec) {
     for (const auto& opt : opts) {
@@ -134,17 +147,7 @@ runtime::ContainerConfig container_config(image::Store& store, const RunOptions&
                                       : config.entrypoint();
     c.cmd = options.command.empty() && !options.entrypoint ? config.cmd() : options.command;
     c.env = config.env();
-    for (const auto& e : options.env) {
-        std::string entry = e;
-        if (e.find('=') == std::string::npos) {
-            const char* value = std::getenv(e.c_str());
-            if (!value) continue;  // docker drops -e NAME when NAME is unset
-            entry = e + "=" + value;
-        }
-        std::string key = entry.substr(0, entry.find('='));
-        std::erase_if(c.env, [&](const std::string& x) { return x == key || x.starts_with(key + "="); });
-        c.env.push_back(entry);
-    }
+    apply_env_flags(c.env, options.env);
     c.cwd = options.workdir ? *options.workdir : config.working_dir();
     if (!c.cwd.starts_with('/')) throw Error("the working directory '" + c.cwd + "' is invalid, it needs to be an absolute path");
     c.user = options.user ? *options.user : config.user();

@@ -43,6 +43,15 @@ struct RunResult {
     int exit_code = 0;  // the container's status (foreground), or 126/127 when it could not start
 };
 
+// Throws kiln::Error for a -u whose uid or gid is out of range, so it is refused before
+// anything is created (the container checks again: USER can name a passwd entry only the
+// image knows).
+void check_user_spec(const std::string& user);
+
+// Adds -e values to env, Docker's way: K=V replaces K; a bare K takes kiln's own value of
+// K, or is dropped when kiln has none.
+void apply_env_flags(std::vector<std::string>& env, const std::vector<std::string>& flags);
+
 // Applies --security-opt values to the spec: seccomp=unconfined (no filter), seccomp=FILE
 // (a Docker profile, compiled here), seccomp=builtin (the default), no-new-privileges[=true]
 // (always on in kiln). Throws kiln::Error for anything else, before anything is created.

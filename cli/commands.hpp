@@ -43,6 +43,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
 void register_container_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_archive_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_ps_commands(CLI::App& app, const GlobalOptions& global);
+void register_exec_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 // These add to the `container` group, which main creates first.
 void register_container_ops_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_container_inspect_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);

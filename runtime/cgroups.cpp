@@ -227,6 +227,23 @@ Cgroup::~Cgroup() {
     }
 }
 
+ContainerCgroups find_container_cgroups(const std::string& name) {
+    ContainerCgroups found;
+    for (const auto& h : hierarchies()) {
+        const std::string dir = h.root + "/kiln/" + name;
+        if (!is_cgroup_dir(dir)) continue;
+        if (h.controller != Controller::unified) {
+            found.v1_tasks.push_back(dir + "/tasks");
+            continue;
+        }
+        found.v2_procs = dir + "/cgroup.procs";
+        found.v2_fd.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!found.v2_fd) throw_errno("open cgroup " + dir);
+    }
+    if (found.v1_tasks.empty() && found.v2_procs.empty()) throw Error("container " + name + " has no cgroup");
+    return found;
+}
+
 bool remove_leftover_cgroup(const std::string& name) {
     using namespace std::chrono;
     bool all_gone = true;

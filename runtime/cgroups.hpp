@@ -61,6 +61,16 @@ private:
     UniqueFd v2_fd_;
 };
 
+// The groups of a running container, "<hierarchy>/kiln/<name>" where they exist, for a
+// process that joins it (kiln exec) the way Cgroup::clone_into_fd and friends describe.
+struct ContainerCgroups {
+    std::vector<std::string> v1_tasks;  // "tasks" files
+    std::string v2_procs;               // "cgroup.procs", or empty without cgroup2
+    UniqueFd v2_fd;                     // that group's directory, for CLONE_INTO_CGROUP
+};
+// Throws kiln::Error if the container has no group at all (it is not running).
+ContainerCgroups find_container_cgroups(const std::string& name);
+
 // For what a killed kiln left behind: kills every process still in "<hierarchy>/kiln/<name>"
 // and removes those directories, in every hierarchy. Best effort (a directory that stays
 // busy is left for the next try); returns whether none is left.

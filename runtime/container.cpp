@@ -23,25 +23,21 @@
 
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <cerrno>
-#include <climits>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
 
-#include "runtime/capabilities.hpp"
 #include "runtime/cgroups.hpp"
+#include "runtime/child_process.hpp"
 #include "runtime/child_report.hpp"
-#include "runtime/env.hpp"
 #include "runtime/namespaces.hpp"
+#include "runtime/process_setup.hpp"
 #include "runtime/rootfs.hpp"
 #include "runtime/runtime_dir.hpp"
-#include "runtime/seccomp_compile.hpp"
 #include "runtime/stdio_relay.hpp"
 #include "runtime/tty.hpp"
-#include "runtime/user.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -148,203 +144,34 @@ private:
     ForwardSlot* slot_ = nullptr;
 };
 
-// --- the child process guard -------------------------------------------------------------
-
-// Owns the container's init process: kills and reaps it if the parent gives up early.
-class ChildProcess {
-public:
-    ChildProcess(pid_t pid, int pidfd) : pid_(pid), pidfd_(pidfd) {}
-    ~ChildProcess() {
-        if (reaped_) return;
-        // Killing pid 1 of the namespace kills every process in it.
-        if (pidfd_)
-            ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
-        else
-            ::kill(pid_, SIGKILL);
-        wait();
-    }
-    ChildProcess(const ChildProcess&) = delete;
-    ChildProcess& operator=(const ChildProcess&) = delete;
-
-    pid_t pid() const { return pid_; }
-    int pidfd() const { return pidfd_.get(); }
-
-    // Waits for exit; returns the wait status.
-    int wait() {
-        int status = 0;
-        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-        }
-        reaped_ = true;
-        return status;
-    }
-
-private:
-    pid_t pid_;
-    UniqueFd pidfd_;
-    bool reaped_ = false;
-};
-
 // --- what the child needs, prepared by the parent ---------------------------------------
 
-constexpr std::size_t account_file_max = 1 << 20;  // /etc/passwd, /etc/group
-
 struct ChildPlan {
-    const ContainerSpec* spec = nullptr;
+    ProcessPlan process;
     RootfsPlan rootfs;
-    std::string cwd;
     std::vector<BindMount> binds;  // network files, then the spec's
     std::string hostname;
     bool new_net = true;
-    std::vector<char*> argv;
-    std::vector<std::string> env;
-    std::vector<char*> envp;   // env, then a free slot for HOME, then nullptr
-    bool needs_home = false;
-    std::string home_entry;    // capacity reserved for "HOME=" + a path
-    const char* path = nullptr;  // the container's PATH
-    int stdio[3] = {-1, -1, -1};  // stdio[0] -1: the container's own /dev/null
-    bool tty = false;  // stdio is a pty slave to make the controlling terminal
-    int report_fd = -1;
-    std::unique_ptr<char[]> passwd, group;
-    const std::vector<sock_filter>* seccomp = nullptr;
-    int last_cap = 0;
-    CapMask caps = 0;
     const Cgroup* cgroup = nullptr;
     bool in_cgroup = false;  // set by clone_process: already in the cgroup2 group
 };
 
 // --- container side ----------------------------------------------------------------------
 
-// Reads a small file into buf; a missing file reads as empty.
-bool read_account_file(const char* path, char* buf, std::string_view& out, ChildReport& r) {
-    UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-        if (errno == ENOENT) return out = {}, true;
-        return r.fail_errno(errno, "open %s", path);
-    }
-    std::size_t len = 0;
-    for (;;) {
-        ssize_t n = ::read(fd.get(), buf + len, account_file_max - len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return r.fail_errno(errno, "read %s", path);
-        if (n == 0) break;
-        len += static_cast<std::size_t>(n);
-        if (len == account_file_max) return r.fail("%s is larger than 1 MiB", path);
-    }
-    out = {buf, len};
-    return true;
-}
-
-// Moves the prepared stdio onto 0, 1, 2. Copies first, so a source that is itself one of
-// 0..2 is not overwritten before it is used. A missing stdin holds stdout's pipe until
-// open_null_stdin replaces it: none of the caller's descriptors may stay on 0.
-bool setup_stdio(const int (&fds)[3], ChildReport& r) {
-    int copies[3];
-    for (int i = 0; i < 3; ++i)
-        if ((copies[i] = ::fcntl(fds[i] >= 0 ? fds[i] : fds[1], F_DUPFD_CLOEXEC, 3)) < 0)
-            return r.fail_errno(errno, "dup stdio %d", i);
-    for (int i = 0; i < 3; ++i)
-        if (::dup2(copies[i], i) < 0) return r.fail_errno(errno, "dup2 stdio %d", i);
-    return true;
-}
-
-// docker run without -i: stdin is /dev/null, the container's own node (a host one would
-// let the container chmod the host's /dev/null through /proc/1/fd/0).
-bool open_null_stdin(ChildReport& r) {
-    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return r.fail_errno(errno, "open /dev/null");
-    bool ok = ::dup2(fd, 0) == 0;
-    int err = errno;
-    ::close(fd);
-    return ok || r.fail_errno(err, "dup2 /dev/null");
-}
-
-// Closes every descriptor but stdio and the report pipe. Close-on-exec is not enough: a
-// descriptor still open when the working directory is entered lets `-w /proc/self/fd/N`
-// (or WORKDIR) land in the host's filesystem (CVE-2024-21626).
-bool close_inherited_fds(int report_fd, ChildReport& r) {
-    if (report_fd > 3 && ::close_range(3, static_cast<unsigned>(report_fd) - 1, 0) != 0)
-        return r.fail_errno(errno, "close_range");
-    if (::close_range(static_cast<unsigned>(report_fd) + 1, ~0U, 0) != 0) return r.fail_errno(errno, "close_range");
-    return true;
-}
-
-// The working directory must lie inside the container's root. The kernel marks a
-// directory that "/" cannot reach with "(unreachable)"; the raw syscall shows that mark,
-// where glibc's getcwd would hide it behind ENOENT.
-bool check_cwd_inside_root(ChildReport& r) {
-    char cwd[PATH_MAX];
-    long n = ::syscall(SYS_getcwd, cwd, sizeof cwd);
-    if (n < 0) return r.fail_errno(errno, "getcwd");
-    if (cwd[0] != '/') return r.fail("the working directory is outside the container");
-    return true;
-}
-
-void exec_failure(ChildReport& r, const char* file, int err) {
-    r.kind = ChildReport::exec;
-    r.exit_code = (err == ENOENT || err == ENOTDIR) ? 127 : 126;
-    if (err == ENOENT && !std::strchr(file, '/'))
-        std::snprintf(r.text, sizeof r.text, "exec: \"%s\": executable file not found in $PATH", file);
-    else  // Go-style lower-case text, as `docker run` prints it ("permission denied")
-        std::snprintf(r.text, sizeof r.text, "exec: \"%s\": %c%s", file,
-                      std::tolower(static_cast<unsigned char>(::strerrordesc_np(err)[0])),
-                      ::strerrordesc_np(err) + 1);
-}
-
-// execvpe with the container's PATH, in a stack buffer. Returns only on failure.
-void exec_command(const ChildPlan& p, ChildReport& r) {
-    const char* file = p.argv[0];
-    if (std::strchr(file, '/')) {
-        ::execve(file, p.argv.data(), p.envp.data());
-        return exec_failure(r, file, errno);
-    }
-    bool denied = false;
-    char candidate[PATH_MAX];
-    const char* dirs = p.path ? p.path : "";
-    for (;;) {
-        const char* end = std::strchr(dirs, ':');
-        std::size_t len = end ? static_cast<std::size_t>(end - dirs) : std::strlen(dirs);
-        int n = len ? std::snprintf(candidate, sizeof candidate, "%.*s/%s", static_cast<int>(len), dirs, file)
-                    : std::snprintf(candidate, sizeof candidate, "%s", file);  // empty entry: cwd
-        if (n > 0 && static_cast<std::size_t>(n) < sizeof candidate) {
-            ::execve(candidate, p.argv.data(), p.envp.data());
-            int err = errno;
-            if (err == EACCES)
-                denied = true;
-            else if (err != ENOENT && err != ENOTDIR && err != ELOOP && err != ENAMETOOLONG)
-                return exec_failure(r, file, err);  // found, but not runnable (ENOEXEC, ...)
-        }
-        if (!end) break;
-        dirs = end + 1;
-    }
-    exec_failure(r, file, denied ? EACCES : ENOENT);
-}
-
 // Everything from clone to execve, in DESIGN's order. Returns only on failure.
 void container_setup(ChildPlan& p, ChildReport& r) {
-    // Handlers are inherited from the parent (including kiln's forwarding handler) and
-    // clone_process blocked every signal: reset the handlers first, then unblock, so the
-    // command starts with the defaults, as under Docker, and no parent handler ever runs.
-    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    // Die with the parent rather than leak a container (re-armed after setuid below).
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    reset_signals(p.process);
     ::umask(0);
     // First, so the kernel memory of everything below is charged to the container.
     for (const auto& file : p.cgroup->v1_tasks_files())
         if (!join_cgroup_self(file, r)) return;
     if (!p.in_cgroup && !p.cgroup->v2_procs_file().empty() && !join_cgroup_self(p.cgroup->v2_procs_file(), r))
         return;
-    if (!setup_stdio(p.stdio, r)) return;
-    // A session of its own, so no terminal of the caller's is the container's controlling
-    // terminal (TIOCSTI needs that); with -t the pty becomes it, for job control and ^C.
-    if (::setsid() < 0) return void(r.fail_errno(errno, "setsid"));
-    if (p.tty && ::ioctl(0, TIOCSCTTY, 0) != 0) return void(r.fail_errno(errno, "make the terminal controlling"));
+    if (!enter_session(p.process, r)) return;
 
     if (!setup_rootfs(p.rootfs, r)) return;
-    if (p.stdio[0] < 0 && !open_null_stdin(r)) return;
-    if (!close_inherited_fds(p.report_fd, r)) return;
+    if (!open_null_stdio(p.process, r)) return;
+    if (!close_inherited_fds(p.process.report_fd, r)) return;
     if (!set_hostname(p.hostname.c_str(), r)) return;
     if (p.new_net && !bring_up_loopback(r)) return;
 
@@ -353,77 +180,17 @@ void container_setup(ChildPlan& p, ChildReport& r) {
         r.fail_errno(errno, "unshare cgroup namespace");
         return;
     }
-
-    std::string_view passwd, group;
-    if (!read_account_file("/etc/passwd", p.passwd.get(), passwd, r)) return;
-    if (!read_account_file("/etc/group", p.group.get(), group, r)) return;
-    ResolvedUser user;
-    const char* why = nullptr;
-    if (!resolve_user(p.spec->user, passwd, group, user, why)) {
-        r.fail("%s (user \"%s\")", why, p.spec->user.c_str());
-        return;
-    }
-    if (!make_directories(p.cwd.c_str(), r)) return;
-
-    if (!drop_bounding_set(p.caps, p.last_cap, r)) return;
-    // Raw syscalls: glibc's setuid() would broadcast the change to the threads of the
-    // process whose memory this one shares, under a lock those threads may hold.
-    if (::syscall(SYS_setgroups, user.group_count, user.groups.data()) != 0)
-        return void(r.fail_errno(errno, "setgroups"));
-    if (::syscall(SYS_setresgid, user.gid, user.gid, user.gid) != 0)
-        return void(r.fail_errno(errno, "setgid %u", user.gid));
-    if (::syscall(SYS_setresuid, user.uid, user.uid, user.uid) != 0)
-        return void(r.fail_errno(errno, "setuid %u", user.uid));
-    // Docker gives a non-root user no effective or permitted capabilities.
-    if (!set_capabilities(user.uid == 0 ? p.caps : 0, r)) return;
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (p.needs_home) {
-        if (user.home.size() + 6 > p.home_entry.capacity()) return void(r.fail("home directory path too long"));
-        p.home_entry.assign("HOME=");
-        p.home_entry.append(user.home);
-        p.envp[p.env.size()] = p.home_entry.data();
-    }
-    if (::chdir(p.cwd.c_str()) != 0) return void(r.fail_errno(errno, "chdir %s", p.cwd.c_str()));
-    if (!check_cwd_inside_root(r)) return;
-
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return void(r.fail_errno(errno, "set no_new_privs"));
-    if (!p.seccomp->empty() && !install_seccomp(*p.seccomp, r)) return;
-    // Only stdio survives execve; the report pipe stays open until then.
-    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) return void(r.fail_errno(errno, "close_range"));
-    ::umask(022);
-    exec_command(p, r);
+    confine_and_exec(p.process, r);
 }
 
 int child_main(void* arg) {
     ChildPlan& p = *static_cast<ChildPlan*>(arg);
     ChildReport report;
     container_setup(p, report);
-    // One write below PIPE_BUF: the parent reads the whole report or nothing.
-    [[maybe_unused]] ssize_t n = ::write(p.report_fd, &report, sizeof report);
-    ::_exit(report.kind == ChildReport::exec ? report.exit_code : 125);
-    return 125;
+    report_and_exit(p.process, report);
 }
 
 // --- parent side -------------------------------------------------------------------------
-
-struct Pipe {
-    UniqueFd read, write;
-};
-
-// A CLOEXEC pipe whose ends are above 2, so they never collide with the stdio the child
-// builds on 0..2.
-Pipe make_pipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2");
-    Pipe p{UniqueFd(fds[0]), UniqueFd(fds[1])};
-    for (UniqueFd* end : {&p.read, &p.write}) {
-        if (end->get() > 2) continue;
-        UniqueFd high(::fcntl(end->get(), F_DUPFD_CLOEXEC, 3));
-        if (!high) throw_errno("dup pipe");
-        *end = std::move(high);
-    }
-    return p;
-}
 
 // The files `docker run` puts in /etc, for spec.network_files.
 std::vector<BindMount> write_network_files(const std::string& state_dir, const std::string& hostname) {
@@ -442,21 +209,6 @@ std::vector<BindMount> write_network_files(const std::string& state_dir, const s
     return {{state_dir + "/hostname", "/etc/hostname", false},
             {state_dir + "/hosts", "/etc/hosts", false},
             {state_dir + "/resolv.conf", "/etc/resolv.conf", false}};
-}
-
-int decode_status(int status) {
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return 125;
-}
-
-void write_all(int fd, std::string_view text) {
-    while (!text.empty()) {
-        ssize_t n = ::write(fd, text.data(), text.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;  // the caller's stderr is gone; nothing better to do
-        text.remove_prefix(static_cast<std::size_t>(n));
-    }
 }
 
 }  // namespace
@@ -513,44 +265,30 @@ std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool f
     if (::mkdir(mountpoint.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("create " + mountpoint);
 
     ChildPlan plan;
-    plan.spec = &spec;
-    plan.cwd = spec.cwd.empty() ? "/" : spec.cwd;  // an image without WORKDIR
     plan.hostname = spec.hostname.empty() ? id.substr(0, 12) : spec.hostname;
+    prepare_process(plan.process, spec.args, spec.env, plan.hostname, spec.user, spec.cwd,
+                    spec.seccomp ? spec.seccomp.get() : nullptr);
+    plan.process.create_cwd = true;
     if (spec.network_files) plan.binds = write_network_files(state_dir, plan.hostname);
     plan.binds.insert(plan.binds.end(), spec.binds.begin(), spec.binds.end());
     plan.rootfs = {&spec.rootfs, mountpoint.c_str(), &plan.binds};
     plan.new_net = !spec.host_network;
-    for (const auto& a : spec.args) plan.argv.push_back(const_cast<char*>(a.c_str()));
-    plan.argv.push_back(nullptr);
-    plan.env = default_env(spec.env, plan.hostname);
-    for (auto& kv : plan.env) plan.envp.push_back(kv.data());
-    plan.envp.push_back(nullptr);
-    plan.envp.push_back(nullptr);
-    plan.needs_home = env_lookup(plan.env, "HOME") == nullptr;
-    plan.home_entry.reserve(PATH_MAX + 8);
-    plan.path = env_lookup(plan.env, "PATH");
-    plan.passwd = std::make_unique_for_overwrite<char[]>(account_file_max);
-    plan.group = std::make_unique_for_overwrite<char[]>(account_file_max);
-    plan.seccomp = spec.seccomp ? spec.seccomp.get() : &default_seccomp_program();
-    static const int last_cap = last_capability();
-    plan.last_cap = last_cap;
-    plan.caps = docker_default_capabilities();
 
     // The container never gets one of the caller's descriptors: a pty of its own with -t,
     // pipes relayed by kiln otherwise (stdio_relay.hpp says why).
     if (spec.tty) {
         state->pty.emplace(spec.stdin_fd);
-        plan.tty = true;
-        plan.stdio[0] = plan.stdio[1] = plan.stdio[2] = state->pty->slave();
+        plan.process.tty = true;
+        plan.process.stdio[0] = plan.process.stdio[1] = plan.process.stdio[2] = state->pty->slave();
         plan.binds.insert(plan.binds.begin(), BindMount{state->pty->slave_path(), "/dev/console", false});
     } else {
         state->pipes.emplace(spec.stdin_fd >= 0);
-        plan.stdio[0] = state->pipes->container_stdin();
-        plan.stdio[1] = state->pipes->container_stdout();
-        plan.stdio[2] = state->pipes->container_stderr();
+        plan.process.stdio[0] = state->pipes->container_stdin();
+        plan.process.stdio[1] = state->pipes->container_stdout();
+        plan.process.stdio[2] = state->pipes->container_stderr();
     }
-    Pipe report = make_pipe();
-    plan.report_fd = report.write.get();
+    Pipe report = make_report_pipe();
+    plan.process.report_fd = report.write.get();
 
     state->cgroup.emplace(id, CgroupLimits{spec.memory_limit, spec.pids_limit, spec.cpus}, spec.devices);
     plan.cgroup = &*state->cgroup;
@@ -570,18 +308,11 @@ std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool f
     if (state->pipes) state->pipes->close_container_ends();
     if (state->pty) state->pty->close_slave();
 
-    // EOF without a report means execve succeeded (the pipe is close-on-exec).
-    ChildReport failure;
-    ssize_t got;
-    do {
-        got = ::read(report.read.get(), &failure, sizeof failure);
-    } while (got < 0 && errno == EINTR);
-    if (got == static_cast<ssize_t>(sizeof failure)) {
-        failure.text[sizeof failure.text - 1] = '\0';
+    if (auto failure = read_child_report(report.read.get())) {
         state->child->wait();
-        if (failure.kind != ChildReport::exec) throw Error(std::string("container setup: ") + failure.text);
-        write_all(spec.stderr_fd, std::string(failure.text) + "\n");
-        state->exec_failure = failure.exit_code;
+        if (failure->kind != ChildReport::exec) throw Error(std::string("container setup: ") + failure->text);
+        write_message(spec.stderr_fd, std::string(failure->text) + "\n");
+        state->exec_failure = failure->exit_code;
     }
     return state;
 }
@@ -601,7 +332,7 @@ int StartedContainer::relay_and_wait() {
         relay_pty(*state_->pty, spec.stdin_fd, spec.stdout_fd);
     else
         state_->pipes->relay(spec.stdin_fd, spec.stdout_fd, spec.stderr_fd);
-    return decode_status(state_->child->wait());
+    return docker_exit_status(state_->child->wait());
 }
 
 StartedContainer::Handover StartedContainer::handover() const {

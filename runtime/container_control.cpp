@@ -15,10 +15,7 @@
 
 namespace kiln::runtime {
 
-namespace {
-
-// A pidfd of the container's init, or none if the recorded pid is no longer it.
-UniqueFd open_init(const ContainerRow& row) {
+UniqueFd open_container_init(const ContainerRow& row) {
     if (row.state != "running" || row.pid <= 0) return {};
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(row.pid), 0)));
     if (!pidfd) return {};
@@ -30,13 +27,13 @@ UniqueFd open_init(const ContainerRow& row) {
         return {};
     }
     if (cgroups.find("/kiln/" + row.id) == std::string::npos) return {};
+    // Still alive, so the pid read above was still its own and not a reused one.
+    if (::syscall(SYS_pidfd_send_signal, pidfd.get(), 0, nullptr, 0) != 0) return {};
     return pidfd;
 }
 
-}  // namespace
-
 bool signal_container(const ContainerRow& row, int sig) {
-    UniqueFd pidfd = open_init(row);
+    UniqueFd pidfd = open_container_init(row);
     if (!pidfd) return false;
     return ::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) == 0;
 }
@@ -44,7 +41,7 @@ bool signal_container(const ContainerRow& row, int sig) {
 bool wait_container_stopped(const ContainerRow& row, int timeout_ms) {
     using namespace std::chrono;
     const auto start = steady_clock::now();
-    if (UniqueFd pidfd = open_init(row)) {
+    if (UniqueFd pidfd = open_container_init(row)) {
         pollfd p{pidfd.get(), POLLIN, 0};
         int rc;
         while ((rc = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {

@@ -5,8 +5,14 @@
 #include <string>
 
 #include "runtime/container_records.hpp"
+#include "util/fd.hpp"
 
 namespace kiln::runtime {
+
+// A pidfd of the container's init, or none if it does not run or the recorded pid is no
+// longer that container's (its cgroup is checked after the pidfd is open, so the answer
+// holds for the pidfd's whole life).
+UniqueFd open_container_init(const ContainerRow& row);
 
 // Sends sig to the container's init. False if it does not run.
 bool signal_container(const ContainerRow& row, int sig);

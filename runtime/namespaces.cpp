@@ -52,25 +52,6 @@ long kiln_clone3(clone_args*, std::size_t, int (*)(void*), void*) { return -ENOS
 constexpr bool have_clone3 = false;
 #endif
 
-// The child's stack, with a guard page below it; only needed until clone returns.
-class ChildStack {
-public:
-    static constexpr std::size_t size = 256 * 1024;
-    ChildStack() {
-        base_ = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (base_ == MAP_FAILED) throw_errno("allocate container process stack");
-        ::mprotect(base_, 4096, PROT_NONE);
-    }
-    ~ChildStack() { ::munmap(base_, size); }
-    ChildStack(const ChildStack&) = delete;
-    ChildStack& operator=(const ChildStack&) = delete;
-    void* base() const { return base_; }
-    void* top() const { return static_cast<char*>(base_) + size; }
-
-private:
-    void* base_;
-};
-
 // Blocks every signal in the calling thread for its lifetime, so no handler of the
 // parent's runs in the child before the child has reset them (as posix_spawn does).
 class BlockAllSignals {
@@ -89,6 +70,33 @@ private:
 };
 
 }  // namespace
+
+ChildStack::ChildStack() {
+    base_ = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (base_ == MAP_FAILED) throw_errno("allocate container process stack");
+    ::mprotect(base_, 4096, PROT_NONE);
+}
+
+ChildStack::~ChildStack() { ::munmap(base_, size); }
+
+pid_t clone_from_child(unsigned long flags, const ChildStack& stack, int (*fn)(void*), void* arg) {
+    const unsigned long shared = CLONE_VM | CLONE_VFORK;
+    long pid = -ENOSYS;
+    if (have_clone3) {
+        clone_args args{};
+        args.flags = flags | shared;
+        // With CLONE_PARENT the kernel takes the caller's exit signal and refuses another.
+        args.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
+        args.stack = reinterpret_cast<__u64>(stack.base());
+        args.stack_size = ChildStack::size;
+        pid = kiln_clone3(&args, sizeof args, fn, arg);
+    }
+    if (pid == -ENOSYS) {
+        pid = ::clone(fn, stack.top(), static_cast<int>(flags | shared | SIGCHLD), arg);
+        if (pid < 0) pid = -errno;
+    }
+    return static_cast<pid_t>(pid);
+}
 
 CloneResult clone_process(unsigned long flags, int cgroup_fd, bool* placed, int (*fn)(void*), void* arg) {
     ChildStack stack;

@@ -22,7 +22,10 @@
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 
+using kiln::test::HostMarker;
 using kiln::test::Kiln;
+using kiln::test::run_on_terminal;
+using kiln::test::up;
 
 namespace {
 
@@ -33,75 +36,6 @@ namespace {
             return;                                                      \
         }                                                                \
     } while (0)
-
-// Enough "../" to climb from any directory to "/" of whatever filesystem it is in.
-const std::string up = "../../../../../../../../../../../../../../../..";
-
-// A file on the host that no container may read, and a name no container may create.
-struct HostMarker {
-    kiln::TempDir dir{"/tmp", "kiln-escape-"};
-    std::string secret = dir.path() + "/secret";
-    std::string pwned = dir.path() + "/pwned";
-    HostMarker() { kiln::atomic_write(secret, "host-secret-4f1d\n"); }
-    bool reached(const std::string& output) const {
-        return output.find("host-secret-4f1d") != std::string::npos || kiln::path_exists(pwned);
-    }
-};
-
-// Runs argv on a new pseudo-terminal that is its controlling terminal, like a command
-// typed in an operator's shell. Returns everything written to the terminal and the exit
-// code; `input_queue` gets what is left unread in the terminal's input queue afterwards:
-// what a shell reading that terminal would run next.
-struct TerminalRun {
-    int exit_code = -1;
-    std::string output;
-    std::string input_queue;
-};
-
-TerminalRun run_on_terminal(const std::vector<std::string>& argv) {
-    kiln::UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-    REQUIRE(master);
-    REQUIRE(::grantpt(master.get()) == 0);
-    REQUIRE(::unlockpt(master.get()) == 0);
-    char name[128];
-    REQUIRE(::ptsname_r(master.get(), name, sizeof name) == 0);
-    kiln::UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-    REQUIRE(slave);
-    termios raw{};
-    REQUIRE(::tcgetattr(slave.get(), &raw) == 0);
-    ::cfmakeraw(&raw);  // input is readable byte by byte, with no echo back to the master
-    REQUIRE(::tcsetattr(slave.get(), TCSANOW, &raw) == 0);
-
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        ::setsid();
-        if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) ::_exit(120);
-        for (int fd = 0; fd < 3; ++fd) ::dup2(slave.get(), fd);
-        ::execv(args[0], args.data());
-        ::_exit(121);
-    }
-    TerminalRun result;
-    char buf[4096];
-    int status = 0;
-    for (;;) {
-        pollfd p{master.get(), POLLIN, 0};
-        if (::poll(&p, 1, 50) > 0) {
-            ssize_t n = ::read(master.get(), buf, sizeof buf);
-            if (n > 0) result.output.append(buf, static_cast<std::size_t>(n));
-            continue;
-        }
-        if (::waitpid(pid, &status, WNOHANG) == pid) break;
-    }
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    ::fcntl(slave.get(), F_SETFL, O_NONBLOCK);
-    ssize_t n;
-    while ((n = ::read(slave.get(), buf, sizeof buf)) > 0) result.input_queue.append(buf, static_cast<std::size_t>(n));
-    return result;
-}
 
 // A tmpfs mounted on the host for the life of this object.
 struct HostTmpfs {

@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -245,6 +247,56 @@ const std::string& shared_busybox_rootfs() {
     }();
     static const std::string path = holder->path() + "/rootfs";
     return path;
+}
+
+TerminalRun run_on_terminal(const std::vector<std::string>& argv) {
+    kiln::UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    REQUIRE(master);
+    REQUIRE(::grantpt(master.get()) == 0);
+    REQUIRE(::unlockpt(master.get()) == 0);
+    char name[128];
+    REQUIRE(::ptsname_r(master.get(), name, sizeof name) == 0);
+    kiln::UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    REQUIRE(slave);
+    termios raw{};
+    REQUIRE(::tcgetattr(slave.get(), &raw) == 0);
+    ::cfmakeraw(&raw);  // input is readable byte by byte, with no echo back to the master
+    REQUIRE(::tcsetattr(slave.get(), TCSANOW, &raw) == 0);
+
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::setsid();
+        if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) ::_exit(120);
+        for (int fd = 0; fd < 3; ++fd) ::dup2(slave.get(), fd);
+        ::execv(args[0], args.data());
+        ::_exit(121);
+    }
+    TerminalRun result;
+    char buf[4096];
+    int status = 0;
+    for (;;) {
+        pollfd p{master.get(), POLLIN, 0};
+        if (::poll(&p, 1, 50) > 0) {
+            ssize_t n = ::read(master.get(), buf, sizeof buf);
+            if (n > 0) result.output.append(buf, static_cast<std::size_t>(n));
+            continue;
+        }
+        if (::waitpid(pid, &status, WNOHANG) == pid) break;
+    }
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    ::fcntl(slave.get(), F_SETFL, O_NONBLOCK);
+    ssize_t n;
+    while ((n = ::read(slave.get(), buf, sizeof buf)) > 0) result.input_queue.append(buf, static_cast<std::size_t>(n));
+    return result;
+}
+
+std::string trimmed(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+    return s;
 }
 
 }  // namespace kiln::test

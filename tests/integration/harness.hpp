@@ -1,8 +1,10 @@
 #pragma once
 // Shared helpers for integration tests: root detection, a busybox root filesystem, and
 // running a command with captured output.
+#include <chrono>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/container.hpp"
@@ -72,6 +74,45 @@ void import_base(const Kiln& kiln);
 
 // Imports the base, then builds localhost/probe: busybox plus /bin/kiln-probe.
 void import_probe_image(const Kiln& kiln);
+
+// Enough "../" to climb from any directory to "/" of whatever filesystem it is in.
+inline const std::string up = "../../../../../../../../../../../../../../../..";
+
+// A file on the host that no container may read, and a name no container may create.
+struct HostMarker {
+    TempDir dir{"/tmp", "kiln-escape-"};
+    std::string secret = dir.path() + "/secret";
+    std::string pwned = dir.path() + "/pwned";
+    HostMarker() { atomic_write(secret, "host-secret-4f1d\n"); }
+    bool reached(const std::string& output) const {
+        return output.find("host-secret-4f1d") != std::string::npos || path_exists(pwned);
+    }
+};
+
+// Runs argv on a new pseudo-terminal that is its controlling terminal, like a command
+// typed in an operator's shell. Returns everything written to the terminal and the exit
+// code; `input_queue` gets what is left unread in the terminal's input queue afterwards:
+// what a shell reading that terminal would run next.
+struct TerminalRun {
+    int exit_code = -1;
+    std::string output;
+    std::string input_queue;
+};
+
+TerminalRun run_on_terminal(const std::vector<std::string>& argv);
+
+// s without trailing newlines, carriage returns and spaces (a command's output line).
+std::string trimmed(std::string s);
+
+// Polls pred every 10 ms until it holds, for at most ms milliseconds; returns its last answer.
+template <class Pred>
+bool soon(Pred pred, int ms = 5000) {
+    for (int i = 0; i < ms / 10; ++i) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return pred();
+}
 
 // Names in dir (empty if it does not exist).
 std::set<std::string> dir_entries(const std::string& dir);

@@ -25,11 +25,8 @@ namespace {
     }
 
 using kiln::test::Kiln;
-
-std::string trimmed(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
+using kiln::test::soon;
+using kiln::test::trimmed;
 
 // What a container leaves on the host while it exists, to check that rm removes it all.
 bool host_traces_gone(const std::string& id) {
@@ -42,15 +39,6 @@ bool host_traces_gone(const std::string& id) {
 
 std::string inspect(const Kiln& kiln, const std::string& name, const std::string& format) {
     return trimmed(kiln({"inspect", "-f", format, name}).out);
-}
-
-template <class Pred>
-bool soon(Pred pred, int ms = 5000) {
-    for (int i = 0; i < ms / 10; ++i) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return pred();
 }
 
 }  // namespace
