@@ -381,12 +381,12 @@ private:
     bool apply(const parser::RunCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
         if (!cmd.mounts.empty())
             throw Error("RUN --mount is not supported by kiln yet");
-        if (cmd.security == "insecure")  // granted by --allow, checked before the build started
-            throw Error("RUN --security=insecure is not supported by kiln yet");
         RunStepInput input{command_args(cmd.command, state), cmd.command.shell_form, cmd.heredocs,
-                           state.config, vars.visible_args(), cmd.network == "host"};
+                           state.config, vars.visible_args(), cmd.network == "host",
+                           cmd.security == "insecure"};  // both granted by --allow, checked before the build
         auto args = run_step_args(input);
         std::string created_by = "RUN " + std::string(input.host_network ? "--network=host " : "") +
+                                 std::string(input.insecure ? "--security=insecure " : "") +
                                  nlohmann::json(args).dump();
         Digest key = cache_key({state.key, created_by, vars.visible_args(), kPlatform, std::nullopt});
         if (restore_from_cache(key, state)) return true;

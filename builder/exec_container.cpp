@@ -30,6 +30,7 @@ runtime::ExecSpec exec_spec(const runtime::ContainerConfig& config, const ExecOp
     runtime::ContainerSpec container;
     apply_security_opts(config.security_opts, container);
     spec.seccomp = container.seccomp;
+    spec.privileged = config.privileged;
     return spec;
 }
 

@@ -158,6 +158,7 @@ runtime::ContainerConfig container_config(image::Store& store, const RunOptions&
     c.interactive = options.interactive;
     c.tty = options.tty;
     c.auto_remove = options.auto_remove;
+    c.privileged = options.privileged;
     if (!options.memory.empty()) c.memory_limit = parse_memory_size(options.memory);
     if (!options.pids_limit.empty()) c.pids_limit = parse_pids_limit(options.pids_limit);
     if (!options.cpus.empty()) c.cpus = parse_cpus(options.cpus, std::thread::hardware_concurrency());
@@ -207,6 +208,7 @@ runtime::ContainerSpec container_spec(image::Store& store, const runtime::Contai
     spec.pids_limit = c.pids_limit;
     spec.cpus = c.cpus;
     spec.tty = c.tty;
+    spec.privileged = c.privileged;
     if (c.interactive) spec.stdin_fd = 0;
     spec.network_files = true;  // /etc/hostname, /etc/hosts, /etc/resolv.conf as docker run writes them
     spec.rootfs = store.layers().existing(runtime::container_snapshot_key(c.id)).mount;

@@ -33,6 +33,7 @@ struct RunOptions {
     std::string name;                            // --name ("" : generated)
     bool detach = false;                         // -d
     bool auto_remove = false;                    // --rm
+    bool privileged = false;                     // --privileged
     std::vector<std::string> labels;             // -l K=V
     std::string stop_signal;                     // --stop-signal ("" : the image's, or SIGTERM)
     std::optional<int> stop_timeout;             // --stop-timeout

@@ -68,6 +68,7 @@ void run_step(const RunStepInput& input, const image::Snapshot& snapshot, std::o
     spec.user = input.config.user();
     spec.rootfs = snapshot.mount;
     spec.host_network = input.host_network;
+    spec.privileged = input.insecure;
     out.flush();
     int code = runtime::run_container(spec);
     if (code != 0)

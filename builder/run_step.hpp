@@ -17,6 +17,7 @@ struct RunStepInput {
     const ImageConfig& config;
     std::map<std::string, std::string> build_args;
     bool host_network = false;  // RUN --network=host
+    bool insecure = false;      // RUN --security=insecure: a privileged container
 };
 
 // The argv the container runs. With heredocs in shell form, a RUN that is nothing but one

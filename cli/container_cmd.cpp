@@ -44,6 +44,8 @@ std::shared_ptr<CreateFlags> add_create_flags(CLI::App* cmd) {
     cmd->add_option("--name", o.name, "Assign a name to the container");
     cmd->add_flag("--rm", o.auto_remove, "Remove the container when it exits");
     cmd->add_flag("-i,--interactive", o.interactive, "Keep STDIN open");
+    cmd->add_flag("--privileged", o.privileged,
+                  "Every capability, no seccomp filter, every device, /sys writable (trusted images only)");
     cmd->add_flag("-t,--tty", o.tty, "Allocate a pseudo-TTY");
     cmd->add_option("-m,--memory", o.memory, "Memory limit (e.g. 512m, 1g)");
     cmd->add_option("--pids-limit", o.pids_limit, "Limit the number of processes (-1 or 0: no limit)");

@@ -31,6 +31,15 @@ constexpr std::array<std::string_view, 41> cap_names = {
 
 }  // namespace
 
+CapMask all_capabilities(int last_cap) {
+    CapMask known = last_cap >= 63 ? ~CapMask{0} : (CapMask{1} << (last_cap + 1)) - 1;
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (::syscall(SYS_capget, &header, data) != 0) return 0;
+    CapMask held = static_cast<CapMask>(data[0].permitted) | (static_cast<CapMask>(data[1].permitted) << 32);
+    return known & held;
+}
+
 CapMask capability_mask(std::span<const int> caps) {
     CapMask mask = 0;
     for (int cap : caps)

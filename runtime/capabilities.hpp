@@ -18,6 +18,10 @@ CapMask capability_mask(std::span<const int> caps);
 // Docker's default set: CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID
 // SETFCAP SETPCAP NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE (= 0xa80425fb).
 CapMask docker_default_capabilities();
+// Every capability the running kernel knows (0..last_cap) that this process itself holds
+// in its permitted set: docker run --privileged. (kiln may run as a root that lacks some,
+// e.g. CAP_SYS_RESOURCE in a container; a child cannot be given more than its parent has.)
+CapMask all_capabilities(int last_cap);
 
 // "CAP_NET_ADMIN", "net_admin" or "NET_ADMIN" → 12; nullopt if unknown.
 std::optional<int> capability_from_name(std::string_view name);

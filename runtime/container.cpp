@@ -269,9 +269,10 @@ std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool f
     prepare_process(plan.process, spec.args, spec.env, plan.hostname, spec.user, spec.cwd,
                     spec.seccomp ? spec.seccomp.get() : nullptr);
     plan.process.create_cwd = true;
+    if (spec.privileged) make_privileged(plan.process);
     if (spec.network_files) plan.binds = write_network_files(state_dir, plan.hostname);
     plan.binds.insert(plan.binds.end(), spec.binds.begin(), spec.binds.end());
-    plan.rootfs = {&spec.rootfs, mountpoint.c_str(), &plan.binds};
+    plan.rootfs = {&spec.rootfs, mountpoint.c_str(), &plan.binds, spec.privileged};
     plan.new_net = !spec.host_network;
 
     // The container never gets one of the caller's descriptors: a pty of its own with -t,
@@ -290,7 +291,8 @@ std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool f
     Pipe report = make_report_pipe();
     plan.process.report_fd = report.write.get();
 
-    state->cgroup.emplace(id, CgroupLimits{spec.memory_limit, spec.pids_limit, spec.cpus}, spec.devices);
+    state->cgroup.emplace(id, CgroupLimits{spec.memory_limit, spec.pids_limit, spec.cpus},
+                           spec.privileged ? DevicePolicy::allow_all() : spec.devices);
     plan.cgroup = &*state->cgroup;
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (plan.new_net) flags |= CLONE_NEWNET;

@@ -60,6 +60,9 @@ struct ContainerSpec {
     // The seccomp program (compile_seccomp): nullptr means Docker's default profile, an
     // empty program no filter at all (`--security-opt seccomp=unconfined`).
     std::shared_ptr<const std::vector<sock_filter>> seccomp;
+    // docker run --privileged (and RUN --security=insecure): every capability, no seccomp
+    // filter, every device, /sys writable and /proc unmasked. Overrides seccomp and devices.
+    bool privileged = false;
 };
 
 // A container whose command this process started: its init is a child of this process.

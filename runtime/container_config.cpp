@@ -35,6 +35,7 @@ std::string config_to_json(const ContainerConfig& c) {
         {"tty", c.tty},
         {"interactive", c.interactive},
         {"auto_remove", c.auto_remove},
+        {"privileged", c.privileged},
         {"security_opts", c.security_opts},
         {"labels", c.labels},
         {"stop_signal", c.stop_signal},
@@ -67,6 +68,7 @@ ContainerConfig config_from_json(const std::string& text) {
         c.tty = j.at("tty");
         c.interactive = j.at("interactive");
         c.auto_remove = j.at("auto_remove");
+        c.privileged = j.value("privileged", false);  // records from before the flag
         c.security_opts = j.at("security_opts");
         c.labels = j.at("labels");
         c.stop_signal = j.at("stop_signal");

@@ -32,6 +32,7 @@ struct ContainerConfig {
     bool tty = false;
     bool interactive = false;
     bool auto_remove = false;  // --rm
+    bool privileged = false;   // --privileged (its execs get the same)
     std::vector<std::string> security_opts;
     std::map<std::string, std::string> labels;
     std::string stop_signal = "SIGTERM";

@@ -150,6 +150,7 @@ int exec_in_container(const ExecSpec& spec) {
 
     ExecPlan plan;
     prepare_process(plan.process, spec.args, spec.env, spec.hostname, spec.user, spec.cwd, spec.seccomp.get());
+    if (spec.privileged) make_privileged(plan.process);
     plan.process.die_with_parent = !spec.detach;
     plan.detach = spec.detach;
     plan.init_pidfd = spec.init_pidfd;

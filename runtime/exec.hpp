@@ -40,6 +40,7 @@ struct ExecSpec {
     int stderr_fd = 2;
     // nullptr: Docker's default profile; empty: no filter (as the container was created).
     std::shared_ptr<const std::vector<sock_filter>> seccomp;
+    bool privileged = false;  // the container's --privileged: the same for its execs
 };
 
 // Runs spec.args in the container and returns Docker's status: the command's exit code,

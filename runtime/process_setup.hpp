@@ -47,6 +47,9 @@ void prepare_process(ProcessPlan& plan, const std::vector<std::string>& args, co
                      const std::string& hostname, const std::string& user, const std::string& cwd,
                      const std::vector<sock_filter>* seccomp);
 
+// docker run --privileged: every capability and no seccomp filter for the process.
+void make_privileged(ProcessPlan& plan);
+
 // --- child side (no allocation) ----------------------------------------------------------
 
 // Default handlers, then every signal unblocked (clone_process blocked them all, so no

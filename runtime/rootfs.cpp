@@ -243,9 +243,10 @@ bool setup_rootfs(const RootfsPlan& plan, ChildReport& r) {
     const int rootfd = root.get();
 
     if (!mount_fs(rootfd, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, r)) return false;
-    if (!mount_fs(rootfd, "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, r)) return false;
+    const unsigned long sys_ro = plan.privileged ? 0 : MS_RDONLY;
+    if (!mount_fs(rootfd, "/sys", "sysfs", sys_ro | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, r)) return false;
     if (!setup_dev(rootfd, r)) return false;
-    if (!mask_paths(rootfd, r)) return false;
+    if (!plan.privileged && !mask_paths(rootfd, r)) return false;
     for (const auto& bind : *plan.binds) {
         struct stat st;
         if (::stat(bind.source.c_str(), &st) != 0) return r.fail_errno(errno, "bind source %s", bind.source.c_str());

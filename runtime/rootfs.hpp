@@ -18,6 +18,7 @@ struct RootfsPlan {
     const image::MountSpec* rootfs = nullptr;
     const char* mountpoint = nullptr;  // existing host directory to mount the rootfs on
     const std::vector<BindMount>* binds = nullptr;
+    bool privileged = false;  // /sys read-write and no masked or read-only /proc paths
 };
 
 // Mounts everything and pivots into the new root; afterwards "/" is the container's.
