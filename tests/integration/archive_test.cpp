@@ -27,14 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-#define SKIP_UNLESS_ROOT()                                              \
-    do {                                                                \
-        if (!kiln::test::is_root()) {                                   \
-            WARN("skipped: loading layers and running containers needs root"); \
-            return;                                                     \
-        }                                                               \
-    } while (0)
-
 bool have_tool(const std::string& name) {
     return run_command({"sh", "-c", "command -v " + name}).exit_code == 0;
 }

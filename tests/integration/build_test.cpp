@@ -30,14 +30,6 @@ int count(const std::string& text, const std::string& needle) {
 
 std::set<std::string> entries(const std::string& dir) { return kiln::test::dir_entries(dir); }
 
-#define SKIP_UNLESS_ROOT()                                                  \
-    do {                                                                    \
-        if (!kiln::test::is_root()) {                                        \
-            WARN("skipped: building and running containers needs root");   \
-            return;                                                         \
-        }                                                                   \
-    } while (0)
-
 }  // namespace
 
 TEST_CASE("examples/hello builds, runs, and rebuilds from cache", "[integration][build]") {

@@ -29,7 +29,7 @@ int count_lines(const std::string& text) { return static_cast<int>(std::count(te
 }  // namespace
 
 TEST_CASE("cache ls shows each step, its size, and counts hits", "[integration][cache]") {
-    if (!kiln::test::is_root()) return;
+    SKIP_UNLESS_ROOT();
     Kiln kiln;
     import_base(kiln);
     build_image(kiln, kKept, "localhost/kept", {{"kept.txt", "k\n"}});
@@ -60,7 +60,7 @@ TEST_CASE("cache ls shows each step, its size, and counts hits", "[integration][
 }
 
 TEST_CASE("cache prune frees what no image uses and keeps a tagged image's cache", "[integration][cache][prune]") {
-    if (!kiln::test::is_root()) return;
+    SKIP_UNLESS_ROOT();
     Kiln kiln;
     import_base(kiln);
     build_image(kiln, kKept, "localhost/kept", {{"kept.txt", "k\n"}});
@@ -95,7 +95,7 @@ TEST_CASE("cache prune frees what no image uses and keeps a tagged image's cache
 }
 
 TEST_CASE("image prune removes dangling images, and with -a every image", "[integration][prune]") {
-    if (!kiln::test::is_root()) return;
+    SKIP_UNLESS_ROOT();
     Kiln kiln;
     import_base(kiln);
     build_image(kiln, kKept, "localhost/kept", {{"kept.txt", "k\n"}});
@@ -134,7 +134,7 @@ TEST_CASE("image prune removes dangling images, and with -a every image", "[inte
 }
 
 TEST_CASE("cache prune leaves the layers of a build in flight alone", "[integration][cache][prune]") {
-    if (!kiln::test::is_root()) return;
+    SKIP_UNLESS_ROOT();
     Kiln kiln;
     import_base(kiln);
     kiln::TempDir context("/tmp", "kiln-it-slow-");

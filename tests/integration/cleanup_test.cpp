@@ -25,12 +25,6 @@ extern char** environ;
 
 namespace {
 
-#define SKIP_UNLESS_ROOT()                   \
-    if (!kiln::test::is_root()) {            \
-        WARN("skipped: needs root");         \
-        return;                              \
-    }
-
 using Clock = std::chrono::steady_clock;
 
 // A command running in the background with its output discarded; killed (SIGKILL) and

@@ -23,12 +23,6 @@
 
 namespace {
 
-#define SKIP_UNLESS_ROOT()                   \
-    if (!kiln::test::is_root()) {            \
-        WARN("skipped: needs root");         \
-        return;                              \
-    }
-
 constexpr std::size_t disk_size = 1 << 20;
 
 std::string disk_pattern() {

@@ -29,14 +29,6 @@ using kiln::test::up;
 
 namespace {
 
-#define SKIP_UNLESS_ROOT()                                               \
-    do {                                                                 \
-        if (!kiln::test::is_root()) {                                     \
-            WARN("skipped: running containers needs root");             \
-            return;                                                      \
-        }                                                                \
-    } while (0)
-
 // A tmpfs mounted on the host for the life of this object.
 struct HostTmpfs {
     std::string path;

@@ -16,12 +16,6 @@
 
 namespace {
 
-#define SKIP_UNLESS_ROOT()           \
-    if (!kiln::test::is_root()) {    \
-        WARN("skipped: needs root"); \
-        return;                      \
-    }
-
 using kiln::test::HostMarker;
 using kiln::test::Kiln;
 using kiln::test::soon;

@@ -10,6 +10,16 @@
 #include "runtime/container.hpp"
 #include "util/fs.hpp"
 
+// Integration tests need root (namespaces, mounts, cgroups); as another user each one says
+// so and passes. Catch2's WARN, so the file using it includes catch.hpp.
+#define SKIP_UNLESS_ROOT()                                          \
+    do {                                                            \
+        if (!kiln::test::is_root()) {                               \
+            WARN("skipped: needs root (namespaces, mounts, cgroups)"); \
+            return;                                                 \
+        }                                                           \
+    } while (0)
+
 namespace kiln::test {
 
 // True when the tests run as root (needed for namespaces, mounts and cgroups).

@@ -29,7 +29,7 @@ void build_demo(const Kiln& kiln) {
 }  // namespace
 
 TEST_CASE("image inspect prints Docker's JSON array and templates", "[integration][inspect]") {
-    if (!kiln::test::is_root()) return;
+    SKIP_UNLESS_ROOT();
     Kiln kiln;
     build_demo(kiln);
 
@@ -56,7 +56,7 @@ TEST_CASE("image inspect prints Docker's JSON array and templates", "[integratio
 }
 
 TEST_CASE("inspecting an unknown image fails as docker does", "[integration][inspect]") {
-    if (!kiln::test::is_root()) return;
+    SKIP_UNLESS_ROOT();
     Kiln kiln;
     import_base(kiln);
     auto none = kiln({"image", "inspect", "no-such-image"});
@@ -78,7 +78,7 @@ TEST_CASE("inspecting an unknown image fails as docker does", "[integration][ins
 }
 
 TEST_CASE("history lists the config's steps newest first with layer sizes", "[integration][history]") {
-    if (!kiln::test::is_root()) return;
+    SKIP_UNLESS_ROOT();
     Kiln kiln;
     build_demo(kiln);
 
@@ -107,7 +107,7 @@ TEST_CASE("history lists the config's steps newest first with layer sizes", "[in
 }
 
 TEST_CASE("images lists, filters and formats like docker images", "[integration][images]") {
-    if (!kiln::test::is_root()) return;
+    SKIP_UNLESS_ROOT();
     Kiln kiln;
     build_demo(kiln);
     REQUIRE(kiln({"tag", "localhost/demo:1", "localhost/demo:latest"}).exit_code == 0);
@@ -144,7 +144,7 @@ TEST_CASE("images lists, filters and formats like docker images", "[integration]
 }
 
 TEST_CASE("diff and image tree show each layer's changes and the bytes later layers waste", "[integration][diff]") {
-    if (!kiln::test::is_root()) return;
+    SKIP_UNLESS_ROOT();
     Kiln kiln;
     import_base(kiln);
     build_image(kiln,

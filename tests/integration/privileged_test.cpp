@@ -11,14 +11,6 @@ using kiln::test::Kiln;
 
 namespace {
 
-#define SKIP_UNLESS_ROOT()                                    \
-    do {                                                      \
-        if (!kiln::test::is_root()) {                          \
-            WARN("skipped: running containers needs root");  \
-            return;                                           \
-        }                                                     \
-    } while (0)
-
 // The status lines and mounts that show how confined the process that prints them is.
 const std::string report =
     "grep -E '^(CapEff|CapBnd|Seccomp):' /proc/self/status; grep -c ' /proc/sys ' /proc/mounts; "

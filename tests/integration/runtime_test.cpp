@@ -24,12 +24,6 @@ namespace {
 
 using kiln::runtime::ContainerSpec;
 
-#define SKIP_UNLESS_ROOT()                   \
-    if (!kiln::test::is_root()) {            \
-        WARN("skipped: needs root");         \
-        return;                              \
-    }
-
 using kiln::test::Output;
 using kiln::test::run;
 using kiln::test::Sandbox;

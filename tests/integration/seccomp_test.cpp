@@ -16,12 +16,6 @@ namespace {
 
 using kiln::test::Sandbox;
 
-#define SKIP_UNLESS_ROOT()                   \
-    if (!kiln::test::is_root()) {            \
-        WARN("skipped: needs root");         \
-        return;                              \
-    }
-
 struct Probe {
     const char* what;
     std::string args;      // kiln-probe syscall NR [ARG...]
