@@ -15,6 +15,18 @@ using namespace kiln::builder;
 
 namespace {
 
+// COPY gives files to root unless --chown says otherwise; as another user the tests own
+// them instead, so they run without root (what they check does not depend on the owner).
+CopyOptions caller_owned() {
+    CopyOptions options;
+    if (::geteuid() != 0) {
+        options.uid = ::geteuid();
+        options.gid = ::getegid();
+    }
+    return options;
+}
+
+
 void write(const std::string& path, const std::string& content, mode_t mode = 0644) {
     kiln::atomic_write(path, content, mode);
 }
@@ -83,7 +95,7 @@ TEST_CASE("COPY writes files, directories and links into the upper dir", "[build
     REQUIRE(::symlink("deep/file", (ctx.path() + "/src/link").c_str()) == 0);
     DirectoryTree tree(ctx.path());
     auto items = plan_copy(tree, {"src"}, {}, "/app/", nullptr, nullptr);
-    apply_copy(tree, items, {}, nullptr, upper.path(), nullptr);
+    apply_copy(tree, items, caller_owned(), nullptr, upper.path(), nullptr);
     CHECK(slurp(upper.path() + "/app/deep/file") == "payload");
     struct stat st;
     REQUIRE(::stat((upper.path() + "/app/deep/file").c_str(), &st) == 0);
@@ -92,7 +104,7 @@ TEST_CASE("COPY writes files, directories and links into the upper dir", "[build
     REQUIRE(::readlink((upper.path() + "/app/link").c_str(), target, sizeof target) > 0);
     CHECK(std::string(target) == "deep/file");
 
-    CopyOptions chmod;
+    CopyOptions chmod = caller_owned();
     chmod.mode = 0600;
     auto f = plan_copy(tree, {"src/deep/file"}, {}, "/other", nullptr, nullptr);
     apply_copy(tree, f, chmod, nullptr, upper.path(), nullptr);
@@ -112,10 +124,10 @@ TEST_CASE("COPY never writes through a symlink out of the layer", "[builder][cop
     write(ctx.path() + "/b/escape/pwned", "x");
     DirectoryTree tree(ctx.path());
     auto first = plan_copy(tree, {"a"}, {}, "/", nullptr, nullptr);
-    apply_copy(tree, first, {}, nullptr, upper.path(), nullptr);
+    apply_copy(tree, first, caller_owned(), nullptr, upper.path(), nullptr);
     auto second = plan_copy(tree, {"b"}, {}, "/", nullptr, nullptr);
     try {
-        apply_copy(tree, second, {}, nullptr, upper.path(), nullptr);
+        apply_copy(tree, second, caller_owned(), nullptr, upper.path(), nullptr);
     } catch (const kiln::Error&) {
         // Refusing is as good as containing.
     }
@@ -160,14 +172,14 @@ TEST_CASE("COPY honours .dockerignore exceptions inside excluded directories", "
     // .dockerignore: foo*  !foo/bar2   (parent semantics: foo/bar1 is excluded through foo)
     ExcludeFn excluded([](std::string_view rel) { return rel == "foo" || rel == "foo/bar1"; }, true);
     auto items = plan_copy(tree, {"."}, {}, "/ctx/", nullptr, excluded);
-    apply_copy(tree, items, {}, excluded, upper.path(), nullptr);
+    apply_copy(tree, items, caller_owned(), excluded, upper.path(), nullptr);
     CHECK(slurp(upper.path() + "/ctx/foo/bar2") == "2");
     CHECK_FALSE(kiln::path_exists(upper.path() + "/ctx/foo/bar1"));
     CHECK(slurp(upper.path() + "/ctx/keep") == "k");
 
     ExcludeFn no_exceptions([](std::string_view rel) { return rel == "foo"; });
     kiln::TempDir upper2("/tmp", "kiln-upper-");
-    apply_copy(tree, plan_copy(tree, {"."}, {}, "/ctx/", nullptr, no_exceptions), {}, no_exceptions,
+    apply_copy(tree, plan_copy(tree, {"."}, {}, "/ctx/", nullptr, no_exceptions), caller_owned(), no_exceptions,
                upper2.path(), nullptr);
     CHECK_FALSE(kiln::path_exists(upper2.path() + "/ctx/foo"));
 }
