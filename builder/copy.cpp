@@ -272,9 +272,11 @@ public:
 
 private:
     void make_dir_like_lower(int parent_fd, const std::string& name, const std::string& path) {
+        // A directory new to the image belongs to the COPY's owner, as BuildKit makes it
+        // (COPY --chown=99 f /a/b/ gives /a and /a/b to 99); one the image has keeps its own.
         mode_t mode = 0755;
-        uid_t uid = 0;
-        gid_t gid = 0;
+        uid_t uid = options_.uid.value_or(0);
+        gid_t gid = options_.gid.value_or(options_.uid ? *options_.uid : 0);
         std::optional<struct stat> below;
         if (lower_) below = lower_->stat(path.substr(1));
         if (below && S_ISDIR(below->st_mode)) {

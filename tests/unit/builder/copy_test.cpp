@@ -183,3 +183,25 @@ TEST_CASE("COPY honours .dockerignore exceptions inside excluded directories", "
                upper2.path(), nullptr);
     CHECK_FALSE(kiln::path_exists(upper2.path() + "/ctx/foo"));
 }
+
+TEST_CASE("directories COPY creates on the way belong to the --chown owner", "[builder][copy]") {
+    if (::geteuid() != 0) {
+        WARN("skipped: giving files to another owner needs root");
+        return;
+    }
+    kiln::TempDir ctx("/tmp", "kiln-ctx-");
+    kiln::TempDir upper("/tmp", "kiln-upper-");
+    write(ctx.path() + "/f", "x", 0644);
+    DirectoryTree tree(ctx.path());
+    CopyOptions owner;
+    owner.uid = 99;
+    owner.gid = 98;
+    apply_copy(tree, plan_copy(tree, {"f"}, {}, "/a/b/", nullptr, nullptr), owner, nullptr, upper.path(), nullptr);
+    for (const char* path : {"/a", "/a/b", "/a/b/f"}) {
+        INFO(path);
+        struct stat st;
+        REQUIRE(::stat((upper.path() + path).c_str(), &st) == 0);
+        CHECK(st.st_uid == 99u);
+        CHECK(st.st_gid == 98u);
+    }
+}
