@@ -156,6 +156,19 @@ MountSpec LayerStore::view(const std::optional<Digest>& parent) const {
     return m;
 }
 
+MountSpec LayerStore::snapshot_view(const std::string& key) const {
+    Snapshot s = existing(key);
+    if (s.upper_dir.find_first_of(",:=\\") != std::string::npos)
+        throw Error("layer store: path " + s.upper_dir + " cannot be used in overlay mount options");
+    MountSpec m;
+    m.type = "overlay";
+    m.source = "overlay";
+    m.options = "lowerdir=" + s.upper_dir + ":" + lower_dirs(s.parent);
+    m.base_dir = root_;
+    m.readonly = true;
+    return m;
+}
+
 Snapshot LayerStore::prepare(const std::string& key, const std::optional<Digest>& parent) {
     return create_snapshot(key, parent, false);
 }

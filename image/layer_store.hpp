@@ -71,6 +71,10 @@ public:
     Snapshot existing(const std::string& key) const;
     // A read-only mount of the parent's chain.
     MountSpec view(const std::optional<Digest>& parent) const;
+    // A read-only mount of snapshot `key` as it is now. Its upper dir becomes the topmost
+    // lower (overlayfs honours whiteouts and opaque dirs in lowers), so it can be mounted
+    // while a running container has that upper dir mounted as its upperdir.
+    MountSpec snapshot_view(const std::string& key) const;
     // Tars the snapshot's upper dir in one streaming pass (overlay whiteouts → OCI .wh.),
     // records the diffID, and moves the upper dir itself to layers/<chainid>/diff.
     // If that chain already exists, the snapshot is dropped and the existing layer returned.

@@ -395,7 +395,57 @@ TEST_CASE("export writes the flattened filesystem", "[integration][archive]") {
     CHECK(list.find("bin/busybox\n") != std::string::npos);
     CHECK(list.find("bin/arch") == std::string::npos);  // removed by a later layer
     CHECK(list.find(".wh.") == std::string::npos);
-    CHECK(kiln({"export", "-o", out, "localhost/nope"}).err == "kiln: No such image: localhost/nope\n");
+    CHECK(kiln({"export", "-o", out, "localhost/nope"}).err == "kiln: No such container or image: localhost/nope\n");
+}
+
+TEST_CASE("export of a container writes its image with its writable layer applied, stopped or running",
+          "[integration][archive]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    kiln::TempDir work("/tmp", "kiln-it-export-container-");
+    build_app(kiln, work.path());
+    // New file, changed file, deleted file, and a directory removed and made again (opaque).
+    auto run = kiln({"run", "--name", "c1", "localhost/app:1", "sh", "-c",
+                     "echo new > /new.txt && echo changed > /hello.txt && rm /bin/cat && "
+                     "rm -r /sub && mkdir /sub && echo other > /sub/other"});
+    INFO(run.err);
+    REQUIRE(run.exit_code == 0);
+    // Names a container first, as Docker's export: the image alone has none of this.
+    const std::string out = work.path() + "/c1.tar";
+    auto exported = kiln({"export", "-o", out, "c1"});
+    INFO(exported.err);
+    REQUIRE(exported.exit_code == 0);
+    const std::string tree_dir = work.path() + "/c1";
+    fs::create_directories(tree_dir);
+    REQUIRE(run_command({"tar", "-xpf", out, "-C", tree_dir}).exit_code == 0);
+    CHECK(read(tree_dir + "/new.txt") == "new\n");
+    CHECK(read(tree_dir + "/hello.txt") == "changed\n");
+    CHECK(read(tree_dir + "/sub/other") == "other\n");
+    CHECK_FALSE(fs::exists(fs::symlink_status(tree_dir + "/sub/data")));
+    CHECK_FALSE(fs::exists(fs::symlink_status(tree_dir + "/bin/cat")));
+    CHECK(fs::exists(tree_dir + "/bin/busybox"));
+    CHECK(run_command({"tar", "tf", out}).out.find(".wh.") == std::string::npos);
+
+    // A running container, through its id prefix, without disturbing its own mount.
+    auto detached = kiln({"run", "-d", "localhost/app:1", "sh", "-c",
+                          "echo up > /up.txt && rm /hello.txt && touch /ready && sleep 1000"});
+    INFO(detached.err);
+    REQUIRE(detached.exit_code == 0);
+    const std::string id = detached.out.substr(0, 64);
+    bool ready = false;
+    for (int i = 0; i < 500 && !ready; ++i) {
+        auto r = kiln({"export", "-o", out, id.substr(0, 12)});
+        ready = r.exit_code == 0 && run_command({"tar", "tf", out}).out.find("ready\n") != std::string::npos;
+        if (!ready) usleep(10000);
+    }
+    REQUIRE(ready);
+    auto list = run_command({"tar", "tf", out}).out;
+    CHECK(list.find("up.txt\n") != std::string::npos);
+    CHECK(list.find("hello.txt\n") == std::string::npos);
+    CHECK(kiln({"rm", "-f", id}).exit_code == 0);
+    // The image itself is untouched by both containers.
+    REQUIRE(kiln({"export", "-o", out, "localhost/app:1"}).exit_code == 0);
+    CHECK(run_command({"tar", "tf", out}).out.find("new.txt") == std::string::npos);
 }
 
 TEST_CASE("skopeo reads kiln's archives and reports kiln's layer digests", "[integration][archive][interop]") {
