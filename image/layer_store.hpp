@@ -90,6 +90,12 @@ public:
     // existing layer if its chain is there already).
     LayerInfo publish(StagedLayer& staged, const std::optional<Digest>& parent);
 
+    // Whether the layer's files are known to tar (write_layer_tar, kCanonicalTarFormat) to
+    // exactly the bytes its diffID names: true for layers this store committed, and for
+    // others once a full regeneration matched. Lets a save skip hashing them again.
+    bool tar_reproducible(const LayerInfo& layer) const;
+    void mark_tar_reproducible(const LayerInfo& layer);
+
     std::optional<LayerInfo> get(const Digest& chain_id) const;
     // The chain bottom first, ending with chain_id.
     std::vector<LayerInfo> chain(const Digest& chain_id) const;

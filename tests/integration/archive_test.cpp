@@ -217,6 +217,65 @@ TEST_CASE("SOURCE_DATE_EPOCH saves are byte-identical, and the second save reuse
     CHECK(first_manifest(work.path() + "/z")["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd");
 }
 
+// The layers/<chainid> dir of the built layer holding path (inside its diff).
+std::string built_layer_dir(const Kiln& kiln, const std::string& path) {
+    for (auto& e : fs::directory_iterator(kiln.root.path() + "/layers"))
+        if (fs::exists(e.path() / "diff" / path)) return e.path();
+    return {};
+}
+
+TEST_CASE("a built layer is saved without hashing its tar again, and a layer changed on disk is still caught",
+          "[integration][archive]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    kiln::TempDir work("/tmp", "kiln-it-archive-");
+    build_app(kiln, work.path());
+    const std::string layer = built_layer_dir(kiln, "hello.txt");
+    REQUIRE(!layer.empty());
+    REQUIRE(fs::exists(layer + "/reproducible-tar"));  // marked by its commit
+    const std::string out = work.path() + "/app.tar";
+    auto save = [&] { return kiln({"save", "--format", "oci-archive", "--compression", "none", "-o", out, "localhost/app:1"}); };
+    // The save fails with an error saying `why` and leaves no archive behind.
+    auto refused = [&](const std::string& why) {
+        auto r = save();
+        INFO(r.err);
+        CHECK(r.exit_code == 125);
+        CHECK(r.err.find(why) != std::string::npos);
+        CHECK(!fs::exists(out));
+    };
+
+    SECTION("an unmarked layer is verified in full once, then marked") {
+        fs::remove(layer + "/reproducible-tar");
+        REQUIRE(save().exit_code == 0);
+        CHECK(fs::exists(layer + "/reproducible-tar"));
+        Kiln other;
+        CHECK(other({"load", "-i", out}).exit_code == 0);
+    }
+    SECTION("a stale mark (another layer's, another writer's) counts for nothing") {
+        write(layer + "/reproducible-tar", "format 0 diffid sha256:00 size 1\n");
+        write(layer + "/diff/hello.txt", "HELLO FROM KILN\n");  // same size, other bytes
+        refused("cannot be reproduced");
+    }
+    SECTION("a marked layer that shrank fails the save") {
+        const std::string data_layer = built_layer_dir(kiln, "sub/data");
+        REQUIRE(!data_layer.empty());
+        fs::remove(data_layer + "/diff/sub/data");
+        refused("changed on disk");
+    }
+    SECTION("a marked layer that grew fails the save") {
+        write(layer + "/diff/hello.txt", std::string(600, 'h'));  // one tar block more
+        refused("grew beyond");
+    }
+    SECTION("a marked layer changed in place is refused by the loader's digest check") {
+        write(layer + "/diff/hello.txt", "HELLO FROM KILN\n");
+        REQUIRE(save().exit_code == 0);
+        Kiln other;
+        auto l = other({"load", "-i", out});
+        CHECK(l.exit_code == 125);
+        CHECK(other({"images", "-q"}).out.empty());
+    }
+}
+
 TEST_CASE("save refuses a terminal and unknown images with one line", "[integration][archive]") {
     Kiln kiln;
     auto r = kiln({"save", "-o", "/tmp/kiln-it-never.tar", "localhost/nope:1"});
