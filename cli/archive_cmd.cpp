@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <memory>
 
@@ -14,6 +15,7 @@
 #include "image/reference.hpp"
 #include "image/staging.hpp"
 #include "image/store.hpp"
+#include "runtime/container_records.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -124,28 +126,46 @@ void register_load(CLI::App& app, const GlobalOptions& global) {
     });
 }
 
+using RootfsWriter = std::function<void(const image::ByteSink&)>;
+
+// What `kiln export NAME` tars: the container NAME names (as Docker's export, running or
+// not), else the image, so `export IMAGE` keeps working as kiln has always offered it.
+RootfsWriter export_source(image::Store& store, const std::string& name) {
+    runtime::ContainerRecords records(store);
+    try {
+        std::string key = runtime::container_snapshot_key(records.resolve(name).id);
+        return [&store, key](const image::ByteSink& sink) { image::write_snapshot_rootfs_tar(store, key, sink); };
+    } catch (const Error& container_error) {
+        if (auto id = store.images().resolve(name))
+            return [&store, id = *id](const image::ByteSink& sink) { image::write_image_rootfs_tar(store, id, sink); };
+        // An ambiguous container prefix says so; a name nothing has gets one plain line.
+        if (std::string_view(container_error.what()).starts_with("No such container"))
+            throw Error("No such container or image: " + name);
+        throw;
+    }
+}
+
 void register_export(CLI::App& app, const GlobalOptions& global) {
     struct Flags {
-        std::string output, image;
+        std::string output, name;
     };
     auto flags = std::make_shared<Flags>();
-    auto* cmd = app.add_subcommand("export", "Export an image's flattened filesystem as a tar archive");
+    auto* cmd = app.add_subcommand("export", "Export a container's (or an image's) filesystem as a tar archive");
     cmd->add_option("-o,--output", flags->output, "Write to a file instead of STDOUT");
-    cmd->add_option("image", flags->image, "Image")->required();
+    cmd->add_option("container", flags->name, "Container (or image)")->required();
     cmd->callback([flags, &global] {
         if (flags->output.empty() && ::isatty(STDOUT_FILENO))
             throw Error("cowardly refusing to save to a terminal. Use the -o flag or redirect");
         image::Store store(global.root);
-        auto id = store.images().resolve(flags->image);
-        if (!id) throw Error("No such image: " + flags->image);
+        RootfsWriter write_rootfs = export_source(store, flags->name);
         if (flags->output.empty()) {
-            image::write_image_rootfs_tar(store, *id, [](const void* d, std::size_t n) {
+            write_rootfs([](const void* d, std::size_t n) {
                 write_all(STDOUT_FILENO, std::string_view(static_cast<const char*>(d), n), "the export to stdout");
             });
             return;
         }
         image::StagingFile staged(parent_dir(flags->output), ".kiln-export-");
-        image::write_image_rootfs_tar(store, *id, [&](const void* d, std::size_t n) { staged.write(d, n); });
+        write_rootfs([&](const void* d, std::size_t n) { staged.write(d, n); });
         staged.commit(flags->output, 0644);
     });
 }

@@ -86,4 +86,8 @@ TarStats write_image_rootfs_tar(Store& store, const Digest& image_id, const Byte
     return write_rootfs_tar(store.layers().view(summary->top_chain_id), store.root() + "/tmp", sink);
 }
 
+TarStats write_snapshot_rootfs_tar(Store& store, const std::string& snapshot_key, const ByteSink& sink) {
+    return write_rootfs_tar(store.layers().snapshot_view(snapshot_key), store.root() + "/tmp", sink);
+}
+
 }  // namespace kiln::image

@@ -15,4 +15,8 @@ TarStats write_rootfs_tar(const MountSpec& rootfs, const std::string& scratch_di
 // The flattened filesystem of a stored image (layers merged, later ones winning).
 TarStats write_image_rootfs_tar(Store& store, const Digest& image_id, const ByteSink& sink);
 
+// The filesystem of a snapshot (a container's writable layer over its image's layers, with
+// its whiteouts applied), as it is at this moment, whether or not something has it mounted.
+TarStats write_snapshot_rootfs_tar(Store& store, const std::string& snapshot_key, const ByteSink& sink);
+
 }  // namespace kiln::image

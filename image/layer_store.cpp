@@ -28,6 +28,8 @@ constexpr std::size_t kShortIdLength = 12;
 constexpr long kStaleAgeSeconds = 60;
 // A kept snapshot (prepare_kept) carries this file.
 constexpr const char* kKeptMark = "kept";
+// layers/<chainid>/reproducible-tar: see tar_reproducible().
+constexpr const char* kReproducibleMark = "reproducible-tar";
 
 bool valid_key(const std::string& key) {
     if (key.empty() || key.size() > 128 || key.front() == '.') return false;
@@ -153,6 +155,19 @@ MountSpec LayerStore::view(const std::optional<Digest>& parent) const {
     m.type = "overlay";
     m.source = "overlay";
     m.options = "lowerdir=" + lowers;
+    return m;
+}
+
+MountSpec LayerStore::snapshot_view(const std::string& key) const {
+    Snapshot s = existing(key);
+    if (s.upper_dir.find_first_of(",:=\\") != std::string::npos)
+        throw Error("layer store: path " + s.upper_dir + " cannot be used in overlay mount options");
+    MountSpec m;
+    m.type = "overlay";
+    m.source = "overlay";
+    m.options = "lowerdir=" + s.upper_dir + ":" + lower_dirs(s.parent);
+    m.base_dir = root_;
+    m.readonly = true;
     return m;
 }
 
@@ -332,11 +347,37 @@ LayerInfo LayerStore::commit(const std::string& key) {
     LayerInfo out;
     if (auto existing = get(chain))
         out = *existing;  // same content again: keep the existing layer, drop this one
-    else
+    else {
         out = install(upper, st.digest, st.size, parent);
+        mark_tar_reproducible(out);
+    }
     // The snapshot stays (holding its parent) until the new layer's row exists.
     remove(key);
     return out;
+}
+
+namespace {
+
+// What the mark says: a copy of it beside another layer, or from another writer, is no proof.
+std::string reproducible_mark(const LayerInfo& layer) {
+    return "format " + std::to_string(kCanonicalTarFormat) + " diffid " + layer.diff_id.str() + " size " +
+           std::to_string(layer.size) + "\n";
+}
+
+}  // namespace
+
+bool LayerStore::tar_reproducible(const LayerInfo& layer) const {
+    const std::string mark = root_ + "/layers/" + layer.chain_id.hex() + "/" + kReproducibleMark;
+    if (!path_exists(mark)) return false;
+    return read_file(mark) == reproducible_mark(layer);
+}
+
+void LayerStore::mark_tar_reproducible(const LayerInfo& layer) {
+    // Not fsynced: a mark lost or torn by a crash reads as absent, and the next save hashes.
+    const std::string mark = root_ + "/layers/" + layer.chain_id.hex() + "/" + kReproducibleMark;
+    UniqueFd fd(::open(mark.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!fd) throw_errno("create " + mark);
+    write_all(fd.get(), reproducible_mark(layer), "write " + mark);
 }
 
 LayerInfo LayerStore::apply_tar(int fd, const std::optional<Digest>& parent) {

@@ -71,6 +71,10 @@ public:
     Snapshot existing(const std::string& key) const;
     // A read-only mount of the parent's chain.
     MountSpec view(const std::optional<Digest>& parent) const;
+    // A read-only mount of snapshot `key` as it is now. Its upper dir becomes the topmost
+    // lower (overlayfs honours whiteouts and opaque dirs in lowers), so it can be mounted
+    // while a running container has that upper dir mounted as its upperdir.
+    MountSpec snapshot_view(const std::string& key) const;
     // Tars the snapshot's upper dir in one streaming pass (overlay whiteouts → OCI .wh.),
     // records the diffID, and moves the upper dir itself to layers/<chainid>/diff.
     // If that chain already exists, the snapshot is dropped and the existing layer returned.
@@ -85,6 +89,12 @@ public:
     // Makes a staged layer part of the store on top of parent (a no-op returning the
     // existing layer if its chain is there already).
     LayerInfo publish(StagedLayer& staged, const std::optional<Digest>& parent);
+
+    // Whether the layer's files are known to tar (write_layer_tar, kCanonicalTarFormat) to
+    // exactly the bytes its diffID names: true for layers this store committed, and for
+    // others once a full regeneration matched. Lets a save skip hashing them again.
+    bool tar_reproducible(const LayerInfo& layer) const;
+    void mark_tar_reproducible(const LayerInfo& layer);
 
     std::optional<LayerInfo> get(const Digest& chain_id) const;
     // The chain bottom first, ending with chain_id.

@@ -33,7 +33,14 @@ struct TarWriteOptions {
     // The tree is a whole root filesystem, not a layer: whiteouts and opaque markers mean
     // nothing there and are left out.
     bool merged = false;
+    // Off when the caller knows the digest already (a layer's recorded diffID): hashing is
+    // a quarter of the time of a save that streams the tar. The result's digest is empty.
+    bool hash = true;
 };
+
+// The version of write_layer_tar's byte format. A layer marked as reproducible by one
+// version is hashed again by a kiln whose writer writes different bytes: bump it then.
+constexpr int kCanonicalTarFormat = 1;
 TarStats write_layer_tar(const std::string& dir, const ByteSink& sink, const TarWriteOptions& options);
 
 // Reads a layer tar (plain, gzip, xz, zstd, detected from the bytes) from fd and unpacks it

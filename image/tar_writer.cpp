@@ -40,7 +40,7 @@ constexpr std::string_view kUserOverlayXattrPrefix = "user.overlay.";
 // Buffers the stream and feeds full chunks to the hash and the sink.
 class Output {
 public:
-    explicit Output(const ByteSink& sink) : sink_(sink), buf_(new char[kBufferSize]) {}
+    Output(const ByteSink& sink, bool hash) : sink_(sink), hashing_(hash), buf_(new char[kBufferSize]) {}
 
     void write(const void* data, std::size_t n) {
         const char* p = static_cast<const char*>(data);
@@ -71,18 +71,19 @@ public:
 
     void flush() {
         if (used_ == 0) return;
-        hash_.update(buf_.get(), used_);
+        if (hashing_) hash_.update(buf_.get(), used_);
         if (sink_) sink_(buf_.get(), used_);
         total_ += used_;
         used_ = 0;
     }
     TarStats finish() {
         flush();
-        return TarStats{hash_.finish(), total_};
+        return TarStats{hashing_ ? hash_.finish() : Digest{}, total_};
     }
 
 private:
     const ByteSink& sink_;
+    bool hashing_;
     std::unique_ptr<char[]> buf_;
     std::size_t used_ = 0;
     std::uint64_t total_ = 0;
@@ -238,7 +239,7 @@ namespace {
 
 class TarWriter {
 public:
-    explicit TarWriter(const ByteSink& sink) : out_(sink) {}
+    TarWriter(const ByteSink& sink, bool hash) : out_(sink, hash) {}
 
     void header(const Entry& e) {
         std::string blocks;
@@ -502,7 +503,7 @@ private:
 TarStats write_layer_tar(const std::string& dir, const ByteSink& sink, const TarWriteOptions& options) {
     UniqueFd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root) throw_errno("open layer directory " + dir);
-    TarWriter tar(sink);
+    TarWriter tar(sink, options.hash);
     Walker walker(tar, dir, options);
     walker.walk_dir(root.get(), "");
     return tar.finish();

@@ -209,6 +209,65 @@ TEST_CASE("SOURCE_DATE_EPOCH saves are byte-identical, and the second save reuse
     CHECK(first_manifest(work.path() + "/z")["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd");
 }
 
+// The layers/<chainid> dir of the built layer holding path (inside its diff).
+std::string built_layer_dir(const Kiln& kiln, const std::string& path) {
+    for (auto& e : fs::directory_iterator(kiln.root.path() + "/layers"))
+        if (fs::exists(e.path() / "diff" / path)) return e.path();
+    return {};
+}
+
+TEST_CASE("a built layer is saved without hashing its tar again, and a layer changed on disk is still caught",
+          "[integration][archive]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    kiln::TempDir work("/tmp", "kiln-it-archive-");
+    build_app(kiln, work.path());
+    const std::string layer = built_layer_dir(kiln, "hello.txt");
+    REQUIRE(!layer.empty());
+    REQUIRE(fs::exists(layer + "/reproducible-tar"));  // marked by its commit
+    const std::string out = work.path() + "/app.tar";
+    auto save = [&] { return kiln({"save", "--format", "oci-archive", "--compression", "none", "-o", out, "localhost/app:1"}); };
+    // The save fails with an error saying `why` and leaves no archive behind.
+    auto refused = [&](const std::string& why) {
+        auto r = save();
+        INFO(r.err);
+        CHECK(r.exit_code == 125);
+        CHECK(r.err.find(why) != std::string::npos);
+        CHECK(!fs::exists(out));
+    };
+
+    SECTION("an unmarked layer is verified in full once, then marked") {
+        fs::remove(layer + "/reproducible-tar");
+        REQUIRE(save().exit_code == 0);
+        CHECK(fs::exists(layer + "/reproducible-tar"));
+        Kiln other;
+        CHECK(other({"load", "-i", out}).exit_code == 0);
+    }
+    SECTION("a stale mark (another layer's, another writer's) counts for nothing") {
+        write(layer + "/reproducible-tar", "format 0 diffid sha256:00 size 1\n");
+        write(layer + "/diff/hello.txt", "HELLO FROM KILN\n");  // same size, other bytes
+        refused("cannot be reproduced");
+    }
+    SECTION("a marked layer that shrank fails the save") {
+        const std::string data_layer = built_layer_dir(kiln, "sub/data");
+        REQUIRE(!data_layer.empty());
+        fs::remove(data_layer + "/diff/sub/data");
+        refused("changed on disk");
+    }
+    SECTION("a marked layer that grew fails the save") {
+        write(layer + "/diff/hello.txt", std::string(600, 'h'));  // one tar block more
+        refused("grew beyond");
+    }
+    SECTION("a marked layer changed in place is refused by the loader's digest check") {
+        write(layer + "/diff/hello.txt", "HELLO FROM KILN\n");
+        REQUIRE(save().exit_code == 0);
+        Kiln other;
+        auto l = other({"load", "-i", out});
+        CHECK(l.exit_code == 125);
+        CHECK(other({"images", "-q"}).out.empty());
+    }
+}
+
 TEST_CASE("save refuses a terminal and unknown images with one line", "[integration][archive]") {
     Kiln kiln;
     auto r = kiln({"save", "-o", "/tmp/kiln-it-never.tar", "localhost/nope:1"});
@@ -387,7 +446,57 @@ TEST_CASE("export writes the flattened filesystem", "[integration][archive]") {
     CHECK(list.find("bin/busybox\n") != std::string::npos);
     CHECK(list.find("bin/arch") == std::string::npos);  // removed by a later layer
     CHECK(list.find(".wh.") == std::string::npos);
-    CHECK(kiln({"export", "-o", out, "localhost/nope"}).err == "kiln: No such image: localhost/nope\n");
+    CHECK(kiln({"export", "-o", out, "localhost/nope"}).err == "kiln: No such container or image: localhost/nope\n");
+}
+
+TEST_CASE("export of a container writes its image with its writable layer applied, stopped or running",
+          "[integration][archive]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    kiln::TempDir work("/tmp", "kiln-it-export-container-");
+    build_app(kiln, work.path());
+    // New file, changed file, deleted file, and a directory removed and made again (opaque).
+    auto run = kiln({"run", "--name", "c1", "localhost/app:1", "sh", "-c",
+                     "echo new > /new.txt && echo changed > /hello.txt && rm /bin/cat && "
+                     "rm -r /sub && mkdir /sub && echo other > /sub/other"});
+    INFO(run.err);
+    REQUIRE(run.exit_code == 0);
+    // Names a container first, as Docker's export: the image alone has none of this.
+    const std::string out = work.path() + "/c1.tar";
+    auto exported = kiln({"export", "-o", out, "c1"});
+    INFO(exported.err);
+    REQUIRE(exported.exit_code == 0);
+    const std::string tree_dir = work.path() + "/c1";
+    fs::create_directories(tree_dir);
+    REQUIRE(run_command({"tar", "-xpf", out, "-C", tree_dir}).exit_code == 0);
+    CHECK(read(tree_dir + "/new.txt") == "new\n");
+    CHECK(read(tree_dir + "/hello.txt") == "changed\n");
+    CHECK(read(tree_dir + "/sub/other") == "other\n");
+    CHECK_FALSE(fs::exists(fs::symlink_status(tree_dir + "/sub/data")));
+    CHECK_FALSE(fs::exists(fs::symlink_status(tree_dir + "/bin/cat")));
+    CHECK(fs::exists(tree_dir + "/bin/busybox"));
+    CHECK(run_command({"tar", "tf", out}).out.find(".wh.") == std::string::npos);
+
+    // A running container, through its id prefix, without disturbing its own mount.
+    auto detached = kiln({"run", "-d", "localhost/app:1", "sh", "-c",
+                          "echo up > /up.txt && rm /hello.txt && touch /ready && sleep 1000"});
+    INFO(detached.err);
+    REQUIRE(detached.exit_code == 0);
+    const std::string id = detached.out.substr(0, 64);
+    bool ready = false;
+    for (int i = 0; i < 500 && !ready; ++i) {
+        auto r = kiln({"export", "-o", out, id.substr(0, 12)});
+        ready = r.exit_code == 0 && run_command({"tar", "tf", out}).out.find("ready\n") != std::string::npos;
+        if (!ready) usleep(10000);
+    }
+    REQUIRE(ready);
+    auto list = run_command({"tar", "tf", out}).out;
+    CHECK(list.find("up.txt\n") != std::string::npos);
+    CHECK(list.find("hello.txt\n") == std::string::npos);
+    CHECK(kiln({"rm", "-f", id}).exit_code == 0);
+    // The image itself is untouched by both containers.
+    REQUIRE(kiln({"export", "-o", out, "localhost/app:1"}).exit_code == 0);
+    CHECK(run_command({"tar", "tf", out}).out.find("new.txt") == std::string::npos);
 }
 
 TEST_CASE("skopeo reads kiln's archives and reports kiln's layer digests", "[integration][archive][interop]") {
