@@ -32,7 +32,8 @@ print(f"{statistics.median(t):.3f}")
 EOPY
 }
 bench() {  # bench LABEL PREPARE COMMAND → prints and records the median in seconds
-  local label=$1 prepare=$2 cmd=$3 json=$WORK/results/$1.json
+  # sync after PREPARE: dirty pages of the step before must not be flushed inside this one.
+  local label=$1 prepare="$2 && sync" cmd=$3 json=$WORK/results/$1.json
   hyperfine -N --runs "$RUNS" --prepare "$prepare" --export-json "$json" "$cmd" >/dev/null 2>&1 ||
     hyperfine --runs "$RUNS" --prepare "$prepare" --export-json "$json" "$cmd" >/dev/null
   printf '%-40s %8s s\n' "$label" "$(median "$json")"

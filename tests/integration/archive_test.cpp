@@ -2,6 +2,8 @@
 // archives, an interrupted load, and interop with skopeo, umoci and podman.
 #include <catch2/catch.hpp>
 
+#include <sys/mount.h>
+
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,6 +16,7 @@
 #include <set>
 
 #include "harness.hpp"
+#include "util/error.hpp"
 #include "image/layer_tar.hpp"
 #include "image/tar_header.hpp"
 #include "util/digest.hpp"
@@ -431,6 +434,40 @@ TEST_CASE("a kill -9 during load leaves no half-loaded image", "[integration][ar
     INFO(again.err);
     CHECK(again.exit_code == 0);
     CHECK(again.out == "Loaded image: localhost/big:1\n");
+}
+
+// A store on a filesystem of its own, small enough to fill, for the life of this object.
+struct SmallDisk {
+    std::string path;
+    SmallDisk(std::string where, const char* size) : path(std::move(where)) {
+        std::string options = std::string("size=") + size;
+        if (::mount("tmpfs", path.c_str(), "tmpfs", 0, options.c_str()) != 0) kiln::throw_errno("mount tmpfs " + path);
+    }
+    ~SmallDisk() { ::umount2(path.c_str(), MNT_DETACH); }
+    SmallDisk(const SmallDisk&) = delete;
+    SmallDisk& operator=(const SmallDisk&) = delete;
+};
+
+TEST_CASE("a load that fills the disk changes nothing and the store goes on working", "[integration][archive]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    SmallDisk disk(kiln.root.path(), "16m");
+    kiln::test::import_base(kiln);
+    kiln::TempDir work("/tmp", "kiln-it-full-");
+    std::string big = TarBuilder().add("big", std::string(12u << 20, 'x')).finish();
+    std::string path = load_file(kiln, legacy_archive({big}, "localhost/too-big:1"), work.path(), "big.tar");
+    big.clear();
+    const std::string before = store_state(kiln);
+
+    auto r = kiln({"load", "-i", path});
+    CHECK(r.exit_code == 125);
+    CHECK(r.err.find("No space left on device") != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(store_state(kiln) == before);
+    CHECK(kiln::test::dir_entries(kiln.root.path() + "/tmp").empty());  // the staging is gone too
+    // What was there still works, and what fits can still be added.
+    CHECK(kiln({"run", "--rm", "localhost/busybox", "true"}).exit_code == 0);
+    CHECK(kiln({"tag", "localhost/busybox", "localhost/still-works"}).exit_code == 0);
 }
 
 TEST_CASE("export writes the flattened filesystem", "[integration][archive]") {
