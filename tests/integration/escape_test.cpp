@@ -166,7 +166,7 @@ TEST_CASE("the caller's stdout file cannot be changed through /proc/1/fd/1", "[i
     CHECK(kiln::read_file(log).find("written\n") != std::string::npos);
 }
 
-TEST_CASE("stdin without -i is the container's own /dev/null; with -i a relayed pipe", "[integration][escape]") {
+TEST_CASE("stdin without -i is the container's own /dev/null and with -i a relayed pipe", "[integration][escape]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;
     kiln::test::import_probe_image(kiln);

@@ -137,7 +137,7 @@ TEST_CASE("exit codes are Docker's: 125, 126, 127, 128+N", "[lifecycle]") {
     CHECK(kiln::test::dir_entries(kiln.root.path() + "/snapshots").empty());
 }
 
-TEST_CASE("a detached container outlives kiln; kill -9 of its monitor shows it exited and rm leaves nothing",
+TEST_CASE("a detached container outlives kiln and after kill -9 of its monitor shows it exited and rm leaves nothing",
           "[lifecycle]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;
@@ -163,7 +163,7 @@ TEST_CASE("a detached container outlives kiln; kill -9 of its monitor shows it e
     CHECK(kiln::test::dir_entries(kiln.root.path() + "/snapshots").empty());
 }
 
-TEST_CASE("20 containers started at once all run, with unique names and ids; rm -f of all leaves nothing",
+TEST_CASE("20 containers started at once all run with unique names and ids and rm -f of all leaves nothing",
           "[lifecycle]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;

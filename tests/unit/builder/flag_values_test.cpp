@@ -45,7 +45,7 @@ TEST_CASE("cpus take a decimal number within the machine", "[builder][flags]") {
     CHECK_THROWS_AS(parse_cpus("0.001", 2), kiln::Error);
 }
 
-TEST_CASE("pids limits take a decimal integer; 0 and -1 mean none", "[builder][flags]") {
+TEST_CASE("pids limits take a decimal integer where 0 and -1 mean none", "[builder][flags]") {
     CHECK(parse_pids_limit("20") == 20);
     CHECK(parse_pids_limit("0") == 0);
     CHECK(parse_pids_limit("-1") == 0);

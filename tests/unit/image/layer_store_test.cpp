@@ -68,7 +68,7 @@ TEST_CASE("store opens with its layout", "[store][layers]") {
     CHECK_THROWS(Store(root.path() + "/a,b"));
 }
 
-TEST_CASE("prepare gives an overlay over an empty lower; commit moves the upper dir",
+TEST_CASE("prepare gives an overlay over an empty lower and commit moves the upper dir",
           "[store][layers]") {
     kiln::TempDir root("/tmp", "kiln-ls-test-");
     Store store(root.path());

@@ -32,7 +32,7 @@ TEST_CASE("the default policy allows mknod of anything but opens only harmless d
     CHECK_FALSE(policy.allows(DeviceType::character, 10, 229, device_read));  // fuse
 }
 
-TEST_CASE("a later rule overrides an earlier one; deny rules refuse any overlap", "[runtime][devices]") {
+TEST_CASE("a later rule overrides an earlier one and deny rules refuse any overlap", "[runtime][devices]") {
     auto policy = DevicePolicy::docker_default();
     policy.add("b 7:0 rw");
     CHECK(policy.allows(DeviceType::block, 7, 0, device_read | device_write));
