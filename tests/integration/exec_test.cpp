@@ -2,6 +2,7 @@
 // and the attacks a container could make on it while it joins (docs/SECURITY.md).
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
 
 namespace {
@@ -195,6 +197,26 @@ TEST_CASE("a working directory through a leaked fd never reaches the host: exec 
         CHECK_FALSE(marker.reached(r.out + r.err));
         CHECK(r.out.find(kiln.root.path()) == std::string::npos);
     }
+}
+
+TEST_CASE("an exec starts with only stdin, stdout and stderr open", "[exec][escape]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    kiln::test::import_base(kiln);
+    RunningContainer web(kiln, "web1");
+    // Without O_CLOEXEC, so `kiln exec` inherits it, as from a careless parent; kiln's own
+    // store files, pidfd and cgroup fd are open in the joining processes too.
+    kiln::UniqueFd leaked(::open("/tmp", O_RDONLY | O_DIRECTORY));
+    REQUIRE(leaked);
+    // The shell lists its own table from a child (ls is not its last command, so it is
+    // not exec'd in place).
+    auto r = kiln({"exec", "web1", "sh", "-c", "ls /proc/$$/fd; exit 0"});
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "0\n1\n2\n");
+    auto links = kiln({"exec", "web1", "sh", "-c", "readlink /proc/$$/fd/0; readlink /proc/$$/fd/1; exit 0"});
+    CHECK(links.out.find("pipe:[") != std::string::npos);
+    CHECK(links.out.find("/tmp") == std::string::npos);
 }
 
 TEST_CASE("exec gets the confinement of the container's own process", "[exec][escape]") {
