@@ -16,6 +16,9 @@ namespace kiln::cli {
 struct GlobalOptions {
     std::string root;  // --root / KILN_ROOT, default /var/lib/kiln
     bool debug = false;
+    // --config DIR: the docker CLI's client config folder (credentials); empty means
+    // DOCKER_CONFIG, else ~/.docker, as the docker CLI chooses.
+    std::string config_dir;
 };
 
 // A flag that may be given many times, one value each time (`-e A=1 -e B=2`). CLI11

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
     global.root = default_root();
     app.add_option("--root", global.root, "Store root (env KILN_ROOT)")->capture_default_str();
     app.add_flag("--debug", global.debug, "Print internal detail on errors");
+    app.add_option("--config", global.config_dir,
+                   "Location of client config files (credentials; default DOCKER_CONFIG, else ~/.docker)");
 
     int exit_code = 0;
     // Each command group adds its subcommands here.

@@ -1,0 +1,33 @@
+#pragma once
+#include <optional>
+#include <string>
+
+namespace kiln::registry {
+
+struct Credential {
+    std::string username;
+    std::string secret;  // a password or an identity token; never printed
+};
+
+// The docker CLI's config.json (DIR/config.json; DIR from --config, else DOCKER_CONFIG, else
+// ~/.docker): `auths` with base64 `auth`, `credsStore`, `credHelpers`, and the
+// `docker-credential-NAME get|store|erase` helpers. Written atomically with mode 0600;
+// keys kiln does not know are kept.
+class CredentialStore {
+public:
+    explicit CredentialStore(std::string config_dir);
+    // The config dir the docker CLI would use: DOCKER_CONFIG, else $HOME/.docker.
+    static std::string default_dir();
+
+    // Credentials for a registry host as Docker keys it ("https://index.docker.io/v1/" for docker.io).
+    std::optional<Credential> get(const std::string& domain);
+    void store(const std::string& domain, const Credential& credential);
+    bool erase(const std::string& domain);  // false when there was nothing to erase
+
+    const std::string& config_dir() const { return dir_; }
+
+private:
+    std::string dir_;
+};
+
+}  // namespace kiln::registry
