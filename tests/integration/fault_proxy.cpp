@@ -31,7 +31,7 @@ void FaultProxy::start() {
         config["tls"] = {{"cert", pki.server_cert}, {"key", pki.server_key}, {"ca", pki.ca_cert}};
     }
     atomic_write(dir_ + "/config.json", config.dump());
-    process_ = ChildProcess({"/usr/bin/python3", proxy_script, dir_ + "/config.json"}, dir_ + "/proxy.log");
+    process_ = ChildProcess({"/usr/bin/python3", "-B", proxy_script, dir_ + "/config.json"}, dir_ + "/proxy.log");
     port_ = wait_for_port_file(process_, dir_ + "/port", dir_ + "/proxy.log", "fault_proxy.py");
 }
 

@@ -151,7 +151,7 @@ void RegistryServer::start_token_server() {
     if (options_.tls)
         config["tls"] = {{"cert", test_pki().server_cert}, {"key", test_pki().server_key}};
     atomic_write(d + "/config.json", config.dump(), 0600);
-    token_server_ = ChildProcess({"/usr/bin/python3", tools_dir + "/token_server.py", d + "/config.json", d + "/port"},
+    token_server_ = ChildProcess({"/usr/bin/python3", "-B", tools_dir + "/token_server.py", d + "/config.json", d + "/port"},
                                  d + "/server.log");
     int port = wait_for_port_file(token_server_, d + "/port", d + "/server.log", "token_server.py");
     token_realm_ = std::string(options_.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port) + "/token";

@@ -117,10 +117,10 @@ struct RegistryOptions {
     bool tls = false;          // HTTPS with test_pki()'s server certificate
     bool client_cert = false;  // (with tls) demand a client certificate signed by the CA
     // htpasswd basic auth for these users (user → password), bcrypt via `htpasswd -B`.
-    std::map<std::string, std::string> htpasswd;
+    std::map<std::string, std::string> htpasswd{};
     // Token auth through tools/token_server.py for these users (user → password).
-    std::map<std::string, std::string> token_users;
-    std::vector<std::string> token_admins;  // may push, pull and delete everything
+    std::map<std::string, std::string> token_users{};
+    std::vector<std::string> token_admins{};  // may push, pull and delete everything
     int token_expires_in = 300;
     bool fault_proxy = false;  // host() is tools/fault_proxy.py in front of the registry
 };
