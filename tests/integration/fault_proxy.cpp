@@ -11,8 +11,8 @@ namespace {
 const std::string proxy_script = KILN_SOURCE_DIR "/tests/integration/tools/fault_proxy.py";
 }
 
-FaultProxy::FaultProxy(const std::string& dir, const std::string& upstream, bool tls)
-    : dir_(dir), upstream_(upstream), tls_(tls) {
+FaultProxy::FaultProxy(const std::string& dir, const std::string& upstream, bool tls, bool client_cert)
+    : dir_(dir), upstream_(upstream), tls_(tls), client_cert_(client_cert) {
     mkdir_p(dir_);
     clear();
     start();
@@ -29,6 +29,11 @@ void FaultProxy::start() {
     if (tls_) {
         const TestPki& pki = test_pki();
         config["tls"] = {{"cert", pki.server_cert}, {"key", pki.server_key}, {"ca", pki.ca_cert}};
+        if (client_cert_) {
+            config["tls"]["client_ca"] = pki.ca_cert;
+            config["tls"]["client_cert"] = pki.client_cert;
+            config["tls"]["client_key"] = pki.client_key;
+        }
     }
     atomic_write(dir_ + "/config.json", config.dump());
     process_ = ChildProcess({"/usr/bin/python3", "-B", proxy_script, dir_ + "/config.json"}, dir_ + "/proxy.log");

@@ -89,7 +89,7 @@ RegistryServer::RegistryServer(RegistryOptions options) : options_(std::move(opt
     }
     if (options_.fault_proxy)
         proxy_ = std::make_unique<FaultProxy>(dir_.path() + "/proxy", "127.0.0.1:" + std::to_string(port_),
-                                              options_.tls);
+                                              options_.tls, options_.client_cert);
 }
 
 RegistryServer::~RegistryServer() {

@@ -72,7 +72,9 @@ struct ProxyRequest {
 // request, and that has uses left, acts on it. count < 0: forever.
 class FaultProxy {
 public:
-    FaultProxy(const std::string& dir, const std::string& upstream, bool tls);
+    // tls: HTTPS on both sides; client_cert: demand a client certificate like the registry,
+    // and show test_pki()'s upstream.
+    FaultProxy(const std::string& dir, const std::string& upstream, bool tls, bool client_cert);
     ~FaultProxy();
     FaultProxy(const FaultProxy&) = delete;
     FaultProxy& operator=(const FaultProxy&) = delete;
@@ -106,7 +108,7 @@ private:
     void start();
 
     std::string dir_, upstream_;
-    bool tls_;
+    bool tls_, client_cert_;
     int port_ = 0;
     int next_rule_id_ = 1;
     std::vector<std::string> rules_;
@@ -139,6 +141,7 @@ public:
     // The registry's own port (behind the proxy, if any).
     int registry_port() const { return port_; }
     bool tls() const { return options_.tls; }
+    const RegistryOptions& options() const { return options_; }
     const std::string& ca_cert() const { return test_pki().ca_cert; }
     // Writes CERTS_D/HOST/ca.crt (and client.cert, client.key when with_client_cert) the way
     // kiln and docker read certs.d; returns that directory.
@@ -181,9 +184,16 @@ private:
     std::unique_ptr<FaultProxy> proxy_;
 };
 
-// Pushes a one-layer image (busybox-static's /bin/busybox at /bin/busybox, /bin/sh a link)
-// to server as REPO:TAG with skopeo, not kiln. Uses the first token/htpasswd user as
-// credentials when the server has any. Returns the manifest digest ("sha256:...").
-std::string push_test_image(const RegistryServer& server, const std::string& repo_tag);
+// What push_test_image pushes, and as whom.
+struct TestImage {
+    std::string marker{};        // non-empty: the layer also holds /etc/kiln-test-marker with it
+    bool docker_format = false;  // Docker schema 2 media types instead of OCI
+    std::string user{};          // "" : the first token admin, else the first user, if any
+};
+
+// Pushes a one-layer image (busybox-static's /bin/busybox, /bin/sh a link to it) to server
+// as REPO:TAG with skopeo, not kiln (through the proxy, if any, and with the fixture's CA
+// and client certificate under TLS). Returns the manifest digest ("sha256:...").
+std::string push_test_image(const RegistryServer& server, const std::string& repo_tag, const TestImage& image = {});
 
 }  // namespace kiln::test

@@ -166,21 +166,33 @@ namespace {
 
 const std::string blob_data = "kiln fixture blob\n";
 
-// Uploads blob_data to REPO (POST for a session, then one PUT with the data); returns its
-// digest.
-std::string upload_blob(const std::string& url, const std::string& repo) {
-    std::string digest = "sha256:" + kiln::test::trimmed(run_command({"sha256sum"}, blob_data).out).substr(0, 64);
+std::string blob_digest() {
+    return "sha256:" + kiln::test::trimmed(run_command({"sha256sum"}, blob_data).out).substr(0, 64);
+}
+
+// Starts an upload to REPO (POST); returns the URL to PUT blob_data to, digest included.
+std::string start_upload(const std::string& url, const std::string& repo) {
     auto post = run_command({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %header{location}", "--max-time",
                              "20", "-X", "POST", url + "/v2/" + repo + "/blobs/uploads/"});
     REQUIRE(post.out.rfind("202 ", 0) == 0);
     std::string location = post.out.substr(4);
     if (location.rfind("http", 0) != 0) location = url + location;
-    location += (location.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + digest;
-    auto put = run_command({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "-X", "PUT",
-                            "-H", "Content-Type: application/octet-stream", "--data-binary", "@-", location},
-                           blob_data);
-    REQUIRE(put.out == "201");
-    return digest;
+    return location + (location.find('?') == std::string::npos ? "?" : "&") + "digest=" + blob_digest();
+}
+
+// `curl -X PUT` of blob_data to upload_url; returns the HTTP status.
+std::string put_blob(const std::string& upload_url) {
+    return run_command({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "-X", "PUT", "-H",
+                        "Content-Type: application/octet-stream", "--data-binary", "@-", upload_url},
+                       blob_data)
+        .out;
+}
+
+// Uploads blob_data to REPO (POST for a session, then one PUT with the data); returns its
+// digest.
+std::string upload_blob(const std::string& url, const std::string& repo) {
+    REQUIRE(put_blob(start_upload(url, repo)) == "201");
+    return blob_digest();
 }
 
 }  // namespace
@@ -235,4 +247,66 @@ TEST_CASE("the fault proxy works in front of a TLS registry", "[registry][fixtur
     reg.proxy().fail(429, "^/v2/$", 1, "", "1");
     CHECK(http_status(reg.url() + "/v2/", {"--cacert", reg.ca_cert()}) == "429");
     CHECK(http_status(reg.url() + "/v2/", {"--cacert", reg.ca_cert()}) == "200");
+}
+
+TEST_CASE("push_test_image pushes with skopeo and returns the manifest digest", "[registry][fixture]") {
+    REQUIRE_REGISTRY();
+    if (!kiln::path_exists("/usr/bin/skopeo")) {
+        WARN("skipped: skopeo is not installed (scripts/setup installs it)");
+        return;
+    }
+    auto manifest_digest = [](const std::string& url, std::vector<std::string> args) {
+        std::vector<std::string> argv = {"curl", "-s", "-o", "/dev/null", "-w", "%header{docker-content-digest}",
+                                         "--max-time", "20", "-I", "-H",
+                                         "Accept: application/vnd.oci.image.manifest.v1+json"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        argv.push_back(url);
+        return run_command(argv).out;
+    };
+    SECTION("plain HTTP, OCI, and a second image that differs") {
+        RegistryServer reg;
+        std::string digest = push_test_image(reg, "lib/busybox:1");
+        CHECK(digest.rfind("sha256:", 0) == 0);
+        CHECK(manifest_digest(reg.url() + "/v2/lib/busybox/manifests/1", {}) == digest);
+        CHECK(push_test_image(reg, "lib/busybox:1") == digest);  // deterministic
+        CHECK(push_test_image(reg, "lib/busybox:2", {.marker = "two"}) != digest);
+    }
+    SECTION("token auth, as the user, into its own namespace") {
+        RegistryServer reg({.token_users = {{"alice", "pw-a"}}});
+        std::string digest = push_test_image(reg, "alice/app:v1", {.docker_format = true});
+        CHECK(digest.rfind("sha256:", 0) == 0);
+        bool pushed_with_a_token = false;
+        for (const auto& t : reg.token_log())
+            for (const auto& g : t.granted) pushed_with_a_token |= g.find("alice/app:") != std::string::npos &&
+                                                                   g.find("push") != std::string::npos;
+        CHECK(pushed_with_a_token);
+        CHECK_THROWS(push_test_image(reg, "bob/app:v1"));  // alice may not push there
+    }
+    SECTION("TLS with a client certificate, through the fault proxy") {
+        RegistryServer reg({.tls = true, .client_cert = true, .fault_proxy = true});
+        CHECK(http_status(reg.url() + "/v2/", {"--cacert", reg.ca_cert()}) == "000");  // the proxy wants one too
+        std::string digest = push_test_image(reg, "x/y:z");
+        bool blob_uploaded = false;
+        for (const auto& r : reg.proxy().log()) blob_uploaded |= r.method == "PUT" && r.path.find("/blobs/uploads/") != std::string::npos;
+        CHECK(blob_uploaded);
+        CHECK(digest.rfind("sha256:", 0) == 0);
+    }
+}
+
+TEST_CASE("the fault proxy slows a body without changing it and cuts an upload short", "[registry][fixture]") {
+    REQUIRE_REGISTRY();
+    RegistryServer reg({.fault_proxy = true});
+    std::string digest = upload_blob(reg.url(), "lib/s");
+    reg.proxy().slow("/blobs/sha256:", 5, 4, 1);
+    CHECK(run_command({"curl", "-s", "--max-time", "20", reg.url() + "/v2/lib/s/blobs/" + digest}).out == blob_data);
+
+    reg.proxy().drop(FaultProxy::Direction::request, 3, "/blobs/uploads/.", 1, "PUT");
+    CHECK(put_blob(start_upload(reg.url(), "lib/s")) == "000");
+    auto log = reg.proxy().log();
+    REQUIRE(log.size() == 5);
+    CHECK(log[2].action == "slow");
+    CHECK(log[2].response_bytes == static_cast<long long>(blob_data.size()));
+    CHECK(log[4].action == "drop-request");
+    CHECK(log[4].request_bytes == 3);
+    CHECK(log[4].status == 0);
 }

@@ -5,7 +5,8 @@ Usage: fault_proxy.py CONFIG.json
 
 CONFIG: {"upstream": "127.0.0.1:PORT", "rules": RULES.json, "log": JSONL file,
 "port_file": file to write the port to, "tls": {"cert", "key", "ca"} (optional: serve
-HTTPS with cert/key and reach the upstream over HTTPS trusting ca)}.
+HTTPS with cert/key and reach the upstream over HTTPS trusting ca; with "client_ca",
+"client_cert", "client_key" also demand a client certificate and show one upstream)}.
 
 RULES.json (re-read on every request, so tests change it at run time) is a list of
 {"id", "action", "path" (regex searched in the path), "method" ("" = any), "count" (uses,
@@ -42,6 +43,8 @@ MAX_BODY = 1 << 31  # the proxy buffers request bodies; tests push at most a few
 UPSTREAM_TLS = None
 if "tls" in CONFIG:
     UPSTREAM_TLS = ssl.create_default_context(cafile=CONFIG["tls"]["ca"])
+    if CONFIG["tls"].get("client_cert"):
+        UPSTREAM_TLS.load_cert_chain(CONFIG["tls"]["client_cert"], CONFIG["tls"]["client_key"])
 
 
 def pick_rule(method, path):
