@@ -282,6 +282,12 @@ TEST_CASE("push_test_image pushes with skopeo and returns the manifest digest", 
         CHECK(pushed_with_a_token);
         CHECK_THROWS(push_test_image(reg, "bob/app:v1"));  // alice may not push there
     }
+    SECTION("token auth over TLS (an HTTPS realm), as an admin, anywhere") {
+        RegistryServer reg({.tls = true, .token_users = {{"alice", "pw-a"}, {"root", "pw-r"}}, .token_admins = {"root"}});
+        CHECK(reg.token_realm().rfind("https://127.0.0.1:", 0) == 0);
+        CHECK(push_test_image(reg, "library/busybox:latest").rfind("sha256:", 0) == 0);
+        CHECK(reg.token_log().back().account == "root");
+    }
     SECTION("TLS with a client certificate, through the fault proxy") {
         RegistryServer reg({.tls = true, .client_cert = true, .fault_proxy = true});
         CHECK(http_status(reg.url() + "/v2/", {"--cacert", reg.ca_cert()}) == "000");  // the proxy wants one too
