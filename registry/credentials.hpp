@@ -7,7 +7,14 @@ namespace kiln::registry {
 struct Credential {
     std::string username;
     std::string secret;  // a password or an identity token; never printed
+    // secret is an identity token (config.json `identitytoken`, or a helper's "<token>"
+    // user): it is a refresh token for the OAuth2 flow, not a password.
+    bool identity_token = false;
 };
+
+// The key Docker files a registry's credentials under: "https://index.docker.io/v1/" for
+// docker.io (and its aliases), else the host[:port] itself.
+std::string credential_key(const std::string& domain);
 
 // The docker CLI's config.json (DIR/config.json; DIR from --config, else DOCKER_CONFIG, else
 // ~/.docker): `auths` with base64 `auth`, `credsStore`, `credHelpers`, and the
