@@ -3,6 +3,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
@@ -114,6 +116,13 @@ std::string credential_key(const std::string& domain) {
     return is_docker_hub(domain) ? kDockerHubKey : domain;
 }
 
+std::string login_domain(const std::string& server) {
+    std::string host = key_hostname(server);
+    std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (host.empty() || is_docker_hub(host)) return "docker.io";
+    return host;
+}
+
 CredentialStore::CredentialStore(std::string config_dir)
     : dir_(config_dir.empty() ? default_dir() : std::move(config_dir)) {}
 
@@ -151,6 +160,10 @@ void CredentialStore::store(const std::string& domain, const Credential& credent
         auths[key] = entry;
     }
     file.save(dir_);
+}
+
+bool CredentialStore::stores_in_file(const std::string& domain) {
+    return !ConfigFile(dir_).helper_for(credential_key(domain));
 }
 
 bool CredentialStore::erase(const std::string& domain) {

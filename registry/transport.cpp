@@ -81,6 +81,11 @@ std::string Transport::token_key() const {
     return key;
 }
 
+std::optional<Credential> Transport::credential() {
+    if (override_) return override_;
+    return state_.credential_for(endpoint_.host);
+}
+
 std::optional<std::string> Transport::authorization(bool refresh) {
     std::optional<auth::Challenge> challenge;
     {
@@ -89,7 +94,7 @@ std::optional<std::string> Transport::authorization(bool refresh) {
     }
     if (!challenge) return std::nullopt;
     if (challenge->scheme == "basic") {
-        auto credential = state_.credential_for(endpoint_.host);
+        auto credential = this->credential();
         if (!credential) return std::nullopt;
         return auth::basic_authorization(*credential);
     }
@@ -108,7 +113,7 @@ std::optional<std::string> Transport::authorization(bool refresh) {
         std::lock_guard lock(scopes_mutex_);
         request.scopes = scopes_;
     }
-    request.credential = state_.credential_for(endpoint_.host);
+    request.credential = credential();
     request.tls = endpoint_.tls;
     auth::Token token = auth::fetch_token(state_.client, request);
     std::lock_guard lock(state_.mutex);

@@ -43,6 +43,9 @@ public:
     const Endpoint& endpoint() const { return endpoint_; }
     // The URL of an API path ("/v2/library/busybox/manifests/latest") on this endpoint.
     std::string url(const std::string& api_path) const;
+    // Uses this credential instead of the stored one (login checks a credential before it is
+    // stored).
+    void use_credential(Credential credential) { override_ = std::move(credential); }
     // Widens the token scopes (a mount needs pull on the source repository too).
     void add_scopes(const std::vector<std::string>& scopes);
 
@@ -70,11 +73,13 @@ private:
     void learn_challenge(const http::Response& r);
     void show_warnings(const http::Response& r);
     std::string base() const;
+    std::optional<Credential> credential();
 
     Session::State& state_;
     Endpoint endpoint_;
     mutable std::mutex scopes_mutex_;
     std::vector<std::string> scopes_;
+    std::optional<Credential> override_;
 };
 
 // The registry's JSON error body as "CODE: message" (first error), or "" when there is none.

@@ -167,3 +167,11 @@ TEST_CASE("a helper that is not installed is a clear error", "[registry][credent
     CredentialStore store(dir.path());
     CHECK_THROWS_WITH(store.get("r.example"), Catch::Contains("docker-credential-kiln-no-such-helper not found"));
 }
+
+TEST_CASE("login SERVER names are read as the docker CLI reads them", "[registry][credentials]") {
+    CHECK(login_domain("") == "docker.io");
+    CHECK(login_domain("https://index.docker.io/v1/") == "docker.io");
+    CHECK(login_domain("index.docker.io") == "docker.io");
+    CHECK(login_domain("https://Reg.Example:5000/v1/") == "reg.example:5000");
+    CHECK(login_domain("localhost:5000") == "localhost:5000");
+}

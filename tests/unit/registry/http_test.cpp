@@ -42,3 +42,14 @@ TEST_CASE("base64 as Basic auth and config.json write it", "[registry][http]") {
     CHECK_FALSE(base64_decode("not base64!").has_value());
     CHECK_FALSE(base64_decode("Y=Q=").has_value());
 }
+
+#include "registry/search.hpp"
+
+TEST_CASE("a search term picks its registry as docker search does", "[registry][search]") {
+    using P = std::pair<std::string, std::string>;
+    CHECK(split_search_term("busybox") == P{"docker.io", "busybox"});
+    CHECK(split_search_term("library/busybox") == P{"docker.io", "library/busybox"});
+    CHECK(split_search_term("127.0.0.1:5000/app") == P{"127.0.0.1:5000", "app"});
+    CHECK(split_search_term("localhost/team/app") == P{"localhost", "team/app"});
+    CHECK(split_search_term("reg.example/") == P{"reg.example", ""});
+}
