@@ -37,6 +37,16 @@ struct RunOptions {
     std::vector<std::string> labels;             // -l K=V
     std::string stop_signal;                     // --stop-signal ("" : the image's, or SIGTERM)
     std::optional<int> stop_timeout;             // --stop-timeout
+    std::vector<std::string> env_files;          // --env-file, read before -e
+    std::string cidfile;                         // --cidfile
+    std::vector<std::string> cap_add, cap_drop;  // --cap-add, --cap-drop
+    bool read_only = false;                      // --read-only
+    std::vector<std::string> tmpfs;              // --tmpfs PATH[:OPTIONS]
+    std::string shm_size;                        // --shm-size ("" : 64m)
+    std::vector<std::string> ulimits;            // --ulimit TYPE=SOFT[:HARD]
+    std::vector<std::string> devices;            // --device HOST[:CONTAINER[:PERMS]]
+    bool init = false;                           // --init
+    std::string restart;                         // --restart ("" : no)
 };
 
 struct RunResult {
@@ -57,6 +67,11 @@ void apply_env_flags(std::vector<std::string>& env, const std::vector<std::strin
 // (a Docker profile, compiled here), seccomp=builtin (the default), no-new-privileges[=true]
 // (always on in kiln). Throws kiln::Error for anything else, before anything is created.
 void apply_security_opts(const std::vector<std::string>& opts, runtime::ContainerSpec& spec);
+
+// The confinement of every process of the container (its init and its execs): the
+// --security-opt values, --cap-add/--cap-drop (with the seccomp program for that set) and
+// --ulimit, as recorded in c.
+void apply_process_settings(const runtime::ContainerConfig& c, runtime::ContainerSpec& spec);
 
 // What `kiln create` records for options: the image's config merged with the flags, as
 // Docker does. Checks every flag; creates nothing.

@@ -19,6 +19,32 @@ constexpr const char* zero_time = "0001-01-01T00:00:00Z";
 
 std::string time_or_zero(std::int64_t ns) { return ns ? runtime::rfc3339_nano(ns) : zero_time; }
 
+// HostConfig's keys for the settings of `run`'s flags, in Docker's shapes (null where
+// Docker has null for "not given").
+void add_host_settings(const runtime::ContainerConfig& c, TemplateValue& host) {
+    auto list_or_null = [](const std::vector<std::string>& l) { return l.empty() ? TemplateValue() : TemplateValue(l); };
+    host["CapAdd"] = list_or_null(c.cap_add);
+    host["CapDrop"] = list_or_null(c.cap_drop);
+    host["ReadonlyRootfs"] = c.readonly_rootfs;
+    if (c.tmpfs.empty()) {
+        host["Tmpfs"] = TemplateValue();
+    } else {
+        TemplateValue tmpfs = TemplateValue::object();
+        for (const auto& [path, options] : c.tmpfs) tmpfs[path] = options;
+        host["Tmpfs"] = tmpfs;
+    }
+    host["ShmSize"] = c.shm_size;
+    TemplateValue ulimits = TemplateValue::array();
+    for (const auto& u : c.ulimits) ulimits.push_back({{"Name", u.name}, {"Hard", u.hard}, {"Soft", u.soft}});
+    host["Ulimits"] = c.ulimits.empty() ? TemplateValue() : ulimits;
+    TemplateValue devices = TemplateValue::array();
+    for (const auto& d : c.devices)
+        devices.push_back({{"PathOnHost", d.host}, {"PathInContainer", d.container}, {"CgroupPermissions", d.permissions}});
+    host["Devices"] = devices;
+    host["Init"] = c.init ? TemplateValue(true) : TemplateValue();
+    host["RestartPolicy"] = {{"Name", c.restart.name}, {"MaximumRetryCount", c.restart.max_retries}};
+}
+
 TemplateValue inspect_json(runtime::ContainerRecords& records, const runtime::ContainerRow& row) {
     auto c = records.config(row);
     const bool running = row.state == "running";
@@ -68,7 +94,8 @@ TemplateValue inspect_json(runtime::ContainerRecords& records, const runtime::Co
                        {"NanoCpus", static_cast<std::int64_t>(c.cpus * 1e9)},
                        {"PidsLimit", c.pids_limit ? TemplateValue(c.pids_limit) : TemplateValue()},
                        {"SecurityOpt", c.security_opts.empty() ? TemplateValue() : TemplateValue(c.security_opts)},
-                       {"Privileged", false}};
+                       {"Privileged", c.privileged}};
+    add_host_settings(c, v["HostConfig"]);
     v["Mounts"] = mounts;
     v["Config"] = {{"Hostname", c.hostname},
                    {"User", c.user},

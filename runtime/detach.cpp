@@ -66,12 +66,23 @@ void write_text(int fd, std::string_view text) {
 
 }  // namespace
 
-std::string default_monitor_binary() {
+std::string kiln_binary() {
     char self[PATH_MAX];
     ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) throw_errno("readlink /proc/self/exe");
-    std::string path(self, static_cast<std::size_t>(n));
+    return std::string(self, static_cast<std::size_t>(n));
+}
+
+std::string default_monitor_binary() {
+    std::string path = kiln_binary();
     return path.substr(0, path.rfind('/') + 1) + "kiln-monitor";
+}
+
+std::string default_init_binary() {
+    std::string path = kiln_binary();
+    path = path.substr(0, path.rfind('/') + 1) + "kiln-init";
+    if (::access(path.c_str(), X_OK) != 0) throw_errno("kiln-init (for --init) at " + path);
+    return path;
 }
 
 DetachedStart start_detached(const ContainerSpec& spec, const DetachPaths& paths) {

@@ -25,7 +25,11 @@ struct DetachedStart {
 // log). Throws kiln::Error with the container's setup error when it cannot start.
 DetachedStart start_detached(const ContainerSpec& spec, const DetachPaths& paths);
 
+// The running kiln binary (/proc/self/exe).
+std::string kiln_binary();
 // kiln-monitor beside the running kiln binary.
 std::string default_monitor_binary();
+// kiln-init (docker run --init) beside the running kiln binary.
+std::string default_init_binary();
 
 }  // namespace kiln::runtime
