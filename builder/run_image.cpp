@@ -287,6 +287,53 @@ runtime::ContainerSpec container_spec(image::Store& store, const runtime::Contai
     return spec;
 }
 
+namespace {
+
+std::string restart_count_file(const runtime::ContainerPaths& paths) { return paths.dir + "/restart_count"; }
+
+runtime::DetachPaths detach_paths(image::Store& store, const runtime::ContainerConfig& c,
+                                  const runtime::ContainerPaths& paths, int restarts, std::int64_t delay_ms) {
+    runtime::DetachPaths d{runtime::default_monitor_binary(), paths.log, paths.exit, {}};
+    if (c.restart.name != "no")
+        d.restart = {c.restart, restarts, delay_ms, runtime::kiln_binary(), store.root(), c.id};
+    return d;
+}
+
+}  // namespace
+
+int restart_count(image::Store& store, const std::string& id) {
+    try {
+        return std::stoi(read_file(restart_count_file(runtime::ContainerRecords(store).paths(id))));
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
+void restart_from_monitor(image::Store& store, const std::string& id, int restarts, std::int64_t delay_ms,
+                          int lock_fd) {
+    runtime::ContainerRecords records(store);
+    auto row = store.db().container_get(id);
+    if (!row || path_exists(runtime::no_restart_marker(id))) {
+        runtime::RuntimeDir gone(id, lock_fd);  // removed (and let go) on return
+        return;
+    }
+    auto config = records.config(*row);
+    auto paths = records.paths(id);
+    atomic_write(restart_count_file(paths), std::to_string(restarts));
+    try {
+        auto spec = container_spec(store, config);
+        spec.runtime_dir_lock = lock_fd;
+        ::unlink(paths.exit.c_str());
+        int failure = runtime::restart_in_place(spec, detach_paths(store, config, paths, restarts, delay_ms), [&](pid_t pid) {
+            records.mark_running(id, pid);
+            ::unlink(runtime::restarting_marker(id).c_str());
+        });
+        records.mark_exited(id, failure, "the command could not be executed");
+    } catch (const Error& e) {
+        records.mark_exited(id, 125, e.what());
+    }
+}
+
 int start_detached(image::Store& store, const std::string& id) {
     runtime::ContainerRecords records(store);
     auto row = records.resolve(id);
@@ -298,7 +345,8 @@ int start_detached(image::Store& store, const std::string& id) {
     spec.stdin_fd = -1;
     auto paths = records.paths(row.id);
     ::unlink(paths.exit.c_str());
-    auto started = runtime::start_detached(spec, {runtime::default_monitor_binary(), paths.log, paths.exit});
+    ::unlink(restart_count_file(paths).c_str());  // a start by hand counts from 0 again
+    auto started = runtime::start_detached(spec, detach_paths(store, config, paths, 0, 0));
     if (started.exec_failure) {
         records.mark_exited(row.id, started.exec_failure, "the command could not be executed");
         return started.exec_failure;
@@ -310,6 +358,9 @@ int start_detached(image::Store& store, const std::string& id) {
 RunResult run_image(image::Store& store, const RunOptions& options) {
     runtime::CidFile cidfile(options.cidfile);
     auto config = container_config(store, options);
+    // The policy is the monitor's to apply, and a foreground run has none.
+    if (!options.detach && config.restart.name != "no")
+        throw Error("kiln applies --restart to detached containers only: add -d (or use create and start)");
     runtime::ContainerRecords records(store);
     records.list();  // removes the --rm containers of kiln processes killed meanwhile
     auto row = records.create_for_run(config);

@@ -88,6 +88,15 @@ runtime::ContainerSpec container_spec(image::Store& store, const runtime::Contai
 // 126/127 when its command cannot be executed. Throws kiln::Error if it already runs.
 int start_detached(image::Store& store, const std::string& id);
 
+// `kiln container-restart`, which a detached container's monitor runs in its own place
+// when the restart policy says so (runtime/detach.hpp): records the count, starts the
+// container again over the runtime dir the monitor held (lock_fd) and execs the next
+// monitor. Records the container exited when it cannot start; does nothing after a stop.
+void restart_from_monitor(image::Store& store, const std::string& id, int restarts, std::int64_t delay_ms, int lock_fd);
+
+// Docker's RestartCount: restarts by the policy since the last start by hand.
+int restart_count(image::Store& store, const std::string& id);
+
 // `kiln run`: creates the container, then with -d starts it detached, otherwise runs it
 // in the foreground and keeps it, exited, unless --rm (Docker's rules for the status:
 // 126 not executable, 127 not found, 128+N killed by signal N). Throws kiln::Error when

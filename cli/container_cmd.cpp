@@ -97,6 +97,23 @@ void register_container_commands(CLI::App& app, const GlobalOptions& global, int
         std::cout << builder::create_container(store, options) << std::endl;
     });
 
+    // Run by a detached container's monitor to apply --restart; not for people.
+    struct Restart {
+        std::string id;
+        int restarts = 0, lock_fd = -1;
+        std::int64_t delay_ms = 0;
+    };
+    auto r = std::make_shared<Restart>();
+    auto* restart = app.add_subcommand("container-restart", "")->group("");
+    restart->add_option("ID", r->id)->required();
+    restart->add_option("COUNT", r->restarts)->required();
+    restart->add_option("DELAY", r->delay_ms)->required();
+    restart->add_option("LOCKFD", r->lock_fd)->required();
+    restart->callback([r, &global] {
+        image::Store store(global.root);
+        builder::restart_from_monitor(store, r->id, r->restarts, r->delay_ms, r->lock_fd);
+    });
+
     auto names = std::make_shared<std::vector<std::string>>();
     auto* start = app.add_subcommand("start", "Start one or more stopped containers");
     start->add_option("CONTAINER", *names, "Containers")->required();

@@ -2,10 +2,12 @@
 // containers first (image inspect joins that dispatch in cli/inspect_cmd.cpp).
 #include <iostream>
 
+#include "builder/run_image.hpp"
 #include "cli/commands.hpp"
 #include "image/store.hpp"
 #include "runtime/container_records.hpp"
 #include "runtime/container_status.hpp"
+#include "runtime/restart_policy.hpp"
 #include "runtime/monitor/json_log.hpp"
 #include "util/error.hpp"
 #include "util/go_template.hpp"
@@ -45,21 +47,22 @@ void add_host_settings(const runtime::ContainerConfig& c, TemplateValue& host) {
     host["RestartPolicy"] = {{"Name", c.restart.name}, {"MaximumRetryCount", c.restart.max_retries}};
 }
 
-TemplateValue inspect_json(runtime::ContainerRecords& records, const runtime::ContainerRow& row) {
+TemplateValue inspect_json(image::Store& store, runtime::ContainerRecords& records, const runtime::ContainerRow& row) {
     auto c = records.config(row);
     const bool running = row.state == "running";
+    const auto restarting = running ? runtime::container_restarting(row.id) : std::nullopt;
     TemplateValue state;
     state["Status"] = runtime::docker_state(row);
     state["Running"] = running;
     state["Paused"] = false;
-    state["Restarting"] = false;
+    state["Restarting"] = restarting.has_value();
     state["OOMKilled"] = false;
     state["Dead"] = false;
-    state["Pid"] = running ? row.pid : 0;
-    state["ExitCode"] = row.exit_code;
+    state["Pid"] = running && !restarting ? row.pid : 0;
+    state["ExitCode"] = restarting ? restarting->exit_code : row.exit_code;
     state["Error"] = row.error;
     state["StartedAt"] = time_or_zero(row.started_ns);
-    state["FinishedAt"] = time_or_zero(row.finished_ns);
+    state["FinishedAt"] = time_or_zero(restarting ? restarting->finished_ns : row.finished_ns);
 
     TemplateValue binds = TemplateValue::array(), mounts = TemplateValue::array();
     for (const auto& b : c.binds) {
@@ -83,7 +86,7 @@ TemplateValue inspect_json(runtime::ContainerRecords& records, const runtime::Co
     v["HostsPath"] = "";
     v["LogPath"] = paths.log;
     v["Name"] = "/" + row.name;
-    v["RestartCount"] = 0;
+    v["RestartCount"] = builder::restart_count(store, row.id);
     v["Driver"] = "overlay2";
     v["Platform"] = "linux";
     v["HostConfig"] = {{"Binds", binds},
@@ -133,7 +136,7 @@ void add_inspect(CLI::App* cmd, const GlobalOptions& global, int& exit_code) {
         TemplateValue all = TemplateValue::array();
         for (const auto& name : f->names) {
             try {
-                auto value = inspect_json(records, records.resolve(name));
+                auto value = inspect_json(store, records, records.resolve(name));
                 if (tmpl)
                     std::cout << tmpl->execute(value) << "\n";
                 else
@@ -159,7 +162,7 @@ void register_container_inspect_commands(CLI::App& app, const GlobalOptions& glo
 std::optional<TemplateValue> inspect_container_named(image::Store& store, const std::string& name) {
     runtime::ContainerRecords records(store);
     try {
-        return inspect_json(records, records.resolve(name));
+        return inspect_json(store, records, records.resolve(name));
     } catch (const Error&) {
         return std::nullopt;  // no such container (or an ambiguous prefix): try the next kind
     }

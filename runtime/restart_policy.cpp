@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdlib>
 
 #include "runtime/runtime_dir.hpp"
 #include "util/error.hpp"
@@ -41,6 +42,18 @@ void forbid_restart(const std::string& id) {
     // Gone meanwhile: the container has stopped for good already.
 }
 
-bool container_restarting(const std::string& id) { return path_exists(restarting_marker(id)); }
+std::optional<RestartWait> container_restarting(const std::string& id) {
+    std::string text;
+    try {
+        text = read_file(restarting_marker(id));
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+    RestartWait wait;
+    char* end = nullptr;
+    wait.exit_code = static_cast<int>(std::strtol(text.c_str(), &end, 10));
+    wait.finished_ns = std::strtoll(end, nullptr, 10);
+    return wait;
+}
 
 }  // namespace kiln::runtime

@@ -1,6 +1,8 @@
 #pragma once
 // `--restart no|always|unless-stopped|on-failure[:N]`, parsed and checked as the docker
 // CLI and daemon do. runtime/monitor/restart_rules.hpp applies it.
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "runtime/host_settings.hpp"
@@ -20,7 +22,12 @@ std::string restarting_marker(const std::string& container_id);
 
 // Writes the no-restart marker (nothing if the container does not run).
 void forbid_restart(const std::string& container_id);
-// Whether the container's monitor is waiting to restart it.
-bool container_restarting(const std::string& container_id);
+// While the container's monitor waits to restart it: the exit code and time (unix ns)
+// of the run that ended, which the marker holds.
+struct RestartWait {
+    int exit_code = 0;
+    std::int64_t finished_ns = 0;
+};
+std::optional<RestartWait> container_restarting(const std::string& container_id);
 
 }  // namespace kiln::runtime
