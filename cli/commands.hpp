@@ -54,5 +54,6 @@ void register_container_inspect_commands(CLI::App& app, const GlobalOptions& glo
 std::optional<TemplateValue> inspect_container_named(image::Store& store, const std::string& name);
 void register_inspect_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_cache_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_push_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 
 }  // namespace kiln::cli
