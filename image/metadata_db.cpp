@@ -186,8 +186,8 @@ constexpr AddedColumn kSchemaV5[] = {
 
 // Blob sources: which repositories of which registry are known to hold a blob (a push
 // wrote it there, a pull read it from there), so a push to another repository of the same
-// registry can mount it instead of uploading it. Idempotent on its own, whatever version
-// number it ends up under.
+// registry can mount it instead of uploading it. Version 7 (6 is repo_digests); idempotent
+// on its own, so the two steps can be ordered either way.
 constexpr const char* kSchemaBlobSources = R"sql(
 CREATE TABLE IF NOT EXISTS blob_sources(
     digest     TEXT NOT NULL,
@@ -292,7 +292,7 @@ void MetadataDb::migrate() {
             if (!present)
                 exec(std::string("ALTER TABLE ") + column.table + " ADD COLUMN " + column.name + " " + column.definition);
         }
-    if (version < 6) exec(kSchemaBlobSources);
+    if (version < 7) exec(kSchemaBlobSources);
     exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
     tx.commit();
 }

@@ -88,7 +88,7 @@ struct ContainerRow {
 // apart by SQLite's own locking. All SQL of kiln lives in metadata_db.cpp.
 class MetadataDb {
 public:
-    static constexpr int kSchemaVersion = 6;
+    static constexpr int kSchemaVersion = 7;
 
     explicit MetadataDb(const std::string& path);
     ~MetadataDb();

@@ -284,11 +284,15 @@ PushResult execute_push(image::Store& store, PushTarget& target, const PushPlan&
     return result;
 }
 
-PushResult push_image(Session& session, image::Store& store, const image::Reference& ref, const PushOptions& options) {
-    PushPlan plan = plan_push(store, ref, options);
+PushResult push_planned(Session& session, image::Store& store, const image::Reference& ref, const PushPlan& plan,
+                        const PushOptions& options) {
     Repository repo(session, ref, Access::PullPush);
     RepositoryTarget target(repo);
     return execute_push(store, target, plan, options);
+}
+
+PushResult push_image(Session& session, image::Store& store, const image::Reference& ref, const PushOptions& options) {
+    return push_planned(session, store, ref, plan_push(store, ref, options), options);
 }
 
 }  // namespace kiln::registry

@@ -104,7 +104,10 @@ PushPlan plan_push(image::Store& store, const image::Reference& ref, const PushO
 // registry and the blob.
 PushResult execute_push(image::Store& store, PushTarget& target, const PushPlan& plan, const PushOptions& options);
 
-// plan_push + execute_push against ref's repository on its registry.
+// execute_push against ref's repository on its registry.
+PushResult push_planned(Session& session, image::Store& store, const image::Reference& ref, const PushPlan& plan,
+                        const PushOptions& options);
+// plan_push + push_planned.
 PushResult push_image(Session& session, image::Store& store, const image::Reference& ref, const PushOptions& options);
 
 // The tags of ref's repository in the store, for `push --all-tags` (full references, sorted).

@@ -30,12 +30,12 @@ TEST_CASE("blob sources are kept per registry, without the repository asking, at
     record_blob_sources(store, "localhost:5000", "x", {});  // nothing to record
 }
 
-TEST_CASE("metadata db adds the blob_sources table to a version 5 store", "[store][db]") {
+TEST_CASE("metadata db adds the blob_sources table to a version 6 store", "[store][db]") {
     kiln::TempDir dir("/tmp", "kiln-db-test-");
     const std::string path = dir.path() + "/kiln.db";
     {
         kiln::image::MetadataDb db(path);
-        db.exec("DROP TABLE blob_sources; PRAGMA user_version=5");
+        db.exec("DROP TABLE blob_sources; PRAGMA user_version=6");
     }
     kiln::image::MetadataDb db(path);
     CHECK(db.schema_version() == kiln::image::MetadataDb::kSchemaVersion);
