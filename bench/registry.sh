@@ -14,6 +14,7 @@
 # Usage (root): bench/registry.sh      Env: RUNS, BIG_MB, WORK (/tmp/kiln-bench-registry), KILN
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 REPO=$(pwd)
 RUNS=${RUNS:-5}
 BIG_MB=${BIG_MB:-512}
@@ -41,13 +42,6 @@ STORE=$WORK/store
 kiln() { "$KILN" --root "$STORE" "$@"; }
 PODMAN="$REPO/tests/integration/tools/podman-private $WORK/podman"
 export PODMAN_DRIVER=${PODMAN_DRIVER:-overlay}
-median() {
-  python3 - "$1" <<'EOPY'
-import json, statistics, sys
-t = json.load(open(sys.argv[1]))["results"][0]["times"]
-print(f"{statistics.median(t):.3f}")
-EOPY
-}
 declare -A M
 bench() {  # bench LABEL PREPARE COMMAND → prints and records the median in seconds
   local label=$1 prepare="$2 && sync" cmd=$3 json=$WORK/results/$1.json
@@ -62,13 +56,7 @@ ratio() {  # ratio KILN SKOPEO → "skopeo/kiln = N.NN×" (above 1: kiln is fast
 }
 
 # ------------------------------------------------------------------------ the image
-if [ ! -f "$WORK/ctx/Dockerfile" ]; then
-  log "generating the context ($BIG_MB MiB incompressible + 5,000 files)"
-  bash "$SHARED_BENCH/dockerfiles/copytree/gen-context.sh" "$WORK/ctx" >/dev/null
-  rm -f "$WORK/ctx/big.bin"
-  { openssl enc -aes-256-ctr -nosalt -pass pass:kiln -in /dev/zero 2>/dev/null || true; } | head -c "$((BIG_MB << 20))" > "$WORK/ctx/big.bin"
-  printf 'FROM localhost/busybox:latest\nCOPY big.bin /big.bin\nCOPY tree /app/tree\n' > "$WORK/ctx/Dockerfile"
-fi
+big_image_context "$WORK/ctx" "$BIG_MB" "$SHARED_BENCH"
 if ! kiln images | grep -q registry-bench; then
   scripts/make-busybox-rootfs "$WORK/busybox.tar" >/dev/null
   kiln import "$WORK/busybox.tar" localhost/busybox:latest >/dev/null
