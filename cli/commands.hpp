@@ -56,5 +56,6 @@ void register_inspect_commands(CLI::App& app, const GlobalOptions& global, int& 
 void register_cache_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 // login, logout, search.
 void register_registry_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_push_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 
 }  // namespace kiln::cli
