@@ -80,7 +80,7 @@ TEST_CASE("restart always brings a container back after it exits, and stop ends 
     CHECK(kiln({"rm", "phoenix"}).exit_code == 0);
 }
 
-TEST_CASE("stop during a restart's backoff ends it; rm -f of a restarting container leaves nothing", "[lifecycle]") {
+TEST_CASE("stop during a restart's backoff ends it, rm -f of a restarting container leaves nothing", "[lifecycle]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;
     kiln::test::import_base(kiln);

@@ -48,7 +48,7 @@ std::string own_status(const std::string& key) {
 
 }  // namespace
 
-TEST_CASE("run --env-file reads docker's format; -e wins over it; a bad line names file:line", "[lifecycle]") {
+TEST_CASE("run --env-file reads docker's format, -e wins over it, a bad line names file:line", "[lifecycle]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;
     kiln::test::import_base(kiln);
@@ -140,7 +140,7 @@ TEST_CASE("run --tmpfs mounts with Docker's defaults and the options given", "[l
     CHECK(inspect_created(kiln, {"--tmpfs", "/run:size=1m"}, "{{json .HostConfig.Tmpfs}}") == "{\"/run\":\"size=1m\"}");
 }
 
-TEST_CASE("run --shm-size sets /dev/shm's size; 64m by default as in Docker", "[lifecycle]") {
+TEST_CASE("run --shm-size sets /dev/shm's size, 64m by default as in Docker", "[lifecycle]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;
     kiln::test::import_base(kiln);
@@ -154,7 +154,7 @@ TEST_CASE("run --shm-size sets /dev/shm's size; 64m by default as in Docker", "[
     CHECK(inspect_created(kiln, {"--shm-size", "8m"}, "{{.HostConfig.ShmSize}}") == "8388608");
 }
 
-TEST_CASE("run --ulimit sets the container's limits, for exec too; above kiln's own hard limit is an error", "[lifecycle]") {
+TEST_CASE("run --ulimit sets the container's limits, for exec too, above kiln's own hard limit is an error", "[lifecycle]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;
     kiln::test::import_base(kiln);
@@ -183,7 +183,7 @@ TEST_CASE("run --ulimit sets the container's limits, for exec too; above kiln's 
     CHECK(kiln({"rm", "-f", "limited"}).exit_code == 0);
 }
 
-TEST_CASE("run --device makes a host device usable in the container with its permissions; others stay refused",
+TEST_CASE("run --device makes a host device usable in the container with its permissions, others stay refused",
           "[lifecycle]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;

@@ -329,7 +329,7 @@ TEST_CASE_METHOD(Fixture, "a layer leaves as the compressed blob it came in as, 
     CHECK(zstd.blobs[0].digest != original_digest);
 }
 
-TEST_CASE_METHOD(Fixture, "--all-tags finds every tag of the repository and nothing else", "[registry][push]") {
+TEST_CASE_METHOD(Fixture, "flag --all-tags finds every tag of the repository and nothing else", "[registry][push]") {
     store.images().tag("localhost:5000/app:v1", id);
     store.images().tag("localhost:5000/other:v1", id);
     store.images().tag("localhost:5000/app/sub:v1", id);

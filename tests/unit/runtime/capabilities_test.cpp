@@ -27,7 +27,7 @@ TEST_CASE("the kernel's last capability is known", "[runtime][capabilities]") {
     CHECK(kiln::runtime::last_capability() >= CAP_AUDIT_READ);
 }
 
-TEST_CASE("--cap-add/--cap-drop names are normalized; unknown ones are errors", "[runtime][capabilities]") {
+TEST_CASE("flag --cap-add/--cap-drop names are normalized, unknown ones are errors", "[runtime][capabilities]") {
     using kiln::runtime::normalize_capability;
     CHECK(normalize_capability("net_admin", "--cap-add") == "CAP_NET_ADMIN");
     CHECK(normalize_capability("Cap_Chown", "--cap-drop") == "CAP_CHOWN");

@@ -8,7 +8,7 @@
 using kiln::runtime::DeviceMapping;
 using kiln::runtime::parse_device;
 
-TEST_CASE("--device values parse as the docker CLI's", "[runtime][device_mapping]") {
+TEST_CASE("flag --device values parse as the docker CLI's", "[runtime][device_mapping]") {
     CHECK(parse_device("/dev/zero") == DeviceMapping{"/dev/zero", "/dev/zero", "rwm"});
     CHECK(parse_device("/dev/zero:/dev/mydev") == DeviceMapping{"/dev/zero", "/dev/mydev", "rwm"});
     CHECK(parse_device("/dev/zero:r") == DeviceMapping{"/dev/zero", "/dev/zero", "r"});

@@ -7,7 +7,7 @@
 using kiln::runtime::parse_restart_policy;
 using kiln::runtime::RestartPolicy;
 
-TEST_CASE("--restart values parse and are checked as Docker's", "[runtime][restart]") {
+TEST_CASE("flag --restart values parse and are checked as Docker's", "[runtime][restart]") {
     CHECK(parse_restart_policy("") == RestartPolicy{"no", 0});
     CHECK(parse_restart_policy("always") == RestartPolicy{"always", 0});
     CHECK(parse_restart_policy("unless-stopped") == RestartPolicy{"unless-stopped", 0});

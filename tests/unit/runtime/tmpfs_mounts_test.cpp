@@ -8,7 +8,7 @@
 using kiln::runtime::split_tmpfs_flag;
 using kiln::runtime::tmpfs_mount;
 
-TEST_CASE("--tmpfs values split into a clean path and options", "[runtime][tmpfs]") {
+TEST_CASE("flag --tmpfs values split into a clean path and options", "[runtime][tmpfs]") {
     CHECK(split_tmpfs_flag("/run") == std::pair<std::string, std::string>{"/run", ""});
     CHECK(split_tmpfs_flag("/a//b/:size=1m,ro") == std::pair<std::string, std::string>{"/a/b", "size=1m,ro"});
     CHECK_THROWS_AS(split_tmpfs_flag("run"), kiln::Error);
