@@ -98,8 +98,12 @@ public:
         check_entitlements(needed);
         stage_states_.resize(program_.stages.size());
         try {
+            target_stage_ = target;
             for (std::size_t i = 0; i <= target; ++i)
-                if (needed.count(i)) stage_states_[i] = build_stage(i);
+                if (needed.count(i)) {
+                    building_stage_ = i;
+                    stage_states_[i] = build_stage(i);
+                }
         } catch (...) {
             // What was learned about the context is true whether or not the build failed.
             context_->save_digests();
@@ -108,6 +112,7 @@ public:
         context_->save_digests();
 
         const StageState& final_state = *stage_states_[target];
+        materialize(final_state);
         std::string config = final_state.config.serialize();
         Digest image_id = store_.images().put_image(config);
         for (const auto& tag : options_.tags) {
@@ -223,6 +228,14 @@ private:
 
     bool restore_from_cache(const Digest& key, StageState& state) {
         if (options_.no_cache) return false;
+        if (restore_local(key, state) || restore_remote(key, state)) {
+            note_step(state);
+            return true;
+        }
+        return false;
+    }
+
+    bool restore_local(const Digest& key, StageState& state) {
         auto value = store_.db().cache_get(key.str());
         if (!value) return false;
         bool inherited = value->ends_with(kInheritedCmd);
@@ -241,6 +254,47 @@ private:
         return true;
     }
 
+    // A step another machine built: its config is enough to go on; its layers come later,
+    // and only if a step that must run, or the final image, stands on them.
+    bool restore_remote(const Digest& key, StageState& state) {
+        for (const auto& source : options_.cache_sources) {
+            auto step = source->find(key);
+            if (!step) continue;
+            auto config = ImageConfig::restore(nlohmann::json::parse(step->config), step->cmd_inherited);
+            std::optional<Digest> top;
+            for (const auto& diff_id : config.diff_ids()) top = image::chain_id(top, diff_id);
+            state.config = std::move(config);
+            state.top_layer = top;
+            state.key = key;
+            hold_if_present(state);
+            return true;
+        }
+        return false;
+    }
+
+    void hold_if_present(const StageState& state) {
+        if (state.top_layer && store_.layers().get(*state.top_layer)) lease_.hold(*state.top_layer);
+    }
+
+    // The layers of state in the store: a step restored from a remote cache may stand on
+    // layers this machine has not downloaded yet.
+    void materialize(const StageState& state) {
+        if (!state.top_layer || store_.layers().get(*state.top_layer)) return;
+        auto diff_ids = state.config.diff_ids();
+        for (const auto& source : options_.cache_sources)
+            if (source->fetch_layers(store_, diff_ids)) {
+                lease_.hold(*state.top_layer);
+                return;
+            }
+        throw Error("build cache: layer chain " + state.top_layer->str() + " is in neither the store nor a --cache-from source");
+    }
+
+    void note_step(const StageState& state) {
+        CachedStep step{state.key, state.config.serialize(), state.config.cmd_inherited()};
+        if (building_stage_ == target_stage_) result_.target_steps.push_back(step);
+        result_.exported_steps.push_back(std::move(step));
+    }
+
     // The cache maps a step's key to the config it produced; for layer steps a second
     // entry names the layer, which keeps it alive until the cache is pruned.
     void record_step(const Digest& key, StageState& state, bool made_layer) {
@@ -251,6 +305,7 @@ private:
         if (made_layer && state.top_layer)
             store_.db().cache_put(key.str() + "/layer", state.top_layer->str(), "layer", current_step_);
         state.key = key;
+        note_step(state);
     }
 
     StageState base_state(std::size_t index, const std::string& base_name, Digest& base_key) {
@@ -363,6 +418,7 @@ private:
     // Layer steps: prepare a snapshot, fill it, commit it as a layer.
     template <typename Fill>
     void layer_step(const std::string& created_by, StageState& state, Fill&& fill) {
+        materialize(state);
         std::string key = "build-" + random_suffix();
         auto snapshot = store_.layers().prepare(key, state.top_layer);
         try {
@@ -411,6 +467,7 @@ private:
                 if (s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@"))
                     throw Error("ADD from a URL is not supported by kiln yet: " + s);
 
+        materialize(state);  // the destination resolves in the parent's files
         auto lower = chain_tree(state.top_layer);
         CopyOptions options = copy_options(cmd, vars, state, *lower);
         std::unique_ptr<SourceTree> from_tree;
@@ -421,6 +478,7 @@ private:
         if (!cmd.from.empty()) {
             std::string from = vars.expand(cmd.from, state.config);
             if (auto dep = referenced_stage(from, index)) {
+                materialize(*stage_states_[*dep]);
                 from_top = stage_states_[*dep]->top_layer;
                 from_tree = chain_tree(from_top);
                 from_text = "--from=" + stage_states_[*dep]->key.str() + " ";
@@ -500,6 +558,8 @@ private:
     // Holds every layer the build stands on, so no prune or rmi takes it mid-build.
     image::ProcessLease lease_{store_.db(), store_.root()};
     std::string current_step_;  // the instruction being built, as the cache records it
+    std::size_t building_stage_ = 0;
+    std::size_t target_stage_ = 0;
     int step_counter_ = 0;
 };
 

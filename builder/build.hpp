@@ -1,9 +1,12 @@
 #pragma once
 #include <map>
+#include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "builder/cache_artifact.hpp"
 #include "util/digest.hpp"
 
 namespace kiln::image {
@@ -11,6 +14,16 @@ class Store;
 }
 
 namespace kiln::builder {
+
+// A build cache from elsewhere (--cache-from: a registry), asked when the local cache misses.
+class CacheSource {
+public:
+    virtual ~CacheSource() = default;
+    virtual std::optional<CachedStep> find(const Digest& key) = 0;
+    // Makes the layer chain of diff_ids (bottom first) present in the store, downloading the
+    // layers it lacks; false when this source does not carry all of them.
+    virtual bool fetch_layers(image::Store& store, const std::vector<Digest>& diff_ids) = 0;
+};
 
 struct BuildOptions {
     std::string context_dir;
@@ -24,12 +37,17 @@ struct BuildOptions {
     // RUN --security=insecure only where the person running the build grants it.
     bool allow_network_host = false;
     bool allow_security_insecure = false;
+    std::vector<std::shared_ptr<CacheSource>> cache_sources;  // tried in order after the local cache
 };
 
 struct BuildResult {
     Digest image_id;
     int steps = 0;
     int cached_steps = 0;
+    // Every step that produced a config, in build order, for --cache-to; target_steps are
+    // those of the target stage (mode=min exports only them).
+    std::vector<CachedStep> exported_steps;
+    std::vector<CachedStep> target_steps;
 };
 
 // Builds the Dockerfile into an image in the store and tags it. Progress goes to `progress`
