@@ -43,7 +43,8 @@ public:
         auto parsed = parse_cache_manifest(manifest.bytes);
         std::string config;
         repository_.get_blob(parsed.config.digest, static_cast<std::uint64_t>(parsed.config.size),
-                             [&](const void* data, std::size_t size) { config.append(static_cast<const char*>(data), size); });
+                             [&](const void* data, std::size_t size) { config.append(static_cast<const char*>(data), size); },
+                             {}, [&] { config.clear(); });
         for (auto& step : parse_cache_config(config, parsed.layers)) steps_.emplace(step.key, std::move(step));
         for (auto& layer : parsed.layers) layers_.emplace(layer.diff_id, std::move(layer));
         return true;

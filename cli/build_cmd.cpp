@@ -2,7 +2,9 @@
 
 #include "builder/build.hpp"
 #include "cli/commands.hpp"
+#include "builder/registry_cache.hpp"
 #include "cli/push_cmd.hpp"
+#include "registry/session.hpp"
 #include "image/store.hpp"
 #include "parser/parse.hpp"
 #include "runtime/runtime_dir.hpp"
@@ -47,6 +49,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
         std::vector<std::string> allow;
         std::string output;
         bool push = false;
+        std::vector<std::string> cache_from, cache_to;
     };
     auto flags = std::make_shared<Flags>();
     auto* cmd = app.add_subcommand("build", "Build an image from a Dockerfile");
@@ -60,6 +63,10 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
     cmd->add_flag("-q,--quiet", flags->options.quiet, "Print only the image ID");
     cmd->add_flag("--push", flags->push, "Push the image to its registry after the build (shorthand for --output=type=registry)");
     cmd->add_option("-o,--output", flags->output, "Output destination: type=registry (build, then push every -t name)");
+    repeatable(cmd->add_option("--cache-from", flags->cache_from,
+                               "Import the build cache from a registry (type=registry,ref=HOST/REPO:TAG, or a bare reference)"));
+    repeatable(cmd->add_option("--cache-to", flags->cache_to,
+                               "Export the build cache to a registry (type=registry,ref=HOST/REPO:TAG[,mode=min|max][,ignore-error=true])"));
     cmd->add_option("context", flags->options.context_dir, "Build context directory")->required();
     cmd->callback([flags, &global, &exit_code] {
         auto& options = flags->options;
@@ -83,8 +90,19 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
         }
         const bool push = flags->push || (!flags->output.empty() && output_pushes(flags->output, options.tags));
         if (push && options.tags.empty()) throw Error("tag is needed when pushing to registry");
+        std::vector<builder::CacheSpec> cache_from, cache_to;
+        for (const auto& text : flags->cache_from) cache_from.push_back(builder::parse_cache_spec(text, "--cache-from"));
+        for (const auto& text : flags->cache_to) cache_to.push_back(builder::parse_cache_spec(text, "--cache-to"));
         runtime::sweep_stale_runtime_dirs();  // before the store sweeps their snapshots
         image::Store store(global.root);
+        std::unique_ptr<registry::Session> session;
+        if (!cache_from.empty() || !cache_to.empty()) session = registry::open_session(global.config_dir);
+        // As BuildKit: a cache that cannot be read costs only the cache, not the build.
+        for (const auto& spec : cache_from) try {
+                options.cache_sources.push_back(builder::open_registry_cache(*session, spec, std::cerr));
+            } catch (const Error& e) {
+                std::cerr << "WARNING: importing build cache from " << spec.ref << ": " << e.what() << "\n";
+            }
         builder::BuildResult result;
         try {
             result = builder::build(store, options, std::cout);
@@ -105,6 +123,20 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
             for (const auto& tag : options.tags) std::cout << "Successfully tagged " << tag << "\n";
         }
         exit_code = 0;
+        for (const auto& spec : cache_to) try {
+                auto exported = builder::export_registry_cache(*session, store, spec, result);
+                if (!options.quiet)
+                    std::cout << "exported build cache " << spec.ref << " (" << exported.steps << " steps, "
+                              << exported.layers << " layers, " << exported.uploaded << " uploaded): "
+                              << exported.manifest.str() << "\n";
+            } catch (const Error& e) {
+                std::cerr << (spec.ignore_error ? "WARNING" : "ERROR") << ": exporting build cache to " << spec.ref
+                          << ": " << e.what() << std::endl;
+                if (!spec.ignore_error) {
+                    exit_code = 1;
+                    return;
+                }
+            }
         if (push) {
             PushFlags push_flags;
             push_flags.quiet = options.quiet;
