@@ -120,7 +120,7 @@ CacheSpec parse_cache_spec(const std::string& text, const std::string& flag) {
         spec.ref = image::parse_reference(text).str();
         return spec;
     }
-    std::string type;
+    std::string type, unknown;
     std::size_t start = 0;
     while (start <= text.size()) {
         std::size_t comma = text.find(',', start);
@@ -141,13 +141,14 @@ CacheSpec parse_cache_spec(const std::string& text, const std::string& flag) {
             spec.ignore_error = value == "true";
         } else if (key == "oci-mediatypes" || key == "image-manifest" || key == "compression") {
             // kiln always writes OCI media types, an image manifest and gzip layers.
-        } else {
-            throw Error(flag + ": unknown attribute \"" + key + "\"");
+        } else if (unknown.empty()) {
+            unknown = key;
         }
     }
     if (type != "registry")
         throw Error(flag + ": type " + (type.empty() ? "(none)" : "\"" + type + "\"") +
                     " is not supported (kiln shares its build cache through a registry: type=registry,ref=…)");
+    if (!unknown.empty()) throw Error(flag + ": unknown attribute \"" + unknown + "\"");
     if (spec.ref.empty()) throw Error(flag + ": type=registry needs ref=HOST/REPO:TAG");
     return spec;
 }

@@ -92,3 +92,28 @@ TEST_CASE("hostile build cache manifests and configs are refused", "[cache-artif
     CHECK_THROWS_AS(parse_cache_config(R"({"version":1,"steps":[{"key":"sha256:zz","config":"{}"}]})", {}), Error);
     CHECK_THROWS_AS(parse_cache_config(R"({"version":1,"steps":[{"key":")" + sha256_of("k").str() + R"(","config":"not json"}]})", {}), Error);
 }
+
+#include "builder/registry_cache.hpp"
+
+TEST_CASE("cache specs parse as BuildKit spells them", "[cache-artifact]") {
+    auto spec = parse_cache_spec("type=registry,ref=127.0.0.1:5000/app:cache,mode=max", "--cache-to");
+    CHECK(spec.ref == "127.0.0.1:5000/app:cache");
+    CHECK(spec.max);
+    CHECK_FALSE(spec.ignore_error);
+    CHECK(parse_cache_spec("busybox", "--cache-from").ref == "docker.io/library/busybox:latest");
+    CHECK(parse_cache_spec("type=registry,ref=a/b:c,ignore-error=true", "--cache-to").ignore_error);
+    auto refused = [](const std::string& text, const std::string& needle) {
+        try {
+            parse_cache_spec(text, "--cache-to");
+        } catch (const Error& e) {
+            return std::string(e.what()).find(needle) != std::string::npos;
+        }
+        return false;
+    };
+    CHECK(refused("type=local,dest=/x", "type \"local\" is not supported"));
+    CHECK(refused("type=registry", "needs ref="));
+    CHECK(refused("type=registry,ref=a,mode=all", "mode must be min or max"));
+    CHECK(refused("type=registry,ref=a,colour=red", "unknown attribute \"colour\""));
+    CHECK(refused("type=registry,ref=a/UPPER", "invalid reference"));
+    CHECK(refused("", "empty value"));
+}
