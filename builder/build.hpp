@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "builder/image_source.hpp"
 #include "util/digest.hpp"
 
 namespace kiln::image {
@@ -24,6 +25,10 @@ struct BuildOptions {
     // RUN --security=insecure only where the person running the build grants it.
     bool allow_network_host = false;
     bool allow_security_insecure = false;
+    // FROM and COPY --from=IMAGE images not in the store (or all of them, with Always) are
+    // pulled through puller; each at most once per build.
+    PullPolicy pull = PullPolicy::Missing;
+    ImagePuller puller;
 };
 
 struct BuildResult {

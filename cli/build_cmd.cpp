@@ -14,6 +14,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
         builder::BuildOptions options;
         std::vector<std::string> build_args;
         std::vector<std::string> allow;
+        std::string pull = "missing";
     };
     auto flags = std::make_shared<Flags>();
     auto* cmd = app.add_subcommand("build", "Build an image from a Dockerfile");
@@ -24,6 +25,8 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
     repeatable(cmd->add_option("--allow", flags->allow,
                                "Grant an entitlement: network.host (RUN --network=host), security.insecure"));
     cmd->add_flag("--no-cache", flags->options.no_cache, "Do not use the build cache");
+    // `--pull` alone is docker build's "always"; buildx also takes a policy.
+    cmd->add_flag("--pull{always}", flags->pull, "Pull images FROM names: always (--pull alone), missing, never");
     cmd->add_flag("-q,--quiet", flags->options.quiet, "Print only the image ID");
     cmd->add_option("context", flags->options.context_dir, "Build context directory")->required();
     cmd->callback([flags, &global, &exit_code] {
@@ -46,8 +49,10 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
             }
             options.build_args[arg.substr(0, eq)] = arg.substr(eq + 1);
         }
+        options.pull = builder::parse_pull_policy(flags->pull);
         runtime::sweep_stale_runtime_dirs();  // before the store sweeps their snapshots
         image::Store store(global.root);
+        options.puller = image_puller(global, store, std::cout, false);
         builder::BuildResult result;
         try {
             result = builder::build(store, options, std::cout);
