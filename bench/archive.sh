@@ -9,6 +9,7 @@
 # Usage (root): bench/archive.sh      Env: RUNS, BIG_MB, WORK (/tmp/kiln-bench-archive), KILN
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 REPO=$(pwd)
 RUNS=${RUNS:-5}
 BIG_MB=${BIG_MB:-512}
@@ -24,13 +25,6 @@ command -v hyperfine >/dev/null || { log "hyperfine missing: run scripts/setup";
 
 STORE=$WORK/store
 kiln() { "$KILN" --root "$STORE" "$@"; }
-median() {
-  python3 - "$1" <<'EOPY'
-import json, statistics, sys
-t = json.load(open(sys.argv[1]))["results"][0]["times"]
-print(f"{statistics.median(t):.3f}")
-EOPY
-}
 bench() {  # bench LABEL PREPARE COMMAND → prints and records the median in seconds
   # sync after PREPARE: dirty pages of the step before must not be flushed inside this one.
   local label=$1 prepare="$2 && sync" cmd=$3 json=$WORK/results/$1.json
@@ -39,14 +33,7 @@ bench() {  # bench LABEL PREPARE COMMAND → prints and records the median in se
   printf '%-40s %8s s\n' "$label" "$(median "$json")"
 }
 
-if [ ! -f "$WORK/ctx/Dockerfile" ]; then
-  log "generating the context ($BIG_MB MiB incompressible + 5,000 files)"
-  bash "$SHARED_BENCH/dockerfiles/copytree/gen-context.sh" "$WORK/ctx" >/dev/null
-  rm -f "$WORK/ctx/big.bin"
-  # head closes the pipe once it has enough: openssl dying of SIGPIPE is expected.
-  { openssl enc -aes-256-ctr -nosalt -pass pass:kiln -in /dev/zero 2>/dev/null || true; } | head -c "$((BIG_MB << 20))" > "$WORK/ctx/big.bin"
-  printf 'FROM localhost/busybox:latest\nCOPY big.bin /big.bin\nCOPY tree /app/tree\n' > "$WORK/ctx/Dockerfile"
-fi
+big_image_context "$WORK/ctx" "$BIG_MB" "$SHARED_BENCH"
 if ! kiln images | grep -q archive-bench; then
   scripts/make-busybox-rootfs "$WORK/busybox.tar" >/dev/null
   kiln import "$WORK/busybox.tar" localhost/busybox:latest >/dev/null

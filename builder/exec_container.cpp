@@ -26,10 +26,13 @@ runtime::ExecSpec exec_spec(const runtime::ContainerConfig& config, const ExecOp
     spec.tty = options.tty;
     spec.detach = options.detach;
     if (options.interactive) spec.stdin_fd = 0;
-    // The profile the container runs under: the same --security-opt values its start used.
+    // The confinement the container runs under: the same --security-opt, --cap-add,
+    // --cap-drop and --ulimit values its start used.
     runtime::ContainerSpec container;
-    apply_security_opts(config.security_opts, container);
+    apply_process_settings(config, container);
     spec.seccomp = container.seccomp;
+    spec.capabilities = container.capabilities;
+    spec.rlimits = container.rlimits;
     spec.privileged = config.privileged;
     return spec;
 }

@@ -14,17 +14,24 @@
 #include "image/store.hpp"
 #include "runtime/capabilities.hpp"
 #include "runtime/cgroups.hpp"
+#include "runtime/cid_file.hpp"
 #include "runtime/container.hpp"
 #include "runtime/container_config.hpp"
 #include "runtime/container_names.hpp"
 #include "runtime/container_records.hpp"
 #include "runtime/detach.hpp"
+#include "runtime/device_mapping.hpp"
+#include "runtime/env_file.hpp"
+#include "runtime/restart_policy.hpp"
 #include "runtime/runtime_dir.hpp"
 #include "runtime/user.hpp"
 #include "runtime/seccomp_compile.hpp"
 #include "runtime/seccomp_json.hpp"
+#include "runtime/tmpfs_mounts.hpp"
+#include "runtime/ulimits.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 namespace kiln::builder {
 
@@ -47,14 +54,7 @@ std::vector<std::string> container_args(const std::vector<std::string>& image_en
 namespace {
 
 runtime::BindMount parse_volume(const std::string& spec) {
-    std::vector<std::string> parts;
-    std::size_t start = 0;
-    for (;;) {
-        auto colon = spec.find(':', start);
-        parts.push_back(spec.substr(start, colon - start));
-        if (colon == std::string::npos) break;
-        start = colon + 1;
-    }
+    auto parts = split_fields(spec, ':');
     if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
         throw Error("invalid volume \"" + spec + "\": expected HOST:CONTAINER[:ro|rw]");
     if (!parts[0].starts_with('/'))
@@ -72,6 +72,35 @@ runtime::BindMount parse_volume(const std::string& spec) {
     return bind;
 }
 
+// The flags that become Docker's HostConfig settings of the process and its mounts,
+// checked here so that a bad one is refused before anything is created.
+void apply_host_flags(const RunOptions& o, runtime::ContainerConfig& c) {
+    for (const auto& cap : o.cap_add) c.cap_add.push_back(runtime::normalize_capability(cap, "--cap-add"));
+    for (const auto& cap : o.cap_drop) c.cap_drop.push_back(runtime::normalize_capability(cap, "--cap-drop"));
+    c.readonly_rootfs = o.read_only;
+    for (const auto& t : o.tmpfs) {
+        auto [path, options] = runtime::split_tmpfs_flag(t);
+        runtime::tmpfs_mount(path, options);
+        c.tmpfs[path] = options;
+    }
+    if (!o.shm_size.empty()) {
+        c.shm_size = parse_memory_size(o.shm_size, "--shm-size");
+        if (c.shm_size <= 0) throw Error("invalid --shm-size " + o.shm_size + ": it must be greater than 0");
+    }
+    for (const auto& u : o.ulimits) {
+        auto limit = runtime::parse_ulimit(u);
+        std::erase_if(c.ulimits, [&](const runtime::Ulimit& x) { return x.name == limit.name; });
+        c.ulimits.push_back(limit);
+    }
+    runtime::to_rlimits(c.ulimits);  // a hard limit above kiln's own is refused now
+    for (const auto& d : o.devices) {
+        c.devices.push_back(runtime::parse_device(d));
+        runtime::grant_device(c.devices.back());
+    }
+    c.init = o.init;
+    c.restart = runtime::parse_restart_policy(o.restart);
+    if (c.restart.name != "no" && o.auto_remove) throw Error("Conflicting options: --restart and --rm");
+}
 
 }  // namespace
 
@@ -96,6 +125,25 @@ void apply_env_flags(std::vector<std::string>& env, const std::vector<std::strin
         std::erase_if(env, [&](const std::string& x) { return x == key || x.starts_with(key + "="); });
         env.push_back(entry);
     }
+}
+
+void apply_process_settings(const runtime::ContainerConfig& c, runtime::ContainerSpec& spec) {
+    apply_security_opts(c.security_opts, spec);
+    if (c.cap_add.empty() && c.cap_drop.empty()) {
+        spec.rlimits = runtime::to_rlimits(c.ulimits);
+        return;
+    }
+    static const runtime::CapMask held = runtime::all_capabilities(runtime::last_capability());
+    spec.capabilities = runtime::tweak_capabilities(runtime::docker_default_capabilities(), c.cap_add, c.cap_drop, held);
+    // Docker's default profile opens syscalls for some capabilities (CAP_SYS_ADMIN's mount,
+    // ...): compiled for this set, as the daemon does. A profile file is compiled for it too.
+    for (const auto& opt : c.security_opts)
+        if (opt.starts_with("seccomp=") && opt != "seccomp=unconfined" && opt != "seccomp=builtin")
+            spec.seccomp = std::make_shared<const std::vector<sock_filter>>(
+                runtime::compile_seccomp(runtime::load_seccomp_profile(opt.substr(8)), *spec.capabilities));
+    if (!spec.seccomp)
+        spec.seccomp = std::make_shared<const std::vector<sock_filter>>(runtime::default_seccomp_program_for(*spec.capabilities));
+    spec.rlimits = runtime::to_rlimits(c.ulimits);
 }
 
 void apply_security_opts(const std::vector<std::string>& opts, runtime::ContainerSpec& spec) {
@@ -145,6 +193,7 @@ runtime::ContainerConfig container_config(image::Store& store, const RunOptions&
                                       : config.entrypoint();
     c.cmd = options.command.empty() && !options.entrypoint ? config.cmd() : options.command;
     c.env = config.env();
+    for (const auto& file : options.env_files) apply_env_flags(c.env, runtime::read_env_file(file));
     apply_env_flags(c.env, options.env);
     c.cwd = options.workdir ? *options.workdir : config.working_dir();
     if (!c.cwd.starts_with('/')) throw Error("the working directory '" + c.cwd + "' is invalid, it needs to be an absolute path");
@@ -175,6 +224,7 @@ runtime::ContainerConfig container_config(image::Store& store, const RunOptions&
         c.stop_signal = image_settings["StopSignal"].get<std::string>();
     runtime::parse_signal(c.stop_signal);
     c.stop_timeout = options.stop_timeout;
+    apply_host_flags(options, c);
     if (options.detach && options.auto_remove)
         throw Error("kiln does not support --rm with -d yet");
     if (options.detach && options.interactive)
@@ -188,13 +238,33 @@ runtime::ContainerConfig container_config(image::Store& store, const RunOptions&
 }
 
 std::string create_container(image::Store& store, const RunOptions& options) {
+    runtime::CidFile cidfile(options.cidfile);
     auto config = container_config(store, options);
-    return runtime::ContainerRecords(store).create(config).id;
+    auto id = runtime::ContainerRecords(store).create(config).id;
+    cidfile.write(id);
+    cidfile.keep();
+    return id;
 }
+
+namespace {
+
+// What the container's mounts and devices get from --tmpfs, --shm-size, --device, --init.
+void apply_host_settings(const runtime::ContainerConfig& c, runtime::ContainerSpec& spec) {
+    for (const auto& [path, options] : c.tmpfs) spec.tmpfs.push_back(runtime::tmpfs_mount(path, options));
+    spec.shm_size = c.shm_size;
+    for (const auto& d : c.devices) {
+        auto granted = runtime::grant_device(d);
+        spec.device_nodes.push_back(granted.node);
+        spec.devices.rules.push_back(granted.rule);
+    }
+    if (c.init) spec.init_binary = runtime::default_init_binary();
+}
+
+}  // namespace
 
 runtime::ContainerSpec container_spec(image::Store& store, const runtime::ContainerConfig& c) {
     runtime::ContainerSpec spec;
-    apply_security_opts(c.security_opts, spec);
+    apply_process_settings(c, spec);
     spec.args = c.args;
     spec.env = c.env;
     spec.cwd = c.cwd;
@@ -207,10 +277,59 @@ runtime::ContainerSpec container_spec(image::Store& store, const runtime::Contai
     spec.cpus = c.cpus;
     spec.tty = c.tty;
     spec.privileged = c.privileged;
+    apply_host_settings(c, spec);
     if (c.interactive) spec.stdin_fd = 0;
     spec.network_files = true;  // /etc/hostname, /etc/hosts, /etc/resolv.conf as docker run writes them
     spec.rootfs = store.layers().existing(runtime::container_snapshot_key(c.id)).mount;
+    spec.rootfs.readonly = c.readonly_rootfs;
     return spec;
+}
+
+namespace {
+
+std::string restart_count_file(const runtime::ContainerPaths& paths) { return paths.dir + "/restart_count"; }
+
+runtime::DetachPaths detach_paths(image::Store& store, const runtime::ContainerConfig& c,
+                                  const runtime::ContainerPaths& paths, int restarts, std::int64_t delay_ms) {
+    runtime::DetachPaths d{runtime::default_monitor_binary(), paths.log, paths.exit, {}};
+    if (c.restart.name != "no")
+        d.restart = {c.restart, restarts, delay_ms, runtime::kiln_binary(), store.root(), c.id};
+    return d;
+}
+
+}  // namespace
+
+int restart_count(image::Store& store, const std::string& id) {
+    try {
+        return std::stoi(read_file(restart_count_file(runtime::ContainerRecords(store).paths(id))));
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
+void restart_from_monitor(image::Store& store, const std::string& id, int restarts, std::int64_t delay_ms,
+                          int lock_fd) {
+    runtime::ContainerRecords records(store);
+    auto row = store.db().container_get(id);
+    if (!row || path_exists(runtime::no_restart_marker(id))) {
+        runtime::RuntimeDir gone(id, lock_fd);  // removed (and let go) on return
+        return;
+    }
+    auto config = records.config(*row);
+    auto paths = records.paths(id);
+    atomic_write(restart_count_file(paths), std::to_string(restarts));
+    try {
+        auto spec = container_spec(store, config);
+        spec.runtime_dir_lock = lock_fd;
+        ::unlink(paths.exit.c_str());
+        int failure = runtime::restart_in_place(spec, detach_paths(store, config, paths, restarts, delay_ms), [&](pid_t pid) {
+            records.mark_running(id, pid);
+            ::unlink(runtime::restarting_marker(id).c_str());
+        });
+        records.mark_exited(id, failure, "the command could not be executed");
+    } catch (const Error& e) {
+        records.mark_exited(id, 125, e.what());
+    }
 }
 
 int start_detached(image::Store& store, const std::string& id) {
@@ -224,7 +343,8 @@ int start_detached(image::Store& store, const std::string& id) {
     spec.stdin_fd = -1;
     auto paths = records.paths(row.id);
     ::unlink(paths.exit.c_str());
-    auto started = runtime::start_detached(spec, {runtime::default_monitor_binary(), paths.log, paths.exit});
+    ::unlink(restart_count_file(paths).c_str());  // a start by hand counts from 0 again
+    auto started = runtime::start_detached(spec, detach_paths(store, config, paths, 0, 0));
     if (started.exec_failure) {
         records.mark_exited(row.id, started.exec_failure, "the command could not be executed");
         return started.exec_failure;
@@ -234,14 +354,20 @@ int start_detached(image::Store& store, const std::string& id) {
 }
 
 RunResult run_image(image::Store& store, const RunOptions& options) {
+    runtime::CidFile cidfile(options.cidfile);
     auto config = container_config(store, options);
+    // The policy is the monitor's to apply, and a foreground run has none.
+    if (!options.detach && config.restart.name != "no")
+        throw Error("kiln applies --restart to detached containers only: add -d (or use create and start)");
     runtime::ContainerRecords records(store);
     records.list();  // removes the --rm containers of kiln processes killed meanwhile
     auto row = records.create_for_run(config);
     RunResult result{row.id, 0};
     try {
+        cidfile.write(row.id);
         if (options.detach) {
             result.exit_code = start_detached(store, row.id);
+            cidfile.keep();
             return result;
         }
         auto spec = container_spec(store, config);
@@ -253,6 +379,8 @@ RunResult run_image(image::Store& store, const RunOptions& options) {
         records.remove(records.refresh(*store.db().container_get(row.id)));
         throw;
     }
+    // Docker leaves the file of a --rm container behind too.
+    cidfile.keep();
     if (options.auto_remove) records.remove(records.resolve(row.id));
     return result;
 }

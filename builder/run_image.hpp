@@ -41,6 +41,16 @@ struct RunOptions {
     std::optional<int> stop_timeout;             // --stop-timeout
     PullPolicy pull = PullPolicy::Missing;       // --pull
     ImagePuller puller;                          // how to pull an image not in the store
+    std::vector<std::string> env_files;          // --env-file, read before -e
+    std::string cidfile;                         // --cidfile
+    std::vector<std::string> cap_add, cap_drop;  // --cap-add, --cap-drop
+    bool read_only = false;                      // --read-only
+    std::vector<std::string> tmpfs;              // --tmpfs PATH[:OPTIONS]
+    std::string shm_size;                        // --shm-size ("" : 64m)
+    std::vector<std::string> ulimits;            // --ulimit TYPE=SOFT[:HARD]
+    std::vector<std::string> devices;            // --device HOST[:CONTAINER[:PERMS]]
+    bool init = false;                           // --init
+    std::string restart;                         // --restart ("" : no)
 };
 
 struct RunResult {
@@ -62,6 +72,11 @@ void apply_env_flags(std::vector<std::string>& env, const std::vector<std::strin
 // (always on in kiln). Throws kiln::Error for anything else, before anything is created.
 void apply_security_opts(const std::vector<std::string>& opts, runtime::ContainerSpec& spec);
 
+// The confinement of every process of the container (its init and its execs): the
+// --security-opt values, --cap-add/--cap-drop (with the seccomp program for that set) and
+// --ulimit, as recorded in c.
+void apply_process_settings(const runtime::ContainerConfig& c, runtime::ContainerSpec& spec);
+
 // What `kiln create` records for options: the image's config merged with the flags, as
 // Docker does. Checks every flag; creates nothing.
 runtime::ContainerConfig container_config(image::Store& store, const RunOptions& options);
@@ -76,6 +91,15 @@ runtime::ContainerSpec container_spec(image::Store& store, const runtime::Contai
 // `kiln start`: starts a recorded container under a monitor and returns at once; 0, or
 // 126/127 when its command cannot be executed. Throws kiln::Error if it already runs.
 int start_detached(image::Store& store, const std::string& id);
+
+// `kiln container-restart`, which a detached container's monitor runs in its own place
+// when the restart policy says so (runtime/detach.hpp): records the count, starts the
+// container again over the runtime dir the monitor held (lock_fd) and execs the next
+// monitor. Records the container exited when it cannot start; does nothing after a stop.
+void restart_from_monitor(image::Store& store, const std::string& id, int restarts, std::int64_t delay_ms, int lock_fd);
+
+// Docker's RestartCount: restarts by the policy since the last start by hand.
+int restart_count(image::Store& store, const std::string& id);
 
 // `kiln run`: creates the container, then with -d starts it detached, otherwise runs it
 // in the foreground and keeps it, exited, unless --rm (Docker's rules for the status:

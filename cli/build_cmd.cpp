@@ -2,6 +2,7 @@
 
 #include "builder/build.hpp"
 #include "cli/commands.hpp"
+#include "cli/push_cmd.hpp"
 #include "image/store.hpp"
 #include "parser/parse.hpp"
 #include "runtime/runtime_dir.hpp"
@@ -9,12 +10,44 @@
 
 namespace kiln::cli {
 
+namespace {
+
+// --output as buildx reads it, for the one exporter that concerns a build here: the image,
+// pushed (`type=registry`, or `type=image,push=true`); name= adds names to -t's.
+bool output_pushes(const std::string& output, std::vector<std::string>& tags) {
+    std::string type;
+    bool push = false;
+    std::size_t start = 0;
+    while (start <= output.size()) {
+        std::size_t comma = output.find(',', start);
+        std::string field = output.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        start = comma == std::string::npos ? output.size() + 1 : comma + 1;
+        auto eq = field.find('=');
+        std::string key = field.substr(0, eq), value = eq == std::string::npos ? "" : field.substr(eq + 1);
+        if (key == "type")
+            type = value;
+        else if (key == "push")
+            push = value == "true";
+        else if (key == "name")
+            tags.push_back(value);
+        else
+            throw Error("unknown --output key \"" + key + "\" in \"" + output + "\"");
+    }
+    if (type == "registry") return true;
+    if (type == "image") return push;
+    throw Error("--output type=" + type + " is not supported (type=registry, or type=image[,push=true])");
+}
+
+}  // namespace
+
 void register_build_commands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
     struct Flags {
         builder::BuildOptions options;
         std::vector<std::string> build_args;
         std::vector<std::string> allow;
         std::string pull = "missing";
+        std::string output;
+        bool push = false;
     };
     auto flags = std::make_shared<Flags>();
     auto* cmd = app.add_subcommand("build", "Build an image from a Dockerfile");
@@ -28,6 +61,8 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
     // `--pull` alone is docker build's "always"; buildx also takes a policy.
     cmd->add_flag("--pull{always}", flags->pull, "Pull images FROM names: always (--pull alone), missing, never");
     cmd->add_flag("-q,--quiet", flags->options.quiet, "Print only the image ID");
+    cmd->add_flag("--push", flags->push, "Push the image to its registry after the build (shorthand for --output=type=registry)");
+    cmd->add_option("-o,--output", flags->output, "Output destination: type=registry (build, then push every -t name)");
     cmd->add_option("context", flags->options.context_dir, "Build context directory")->required();
     cmd->callback([flags, &global, &exit_code] {
         auto& options = flags->options;
@@ -50,6 +85,8 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
             options.build_args[arg.substr(0, eq)] = arg.substr(eq + 1);
         }
         options.pull = builder::parse_pull_policy(flags->pull);
+        const bool push = flags->push || (!flags->output.empty() && output_pushes(flags->output, options.tags));
+        if (push && options.tags.empty()) throw Error("tag is needed when pushing to registry");
         runtime::sweep_stale_runtime_dirs();  // before the store sweeps their snapshots
         image::Store store(global.root);
         options.puller = image_puller(global, store, std::cout, false);
@@ -73,6 +110,12 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
             for (const auto& tag : options.tags) std::cout << "Successfully tagged " << tag << "\n";
         }
         exit_code = 0;
+        if (push) {
+            PushFlags push_flags;
+            push_flags.quiet = options.quiet;
+            for (const auto& tag : options.tags)
+                if ((exit_code = push_named(global, store, tag, push_flags)) != 0) return;
+        }
     });
 }
 

@@ -60,5 +60,8 @@ void register_pull_commands(CLI::App& app, const GlobalOptions& global, int& exi
 // docker's "Unable to find image 'x:latest' locally" when announce_missing (run, create).
 builder::ImagePuller image_puller(const GlobalOptions& global, image::Store& store, std::ostream& out,
                                   bool announce_missing);
+// login, logout, search.
+void register_registry_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_push_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 
 }  // namespace kiln::cli

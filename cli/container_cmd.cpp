@@ -62,6 +62,17 @@ std::shared_ptr<CreateFlags> add_create_flags(CLI::App* cmd) {
     repeatable(cmd->add_option("-v,--volume", o.volumes, "Bind mount HOST:CONTAINER[:ro]"));
     repeatable(cmd->add_option("--security-opt", o.security_opts, "seccomp=unconfined|PROFILE.json, no-new-privileges"));
     cmd->add_option("--pull", flags->pull, "Pull image before running (always, missing, never)");
+    repeatable(cmd->add_option("--env-file", o.env_files, "Read in a file of environment variables"));
+    cmd->add_option("--cidfile", o.cidfile, "Write the container ID to the file");
+    repeatable(cmd->add_option("--cap-add", o.cap_add, "Add Linux capabilities (NAME or ALL)"));
+    repeatable(cmd->add_option("--cap-drop", o.cap_drop, "Drop Linux capabilities (NAME or ALL)"));
+    cmd->add_flag("--read-only", o.read_only, "Mount the container's root filesystem as read only");
+    repeatable(cmd->add_option("--tmpfs", o.tmpfs, "Mount a tmpfs directory (PATH[:OPTIONS])"));
+    cmd->add_option("--shm-size", o.shm_size, "Size of /dev/shm (default 64m)");
+    repeatable(cmd->add_option("--ulimit", o.ulimits, "Ulimit options (TYPE=SOFT[:HARD])"));
+    repeatable(cmd->add_option("--device", o.devices, "Add a host device to the container (HOST[:CONTAINER[:PERMS]])"));
+    cmd->add_flag("--init", o.init, "Run an init inside the container that forwards signals and reaps processes");
+    cmd->add_option("--restart", o.restart, "Restart policy when the container exits (no, on-failure[:N], always, unless-stopped)");
     return flags;
 }
 
@@ -88,6 +99,23 @@ void register_container_commands(CLI::App& app, const GlobalOptions& global, int
         image::Store store(global.root);
         options.puller = image_puller(global, store, std::cerr, true);
         std::cout << builder::create_container(store, options) << std::endl;
+    });
+
+    // Run by a detached container's monitor to apply --restart; not for people.
+    struct Restart {
+        std::string id;
+        int restarts = 0, lock_fd = -1;
+        std::int64_t delay_ms = 0;
+    };
+    auto r = std::make_shared<Restart>();
+    auto* restart = app.add_subcommand("container-restart", "")->group("");
+    restart->add_option("ID", r->id)->required();
+    restart->add_option("COUNT", r->restarts)->required();
+    restart->add_option("DELAY", r->delay_ms)->required();
+    restart->add_option("LOCKFD", r->lock_fd)->required();
+    restart->callback([r, &global] {
+        image::Store store(global.root);
+        builder::restart_from_monitor(store, r->id, r->restarts, r->delay_ms, r->lock_fd);
     });
 
     auto names = std::make_shared<std::vector<std::string>>();

@@ -2,10 +2,12 @@
 // containers first (image inspect joins that dispatch in cli/inspect_cmd.cpp).
 #include <iostream>
 
+#include "builder/run_image.hpp"
 #include "cli/commands.hpp"
 #include "image/store.hpp"
 #include "runtime/container_records.hpp"
 #include "runtime/container_status.hpp"
+#include "runtime/restart_policy.hpp"
 #include "runtime/monitor/json_log.hpp"
 #include "util/error.hpp"
 #include "util/go_template.hpp"
@@ -19,21 +21,48 @@ constexpr const char* zero_time = "0001-01-01T00:00:00Z";
 
 std::string time_or_zero(std::int64_t ns) { return ns ? runtime::rfc3339_nano(ns) : zero_time; }
 
-TemplateValue inspect_json(runtime::ContainerRecords& records, const runtime::ContainerRow& row) {
+// HostConfig's keys for the settings of `run`'s flags, in Docker's shapes (null where
+// Docker has null for "not given").
+void add_host_settings(const runtime::ContainerConfig& c, TemplateValue& host) {
+    auto list_or_null = [](const std::vector<std::string>& l) { return l.empty() ? TemplateValue() : TemplateValue(l); };
+    host["CapAdd"] = list_or_null(c.cap_add);
+    host["CapDrop"] = list_or_null(c.cap_drop);
+    host["ReadonlyRootfs"] = c.readonly_rootfs;
+    if (c.tmpfs.empty()) {
+        host["Tmpfs"] = TemplateValue();
+    } else {
+        TemplateValue tmpfs = TemplateValue::object();
+        for (const auto& [path, options] : c.tmpfs) tmpfs[path] = options;
+        host["Tmpfs"] = tmpfs;
+    }
+    host["ShmSize"] = c.shm_size;
+    TemplateValue ulimits = TemplateValue::array();
+    for (const auto& u : c.ulimits) ulimits.push_back({{"Name", u.name}, {"Hard", u.hard}, {"Soft", u.soft}});
+    host["Ulimits"] = c.ulimits.empty() ? TemplateValue() : ulimits;
+    TemplateValue devices = TemplateValue::array();
+    for (const auto& d : c.devices)
+        devices.push_back({{"PathOnHost", d.host}, {"PathInContainer", d.container}, {"CgroupPermissions", d.permissions}});
+    host["Devices"] = devices;
+    host["Init"] = c.init ? TemplateValue(true) : TemplateValue();
+    host["RestartPolicy"] = {{"Name", c.restart.name}, {"MaximumRetryCount", c.restart.max_retries}};
+}
+
+TemplateValue inspect_json(image::Store& store, runtime::ContainerRecords& records, const runtime::ContainerRow& row) {
     auto c = records.config(row);
     const bool running = row.state == "running";
+    const auto restarting = running ? runtime::container_restarting(row.id) : std::nullopt;
     TemplateValue state;
     state["Status"] = runtime::docker_state(row);
     state["Running"] = running;
     state["Paused"] = false;
-    state["Restarting"] = false;
+    state["Restarting"] = restarting.has_value();
     state["OOMKilled"] = false;
     state["Dead"] = false;
-    state["Pid"] = running ? row.pid : 0;
-    state["ExitCode"] = row.exit_code;
+    state["Pid"] = running && !restarting ? row.pid : 0;
+    state["ExitCode"] = restarting ? restarting->exit_code : row.exit_code;
     state["Error"] = row.error;
     state["StartedAt"] = time_or_zero(row.started_ns);
-    state["FinishedAt"] = time_or_zero(row.finished_ns);
+    state["FinishedAt"] = time_or_zero(restarting ? restarting->finished_ns : row.finished_ns);
 
     TemplateValue binds = TemplateValue::array(), mounts = TemplateValue::array();
     for (const auto& b : c.binds) {
@@ -57,7 +86,7 @@ TemplateValue inspect_json(runtime::ContainerRecords& records, const runtime::Co
     v["HostsPath"] = "";
     v["LogPath"] = paths.log;
     v["Name"] = "/" + row.name;
-    v["RestartCount"] = 0;
+    v["RestartCount"] = builder::restart_count(store, row.id);
     v["Driver"] = "overlay2";
     v["Platform"] = "linux";
     v["HostConfig"] = {{"Binds", binds},
@@ -68,7 +97,8 @@ TemplateValue inspect_json(runtime::ContainerRecords& records, const runtime::Co
                        {"NanoCpus", static_cast<std::int64_t>(c.cpus * 1e9)},
                        {"PidsLimit", c.pids_limit ? TemplateValue(c.pids_limit) : TemplateValue()},
                        {"SecurityOpt", c.security_opts.empty() ? TemplateValue() : TemplateValue(c.security_opts)},
-                       {"Privileged", false}};
+                       {"Privileged", c.privileged}};
+    add_host_settings(c, v["HostConfig"]);
     v["Mounts"] = mounts;
     v["Config"] = {{"Hostname", c.hostname},
                    {"User", c.user},
@@ -106,7 +136,7 @@ void add_inspect(CLI::App* cmd, const GlobalOptions& global, int& exit_code) {
         TemplateValue all = TemplateValue::array();
         for (const auto& name : f->names) {
             try {
-                auto value = inspect_json(records, records.resolve(name));
+                auto value = inspect_json(store, records, records.resolve(name));
                 if (tmpl)
                     std::cout << tmpl->execute(value) << "\n";
                 else
@@ -132,7 +162,7 @@ void register_container_inspect_commands(CLI::App& app, const GlobalOptions& glo
 std::optional<TemplateValue> inspect_container_named(image::Store& store, const std::string& name) {
     runtime::ContainerRecords records(store);
     try {
-        return inspect_json(records, records.resolve(name));
+        return inspect_json(store, records, records.resolve(name));
     } catch (const Error&) {
         return std::nullopt;  // no such container (or an ambiguous prefix): try the next kind
     }

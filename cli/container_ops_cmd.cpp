@@ -12,6 +12,7 @@
 #include "runtime/container_control.hpp"
 #include "runtime/container_logs.hpp"
 #include "runtime/container_records.hpp"
+#include "runtime/restart_policy.hpp"
 #include "runtime/runtime_dir.hpp"
 #include "util/error.hpp"
 
@@ -43,8 +44,17 @@ int stop_timeout(const runtime::ContainerConfig& config, const CLI::Option* give
     return config.stop_timeout ? *config.stop_timeout : docker_stop_timeout;
 }
 
-void stop(runtime::ContainerRecords& records, const runtime::ContainerRow& row, const std::string& signal,
+// Ends a restart policy's restarting for good, then returns the row as it is now (the
+// monitor may have started the container again since row was read; one started after
+// this kills itself on seeing the marker).
+runtime::ContainerRow forbid_restart(runtime::ContainerRecords& records, const runtime::ContainerRow& row) {
+    runtime::forbid_restart(row.id);
+    return records.resolve(row.id);
+}
+
+void stop(runtime::ContainerRecords& records, runtime::ContainerRow row, const std::string& signal,
           const CLI::Option* timeout_given, int timeout) {
+    row = forbid_restart(records, row);
     auto config = records.config(row);
     int sig = runtime::parse_signal(signal.empty() ? config.stop_signal : signal);
     runtime::stop_container(row, sig, stop_timeout(config, timeout_given, timeout));
@@ -107,6 +117,7 @@ void register_rm(CLI::App& app, const GlobalOptions& global, int& exit_code) {
                 if (!t->force)
                     throw Error("cannot remove container \"/" + row.name +
                                 "\": container is running: stop the container before removing or force remove");
+                row = forbid_restart(records, row);
                 runtime::stop_container(row, SIGKILL, -1);
                 row = records.refresh(row);
             }

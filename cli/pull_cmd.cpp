@@ -18,12 +18,6 @@ namespace kiln::cli {
 
 namespace {
 
-std::unique_ptr<registry::Session> open_registry_session(const GlobalOptions& global) {
-    std::string dir = global.config_dir.empty() ? registry::CredentialStore::default_dir() : global.config_dir;
-    return std::make_unique<registry::Session>(registry::load_settings(registry::settings_path()),
-                                               registry::CredentialStore(dir));
-}
-
 // True when text names no tag and no digest: docker then says which tag it uses.
 bool names_default_tag(const std::string& text) {
     if (text.find('@') != std::string::npos) return false;
@@ -54,7 +48,7 @@ int run_pull(const GlobalOptions& global, const PullFlags& flags) {
     if (!flags.quiet) options.listener = progress.listener();
 
     image::Store store(global.root);
-    auto session = open_registry_session(global);
+    auto session = registry::open_session(global.config_dir);
     try {
         if (flags.all_tags) {
             if (ref.digest || !names_default_tag(flags.reference))
@@ -100,7 +94,7 @@ builder::ImagePuller image_puller(const GlobalOptions& global, image::Store& sto
     return [&global, &store, &out, announce_missing, session](const image::Reference& ref) {
         if (announce_missing && !store.images().resolve(ref.str()))
             out << "Unable to find image '" << ref.familiar() << "' locally\n";
-        if (!*session) *session = open_registry_session(global);
+        if (!*session) *session = registry::open_session(global.config_dir);
         const bool terminal = &out == &std::cerr ? ::isatty(STDERR_FILENO) == 1 : ::isatty(STDOUT_FILENO) == 1;
         registry::PullProgress progress(out, terminal);
         registry::PullOptions options;

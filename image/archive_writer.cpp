@@ -55,7 +55,7 @@ Descriptor descriptor(std::string_view media_type, const Digest& digest, std::ui
 
 }  // namespace
 
-ManifestPlan plan_manifest(Store& store, const Digest& image_id, Compression compression) {
+ManifestPlan plan_manifest(Store& store, const Digest& image_id, Compression compression, BlobChoice choice) {
     ManifestPlan plan;
     plan.image_id = image_id;
     plan.config = store.images().config(image_id);
@@ -73,7 +73,9 @@ ManifestPlan plan_manifest(Store& store, const Digest& image_id, Compression com
         if (plan.layers[i].diff_id != config.diff_ids[i])
             throw Error("image " + image_id.str() + ": layer " + std::to_string(i) + " in the store is " +
                         plan.layers[i].diff_id.str() + ", its config says " + config.diff_ids[i].str());
-        LayerBlob blob = ensure_layer_blob(store, plan.layers[i], compression);
+        std::optional<LayerBlob> kept;
+        if (choice == BlobChoice::PreferKept) kept = find_kept_compressed_blob(store, plan.layers[i].diff_id);
+        LayerBlob blob = kept ? *kept : ensure_layer_blob(store, plan.layers[i], compression);
         plan.manifest.layers.push_back(descriptor(blob.media_type, blob.digest, blob.size));
     }
     plan.manifest_json = serialize(plan.manifest);

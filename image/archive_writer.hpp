@@ -45,7 +45,12 @@ struct ManifestPlan {
     std::string manifest_json;  // serialize(manifest): the bytes its digest names
     std::vector<LayerInfo> layers;  // bottom first, matching manifest.layers
 };
-ManifestPlan plan_manifest(Store& store, const Digest& image_id, Compression compression);
+// Which layer blob a plan takes: exactly the asked compression (made now if need be), or
+// any compressed blob the store keeps for the layer (a pulled layer's original bytes), the
+// asked compression only for layers that have none.
+enum class BlobChoice { Exact, PreferKept };
+ManifestPlan plan_manifest(Store& store, const Digest& image_id, Compression compression,
+                           BlobChoice choice = BlobChoice::Exact);
 
 // Writes the images named by refs (names as a user types them, or image ids) to out,
 // each blob once. Throws kiln::Error naming the first unknown image before anything is

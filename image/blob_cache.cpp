@@ -69,6 +69,32 @@ std::optional<LayerBlob> find_layer_blob(Store& store, const Digest& diff_id, Co
     return std::nullopt;
 }
 
+namespace {
+
+// The compression of a layer media type, OCI or Docker; nullopt for anything else
+// (uncompressed, foreign or unknown types).
+std::optional<Compression> compressed_layer_kind(std::string_view media_type) {
+    if (media_type == media::kOciLayerGzip || media_type == media::kDockerLayerGzip) return Compression::Gzip;
+    if (media_type == media::kOciLayerZstd) return Compression::Zstd;
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<LayerBlob> find_kept_compressed_blob(Store& store, const Digest& diff_id) {
+    std::optional<LayerBlob> zstd;
+    for (const auto& row : store.db().blobs_for_diff(diff_id)) {
+        auto kind = compressed_layer_kind(row.media_type);
+        if (!kind) continue;
+        auto size = store.content().size(row.digest);
+        if (!size || *size != row.size) continue;
+        LayerBlob blob{layer_media_type(*kind), row.digest, row.size};
+        if (*kind == Compression::Gzip) return blob;
+        if (!zstd) zstd = blob;
+    }
+    return zstd;
+}
+
 void record_layer_blob(Store& store, const Digest& diff_id, const LayerBlob& blob) {
     store.db().put_blob(BlobRow{blob.digest, blob.media_type, blob.size, diff_id});
 }

@@ -30,6 +30,12 @@ std::string layer_media_type(Compression c);
 // The kept blob of diff_id in compression c, when its row and file both exist.
 std::optional<LayerBlob> find_layer_blob(Store& store, const Digest& diff_id, Compression c);
 
+// A kept compressed blob of diff_id in any compression (gzip first, then zstd), whatever
+// media type flavour it was recorded under (a pulled Docker-schema2 layer says
+// vnd.docker…tar.gzip); the returned media type is the OCI one for the same bytes. This is
+// how a pulled layer leaves again as the very blob it came in as.
+std::optional<LayerBlob> find_kept_compressed_blob(Store& store, const Digest& diff_id);
+
 // The blob of layer in compression c: the kept one, or made now from the layer's exact tar
 // stream, stored and recorded so the next caller finds it. For Compression::None nothing is
 // stored: the blob is the tar itself (digest = diffID).

@@ -197,6 +197,19 @@ CREATE TABLE IF NOT EXISTS repo_digests(
 CREATE INDEX IF NOT EXISTS repo_digests_by_digest ON repo_digests(repository, digest);
 )sql";
 
+// Blob sources: which repositories of which registry are known to hold a blob (a push
+// wrote it there, a pull read it from there), so a push to another repository of the same
+// registry can mount it instead of uploading it. Version 7 (6 is repo_digests); idempotent
+// on its own, so the two steps can be ordered either way.
+constexpr const char* kSchemaBlobSources = R"sql(
+CREATE TABLE IF NOT EXISTS blob_sources(
+    digest     TEXT NOT NULL,
+    domain     TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    PRIMARY KEY(digest, domain, repository));
+)sql";
+
 LayerRow layer_row(const Stmt& s) {
     return LayerRow{s.digest(0), s.digest(1), s.opt_digest(2), static_cast<std::uint64_t>(s.integer(3)),
                     s.text(4), s.integer(5)};
@@ -293,6 +306,7 @@ void MetadataDb::migrate() {
                 exec(std::string("ALTER TABLE ") + column.table + " ADD COLUMN " + column.name + " " + column.definition);
         }
     if (version < 6) exec(kSchemaV6RepoDigests);
+    if (version < 7) exec(kSchemaBlobSources);
     exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
     tx.commit();
 }
@@ -536,6 +550,22 @@ std::vector<BlobRow> MetadataDb::orphan_layer_blobs() {
            "NOT EXISTS (SELECT 1 FROM layers WHERE layers.diff_id = blobs.diff_id)");
     std::vector<BlobRow> out;
     while (s.step()) out.push_back(blob_row(s));
+    return out;
+}
+
+void MetadataDb::blob_source_put(const Digest& digest, const std::string& domain, const std::string& repository) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "INSERT OR REPLACE INTO blob_sources(digest, domain, repository, last_seen) VALUES(?,?,?,?)", digest,
+         domain, repository, unix_now())
+        .run();
+}
+
+std::vector<std::string> MetadataDb::blob_source_repositories(const Digest& digest, const std::string& domain) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT repository FROM blob_sources WHERE digest=? AND domain=? ORDER BY last_seen DESC, repository",
+           digest, domain);
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
     return out;
 }
 

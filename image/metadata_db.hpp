@@ -88,7 +88,7 @@ struct ContainerRow {
 // apart by SQLite's own locking. All SQL of kiln lives in metadata_db.cpp.
 class MetadataDb {
 public:
-    static constexpr int kSchemaVersion = 6;
+    static constexpr int kSchemaVersion = 7;
 
     explicit MetadataDb(const std::string& path);
     ~MetadataDb();
@@ -161,6 +161,11 @@ public:
     // Blobs whose diff_id no longer belongs to any layer.
     std::vector<BlobRow> orphan_layer_blobs();
     void delete_blob(const Digest& digest);
+
+    // blob sources (image/blob_sources.hpp): repositories of a registry known to hold a blob
+    void blob_source_put(const Digest& digest, const std::string& domain, const std::string& repository);
+    // Most recently seen first.
+    std::vector<std::string> blob_source_repositories(const Digest& digest, const std::string& domain);
 
     // build cache
     // The result stored under key, marking the entry used now and counting the hit.

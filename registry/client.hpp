@@ -29,6 +29,9 @@ struct ManifestResponse {
     Digest digest;
 };
 
+inline constexpr std::uint64_t kMonolithicUploadLimit = 64ull << 20;
+inline constexpr std::uint64_t kUploadChunkSize = 64ull << 20;
+
 // The media types a pull accepts, in the Accept header's order.
 extern const std::vector<std::string> kManifestMediaTypes;
 
@@ -65,12 +68,17 @@ public:
     // size and digest while it streams. Throws (after sink saw some bytes) on a mismatch:
     // the caller discards what it received. Redirects are followed for blobs only, and never
     // with credentials to another host.
-    void get_blob(const Digest& digest, std::uint64_t size, const BlobSink& sink, const Progress& progress = {});
+    // A registry that ignores Range (200 instead of 206) restarts the blob from byte 0: then
+    // `restart` is called first and the caller drops everything its sink got so far (the
+    // digest is checked over the bytes after the restart). Without `restart` that is an error.
+    void get_blob(const Digest& digest, std::uint64_t size, const BlobSink& sink, const Progress& progress = {},
+                  const std::function<void()>& restart = {});
     // Cross-repository mount from another repository of the same registry: true when the
     // registry mounted it; false when it did not (nothing left open on the registry).
     bool mount_blob(const Digest& digest, const std::string& from_path);
-    // Uploads a blob: one PUT for small blobs, chunked PATCH for large ones; a dropped
-    // connection resumes from the offset the registry reports.
+    // Uploads a blob: one PUT for blobs up to kMonolithicUploadLimit, chunked PATCH (chunks of
+    // kUploadChunkSize) for larger ones; a dropped connection resumes from the offset the
+    // registry reports (a registry that lost the upload gets a new one).
     void upload_blob(const Digest& digest, std::uint64_t size, const BlobReader& reader, const Progress& progress = {});
 
     // Every tag (following Link pagination).

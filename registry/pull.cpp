@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "image/blob_cache.hpp"
+#include "image/blob_sources.hpp"
 #include "image/layer_store.hpp"
 #include "image/store.hpp"
 #include "registry/client.hpp"
@@ -306,6 +307,14 @@ PullResult pull_image(Repository& repo, image::Store& store, const image::Refere
             if (tagging) db.set_ref(name_ref.str(), image_id);
             db.put_repo_digest(image_id, repository, resolved.top.digest);
         });
+        // The registry holds these blobs in this repository: a push elsewhere on it may mount them.
+        std::vector<Digest> blobs{image_id};
+        for (const auto& l : manifest.layers) blobs.push_back(l.digest);
+        try {
+            image::record_blob_sources(store, repo.domain(), repo.path(), blobs);
+        } catch (const Error&) {
+            // Only a hint for a later push.
+        }
     } catch (...) {
         for (auto it = published.rbegin(); it != published.rend(); ++it) store.layers().remove_layer(*it);
         throw;

@@ -27,4 +27,8 @@ private:
     std::unique_ptr<State> state_;
 };
 
+// The Session a kiln command uses: settings from settings_path(), credentials from config_dir
+// (GlobalOptions::config_dir: empty means DOCKER_CONFIG, else ~/.docker).
+std::unique_ptr<Session> open_session(const std::string& config_dir);
+
 }  // namespace kiln::registry

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <string>
 
+#include "util/error.hpp"
 #include "util/fs.hpp"
 
 namespace kiln::runtime {
@@ -64,6 +65,40 @@ std::optional<int> capability_from_name(std::string_view name) {
     for (std::size_t i = 0; i < cap_names.size(); ++i)
         if (cap_names[i] == key) return static_cast<int>(i);
     return std::nullopt;
+}
+
+std::string normalize_capability(std::string_view name, std::string_view flag) {
+    std::string upper;
+    for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (upper == "ALL") return upper;
+    auto cap = capability_from_name(upper);
+    if (!cap)
+        throw Error("invalid " + std::string(flag) + ": unknown capability: \"" +
+                    (upper.starts_with("CAP_") ? upper : "CAP_" + upper) + "\"");
+    return "CAP_" + std::string(cap_names[static_cast<std::size_t>(*cap)]);
+}
+
+CapMask tweak_capabilities(CapMask base, const std::vector<std::string>& add, const std::vector<std::string>& drop,
+                           CapMask available) {
+    auto has_all = [](const std::vector<std::string>& names) {
+        for (const auto& n : names)
+            if (n == "ALL") return true;
+        return false;
+    };
+    auto mask_of = [](const std::vector<std::string>& names) {
+        CapMask mask = 0;
+        for (const auto& n : names)
+            if (auto cap = capability_from_name(n)) mask |= CapMask{1} << *cap;
+        return mask;
+    };
+    CapMask caps;
+    if (has_all(add))
+        caps = available & ~mask_of(drop);
+    else if (has_all(drop))
+        caps = mask_of(add);
+    else
+        caps = (base & ~mask_of(drop)) | mask_of(add);
+    return caps & available;
 }
 
 int last_capability() {

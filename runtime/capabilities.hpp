@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "runtime/child_report.hpp"
 
@@ -25,6 +27,18 @@ CapMask all_capabilities(int last_cap);
 
 // "CAP_NET_ADMIN", "net_admin" or "NET_ADMIN" → 12; nullopt if unknown.
 std::optional<int> capability_from_name(std::string_view name);
+
+// A --cap-add/--cap-drop value as Docker records it: "CAP_NET_ADMIN" for "net_admin",
+// "NET_ADMIN" or "cap_net_admin"; "ALL" for "all". Throws kiln::Error naming `flag` for a
+// capability this kiln does not know.
+std::string normalize_capability(std::string_view name, std::string_view flag);
+
+// Docker's TweakCapabilities over `base` with normalized names: ALL in `add` gives every
+// capability but the dropped ones; ALL in `drop` gives only the added ones; otherwise base
+// minus drop plus add. The result is limited to `available` (what kiln itself holds: a
+// child cannot be given more).
+CapMask tweak_capabilities(CapMask base, const std::vector<std::string>& add, const std::vector<std::string>& drop,
+                           CapMask available);
 
 // The highest capability the running kernel knows (/proc/sys/kernel/cap_last_cap).
 int last_capability();

@@ -147,6 +147,8 @@ private:
 // --- what the child needs, prepared by the parent ---------------------------------------
 
 struct ChildPlan {
+    std::vector<std::string> args;  // the spec's, after the init with --init
+    std::string shm_options;
     ProcessPlan process;
     RootfsPlan rootfs;
     std::vector<BindMount> binds;  // network files, then the spec's
@@ -232,7 +234,8 @@ std::string generate_container_id() {
 }
 
 struct StartedContainer::State {
-    explicit State(const std::string& id) : runtime_dir(id) {}
+    State(const std::string& id, int runtime_dir_lock)
+        : runtime_dir(runtime_dir_lock >= 0 ? RuntimeDir(id, runtime_dir_lock) : RuntimeDir(id)) {}
     const ContainerSpec* spec = nullptr;  // valid until start_container returns, and in run_container
     RuntimeDir runtime_dir;  // first: whatever a kill -9 of this process leaves is found through it
     std::optional<Cgroup> cgroup;
@@ -258,7 +261,7 @@ std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool f
     validate_limits({spec.memory_limit, spec.pids_limit, spec.cpus});
 
     const std::string id = spec.id.empty() ? generate_container_id() : spec.id;
-    auto state = std::make_unique<StartedContainer::State>(id);
+    auto state = std::make_unique<StartedContainer::State>(id, spec.runtime_dir_lock);
     state->spec = &spec;
     const std::string state_dir = spec.state_dir.empty() ? state->runtime_dir.path() : spec.state_dir;
     const std::string mountpoint = state_dir + "/rootfs";
@@ -266,13 +269,21 @@ std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool f
 
     ChildPlan plan;
     plan.hostname = spec.hostname.empty() ? id.substr(0, 12) : spec.hostname;
-    prepare_process(plan.process, spec.args, spec.env, plan.hostname, spec.user, spec.cwd,
+    plan.args = spec.args;
+    if (!spec.init_binary.empty()) plan.args.insert(plan.args.begin(), {container_init_path, "--"});
+    prepare_process(plan.process, plan.args, spec.env, plan.hostname, spec.user, spec.cwd,
                     spec.seccomp ? spec.seccomp.get() : nullptr);
     plan.process.create_cwd = true;
+    if (spec.capabilities) plan.process.caps = *spec.capabilities;
     if (spec.privileged) make_privileged(plan.process);
+    if (!spec.rlimits.empty()) plan.process.rlimits = &spec.rlimits;
     if (spec.network_files) plan.binds = write_network_files(state_dir, plan.hostname);
+    if (!spec.init_binary.empty()) plan.binds.push_back({spec.init_binary, container_init_path, true});
     plan.binds.insert(plan.binds.end(), spec.binds.begin(), spec.binds.end());
-    plan.rootfs = {&spec.rootfs, mountpoint.c_str(), &plan.binds, spec.privileged};
+    if (spec.shm_size <= 0) throw Error("the size of /dev/shm must be above 0");
+    plan.shm_options = "mode=1777,size=" + std::to_string(spec.shm_size);
+    plan.rootfs = {&spec.rootfs, mountpoint.c_str(), &plan.binds, spec.privileged, &spec.tmpfs, &spec.device_nodes,
+                   plan.shm_options.c_str()};
     plan.new_net = !spec.host_network;
 
     // The container never gets one of the caller's descriptors: a pty of its own with -t,

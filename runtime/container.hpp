@@ -5,11 +5,16 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "image/mount_spec.hpp"
+#include "runtime/capabilities.hpp"
+#include "runtime/device_mapping.hpp"
 #include "runtime/device_policy.hpp"
+#include "runtime/tmpfs_mounts.hpp"
+#include "runtime/ulimits.hpp"
 
 namespace kiln::runtime {
 
@@ -63,7 +68,28 @@ struct ContainerSpec {
     // docker run --privileged (and RUN --security=insecure): every capability, no seccomp
     // filter, every device, /sys writable and /proc unmasked. Overrides seccomp and devices.
     bool privileged = false;
+    // The capabilities of the container's processes (bounding, effective and permitted
+    // sets; none for a non-root user): docker run --cap-add/--cap-drop. nullopt: Docker's
+    // default set. privileged overrides it.
+    std::optional<CapMask> capabilities;
+    // docker run --ulimit: set in the container process before it execs.
+    std::vector<Rlimit> rlimits;
+    // docker run --tmpfs: mounted after /dev and before binds (so a bind may go inside one).
+    std::vector<TmpfsMount> tmpfs;
+    // The size of /dev/shm in bytes: docker run --shm-size.
+    std::int64_t shm_size = 64 << 20;
+    // docker run --device: nodes made in the container; `devices` must allow them.
+    std::vector<DeviceNode> device_nodes;
+    // docker run --init: this host binary (a static one) is bound read-only at
+    // /sbin/docker-init and runs as pid 1 with args after "--".
+    std::string init_binary;
+    // A restart by the container's monitor, which holds the container's runtime dir with
+    // this lock descriptor: the new run takes it over instead of making a new one.
+    int runtime_dir_lock = -1;
 };
+
+// Where --init's binary appears in the container, as with Docker.
+inline constexpr const char* container_init_path = "/sbin/docker-init";
 
 // A container whose command this process started: its init is a child of this process.
 // Destroying it kills and reaps the container if nobody waited for it, then removes its

@@ -14,6 +14,10 @@ namespace kiln::runtime {
 std::string config_to_json(const ContainerConfig& c) {
     nlohmann::json binds = nlohmann::json::array();
     for (const auto& b : c.binds) binds.push_back({{"source", b.source}, {"destination", b.destination}, {"readonly", b.readonly}});
+    nlohmann::json ulimits = nlohmann::json::array(), devices = nlohmann::json::array();
+    for (const auto& u : c.ulimits) ulimits.push_back({{"name", u.name}, {"soft", u.soft}, {"hard", u.hard}});
+    for (const auto& d : c.devices)
+        devices.push_back({{"host", d.host}, {"container", d.container}, {"permissions", d.permissions}});
     nlohmann::json j = {
         {"id", c.id},
         {"name", c.name},
@@ -40,6 +44,15 @@ std::string config_to_json(const ContainerConfig& c) {
         {"labels", c.labels},
         {"stop_signal", c.stop_signal},
         {"stop_timeout", c.stop_timeout ? nlohmann::json(*c.stop_timeout) : nlohmann::json()},
+        {"cap_add", c.cap_add},
+        {"cap_drop", c.cap_drop},
+        {"readonly_rootfs", c.readonly_rootfs},
+        {"tmpfs", c.tmpfs},
+        {"shm_size", c.shm_size},
+        {"ulimits", ulimits},
+        {"devices", devices},
+        {"init", c.init},
+        {"restart", {{"name", c.restart.name}, {"max_retries", c.restart.max_retries}}},
     };
     return j.dump();
 }
@@ -73,6 +86,17 @@ ContainerConfig config_from_json(const std::string& text) {
         c.labels = j.at("labels");
         c.stop_signal = j.at("stop_signal");
         if (!j.at("stop_timeout").is_null()) c.stop_timeout = j["stop_timeout"].get<int>();
+        // Records from before these flags have none of them.
+        c.cap_add = j.value("cap_add", std::vector<std::string>{});
+        c.cap_drop = j.value("cap_drop", std::vector<std::string>{});
+        c.readonly_rootfs = j.value("readonly_rootfs", false);
+        c.tmpfs = j.value("tmpfs", std::map<std::string, std::string>{});
+        c.shm_size = j.value("shm_size", docker_shm_size);
+        for (const auto& u : j.value("ulimits", nlohmann::json::array())) c.ulimits.push_back({u.at("name"), u.at("soft"), u.at("hard")});
+        for (const auto& d : j.value("devices", nlohmann::json::array()))
+            c.devices.push_back({d.at("host"), d.at("container"), d.at("permissions")});
+        c.init = j.value("init", false);
+        if (j.contains("restart")) c.restart = {j["restart"].at("name"), j["restart"].at("max_retries")};
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("container config: ") + e.what());
     }

@@ -8,8 +8,11 @@
 #include <vector>
 
 #include "runtime/container.hpp"
+#include "runtime/host_settings.hpp"
 
 namespace kiln::runtime {
+
+constexpr std::int64_t docker_shm_size = 64 << 20;
 
 struct ContainerConfig {
     std::string id;
@@ -37,6 +40,14 @@ struct ContainerConfig {
     std::map<std::string, std::string> labels;
     std::string stop_signal = "SIGTERM";
     std::optional<int> stop_timeout;  // seconds; Docker's default 10 when unset
+    std::vector<std::string> cap_add, cap_drop;  // "CAP_NET_ADMIN" or "ALL"
+    bool readonly_rootfs = false;                // --read-only
+    std::map<std::string, std::string> tmpfs;    // --tmpfs PATH -> OPTIONS
+    std::int64_t shm_size = docker_shm_size;     // --shm-size, bytes
+    std::vector<Ulimit> ulimits;
+    std::vector<DeviceMapping> devices;
+    bool init = false;  // --init
+    RestartPolicy restart;
 };
 
 std::string config_to_json(const ContainerConfig& config);

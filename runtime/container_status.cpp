@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "runtime/restart_policy.hpp"
 #include "util/error.hpp"
 
 namespace kiln::runtime {
@@ -26,10 +27,18 @@ std::string human_duration(std::int64_t ns) {
     return std::to_string(hours / 24 / 365) + " years";
 }
 
-std::string docker_state(const ContainerRow& row) { return row.state == "starting" ? "created" : row.state; }
+std::string docker_state(const ContainerRow& row) {
+    if (row.state == "running" && container_restarting(row.id)) return "restarting";
+    return row.state == "starting" ? "created" : row.state;
+}
 
 std::string status_text(const ContainerRow& row, std::int64_t now_ns) {
-    if (row.state == "running") return "Up " + human_duration(now_ns - row.started_ns);
+    if (row.state == "running") {
+        if (auto wait = container_restarting(row.id))
+            return "Restarting (" + std::to_string(wait->exit_code) + ") " + human_duration(now_ns - wait->finished_ns) +
+                   " ago";
+        return "Up " + human_duration(now_ns - row.started_ns);
+    }
     if (row.state == "exited" && row.started_ns > 0)
         return "Exited (" + std::to_string(row.exit_code) + ") " + human_duration(now_ns - row.finished_ns) + " ago";
     return "Created";

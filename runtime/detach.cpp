@@ -30,34 +30,47 @@ void write_text(int fd, std::string_view text) {
     }
 }
 
+// Starts the container and execs kiln-monitor in place, so the monitor is its parent.
+// Returns the exec failure (126/127) when its command could not be run; throws otherwise.
+int start_and_become_monitor(const ContainerSpec& spec, const DetachPaths& paths, int report_fd,
+                             const std::function<void(pid_t)>& on_started) {
+    auto container = start_container(spec);
+    if (container->exec_failure()) return container->exec_failure();
+    auto h = container->handover();
+    std::vector<std::string> args = {paths.monitor_binary,
+                                     "pid=" + std::to_string(h.pid),
+                                     "pidfd=" + std::to_string(h.pidfd),
+                                     "out=" + std::to_string(h.stdout_fd),
+                                     "err=" + std::to_string(h.stderr_fd),
+                                     "lock=" + std::to_string(h.lock_fd),
+                                     "report=" + std::to_string(report_fd),
+                                     "log=" + paths.log_file,
+                                     "exit=" + paths.exit_file,
+                                     "rundir=" + h.runtime_dir};
+    for (const auto& dir : h.cgroup_dirs) args.push_back("cgroup=" + dir);
+    const auto& r = paths.restart;
+    if (r.policy.name != "no") {
+        for (std::string arg : {"restart=" + r.policy.name, "max=" + std::to_string(r.policy.max_retries),
+                                "count=" + std::to_string(r.restarts), "delay=" + std::to_string(r.delay_ms),
+                                "kiln=" + r.kiln_binary, "root=" + r.store_root, "id=" + r.container_id})
+            args.push_back(arg);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (on_started) on_started(h.pid);
+    for (int fd : {h.pidfd, h.stdout_fd, h.stderr_fd, h.lock_fd, report_fd}) keep_across_exec(fd);
+    ::execv(argv[0], argv.data());
+    throw_errno("exec " + paths.monitor_binary);
+    // `container` dies with the throw: the container is killed and its traces removed.
+}
+
 // The grandchild: starts the container and becomes its monitor. Reports on report_fd:
 // "ok\n" (from the monitor), "exec CODE\n" or "error TEXT".
 [[noreturn]] void become_monitor(const ContainerSpec& spec, const DetachPaths& paths, int report_fd) {
     try {
-        auto container = start_container(spec);
-        if (container->exec_failure()) {
-            write_text(report_fd, "exec " + std::to_string(container->exec_failure()) + "\n");
-            ::_exit(0);
-        }
-        auto h = container->handover();
-        std::vector<std::string> args = {paths.monitor_binary,
-                                         "pid=" + std::to_string(h.pid),
-                                         "pidfd=" + std::to_string(h.pidfd),
-                                         "out=" + std::to_string(h.stdout_fd),
-                                         "err=" + std::to_string(h.stderr_fd),
-                                         "lock=" + std::to_string(h.lock_fd),
-                                         "report=" + std::to_string(report_fd),
-                                         "log=" + paths.log_file,
-                                         "exit=" + paths.exit_file,
-                                         "rundir=" + h.runtime_dir};
-        for (const auto& dir : h.cgroup_dirs) args.push_back("cgroup=" + dir);
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        for (int fd : {h.pidfd, h.stdout_fd, h.stderr_fd, h.lock_fd, report_fd}) keep_across_exec(fd);
-        ::execv(argv[0], argv.data());
-        throw_errno("exec " + paths.monitor_binary);
-        // `container` dies with the throw: the container is killed and its traces removed.
+        int failure = start_and_become_monitor(spec, paths, report_fd, {});
+        write_text(report_fd, "exec " + std::to_string(failure) + "\n");
     } catch (const std::exception& e) {
         write_text(report_fd, std::string("error ") + e.what());
     }
@@ -66,12 +79,27 @@ void write_text(int fd, std::string_view text) {
 
 }  // namespace
 
-std::string default_monitor_binary() {
+int restart_in_place(const ContainerSpec& spec, const DetachPaths& paths, const std::function<void(pid_t)>& on_started) {
+    return start_and_become_monitor(spec, paths, -1, on_started);
+}
+
+std::string kiln_binary() {
     char self[PATH_MAX];
     ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) throw_errno("readlink /proc/self/exe");
-    std::string path(self, static_cast<std::size_t>(n));
+    return std::string(self, static_cast<std::size_t>(n));
+}
+
+std::string default_monitor_binary() {
+    std::string path = kiln_binary();
     return path.substr(0, path.rfind('/') + 1) + "kiln-monitor";
+}
+
+std::string default_init_binary() {
+    std::string path = kiln_binary();
+    path = path.substr(0, path.rfind('/') + 1) + "kiln-init";
+    if (::access(path.c_str(), X_OK) != 0) throw_errno("kiln-init (for --init) at " + path);
+    return path;
 }
 
 DetachedStart start_detached(const ContainerSpec& spec, const DetachPaths& paths) {

@@ -150,7 +150,9 @@ int exec_in_container(const ExecSpec& spec) {
 
     ExecPlan plan;
     prepare_process(plan.process, spec.args, spec.env, spec.hostname, spec.user, spec.cwd, spec.seccomp.get());
+    if (spec.capabilities) plan.process.caps = *spec.capabilities;
     if (spec.privileged) make_privileged(plan.process);
+    if (!spec.rlimits.empty()) plan.process.rlimits = &spec.rlimits;
     plan.process.die_with_parent = !spec.detach;
     plan.detach = spec.detach;
     plan.init_pidfd = spec.init_pidfd;

@@ -19,8 +19,12 @@
 #include <linux/filter.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "runtime/capabilities.hpp"
+#include "runtime/ulimits.hpp"
 
 namespace kiln::runtime {
 
@@ -41,6 +45,10 @@ struct ExecSpec {
     // nullptr: Docker's default profile; empty: no filter (as the container was created).
     std::shared_ptr<const std::vector<sock_filter>> seccomp;
     bool privileged = false;  // the container's --privileged: the same for its execs
+    // The container's --cap-add/--cap-drop set (nullopt: Docker's default) and --ulimit
+    // values: Docker's exec starts from the container's own process settings.
+    std::optional<CapMask> capabilities;
+    std::vector<Rlimit> rlimits;
 };
 
 // Runs spec.args in the container and returns Docker's status: the command's exit code,

@@ -188,6 +188,9 @@ void confine_and_exec(ProcessPlan& p, ChildReport& r) {
     if (p.create_cwd && !make_directories(p.cwd.c_str(), r)) return;
 
     if (!drop_bounding_set(p.caps, p.last_cap, r)) return;
+    // Before the user changes: a process may lower its limits at any time, but raising
+    // one back (within the hard limit) is for the process's own uid.
+    if (p.rlimits && !apply_rlimits(*p.rlimits, r)) return;
     // Raw syscalls: glibc's setuid() would broadcast the change to the threads of the
     // process whose memory this one shares, under a lock those threads may hold.
     if (::syscall(SYS_setgroups, user.group_count, user.groups.data()) != 0)

@@ -17,6 +17,7 @@
 
 #include "runtime/capabilities.hpp"
 #include "runtime/child_report.hpp"
+#include "runtime/ulimits.hpp"
 
 namespace kiln::runtime {
 
@@ -39,6 +40,7 @@ struct ProcessPlan {
     const std::vector<sock_filter>* seccomp = nullptr;  // empty: no filter
     int last_cap = 0;
     CapMask caps = 0;
+    const std::vector<Rlimit>* rlimits = nullptr;  // --ulimit; nullptr: kiln's own limits
 };
 
 // Parent side. args[0] is looked up in the PATH of env (default_env's PATH, HOSTNAME

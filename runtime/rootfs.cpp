@@ -179,7 +179,7 @@ bool mask_paths(int rootfd, ChildReport& r) {
 }
 
 // A tmpfs /dev with the device nodes, /dev/pts, /dev/shm, /dev/mqueue and the usual links.
-bool setup_dev(int rootfd, ChildReport& r) {
+bool setup_dev(int rootfd, const char* shm_options, ChildReport& r) {
     if (!mount_fs(rootfd, "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", r)) return false;
     UniqueFd dev(open_beneath(rootfd, "/dev", O_PATH | O_DIRECTORY));
     if (!dev) return r.fail_errno(errno, "open /dev");
@@ -193,9 +193,32 @@ bool setup_dev(int rootfd, ChildReport& r) {
     if (!mount_fs(rootfd, "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
                   "newinstance,ptmxmode=0666,mode=0620,gid=5", r))
         return false;
-    if (!mount_fs(rootfd, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k", r))
+    if (!mount_fs(rootfd, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_options, r))
         return false;
     return mount_fs(rootfd, "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, r);
+}
+
+// --device nodes: the host node's type, numbers, mode and owner, at their path in the
+// container (replacing whatever was there).
+bool make_device_nodes(int rootfd, const std::vector<DeviceNode>& nodes, ChildReport& r) {
+    for (const auto& node : nodes) {
+        char parent[PATH_MAX];
+        std::size_t len = node.path.size();
+        if (len >= sizeof parent) return r.fail("path too long: %s", node.path.c_str());
+        std::memcpy(parent, node.path.c_str(), len + 1);
+        char* slash = std::strrchr(parent, '/');
+        const char* name = node.path.c_str() + (slash - parent) + 1;
+        *slash = '\0';
+        if (!*name) return r.fail("bad device path %s", node.path.c_str());
+        UniqueFd dir(ensure_beneath(rootfd, parent[0] ? parent : "/", true, r));
+        if (!dir) return false;
+        if (::unlinkat(dir.get(), name, 0) != 0 && errno != ENOENT)
+            return r.fail_errno(errno, "replace %s", node.path.c_str());
+        if (::mknodat(dir.get(), name, node.mode, node.rdev) != 0) return r.fail_errno(errno, "mknod %s", node.path.c_str());
+        if (::fchownat(dir.get(), name, node.uid, node.gid, AT_SYMLINK_NOFOLLOW) != 0)
+            return r.fail_errno(errno, "chown %s", node.path.c_str());
+    }
+    return true;
 }
 
 bool mount_rootfs(const RootfsPlan& plan, ChildReport& r) {
@@ -245,8 +268,12 @@ bool setup_rootfs(const RootfsPlan& plan, ChildReport& r) {
     if (!mount_fs(rootfd, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, r)) return false;
     const unsigned long sys_ro = plan.privileged ? 0 : MS_RDONLY;
     if (!mount_fs(rootfd, "/sys", "sysfs", sys_ro | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, r)) return false;
-    if (!setup_dev(rootfd, r)) return false;
+    if (!setup_dev(rootfd, plan.shm_options, r)) return false;
+    if (plan.devices && !make_device_nodes(rootfd, *plan.devices, r)) return false;
     if (!plan.privileged && !mask_paths(rootfd, r)) return false;
+    if (plan.tmpfs)
+        for (const auto& t : *plan.tmpfs)
+            if (!mount_fs(rootfd, t.destination.c_str(), "tmpfs", t.flags, t.data.c_str(), r)) return false;
     for (const auto& bind : *plan.binds) {
         struct stat st;
         if (::stat(bind.source.c_str(), &st) != 0) return r.fail_errno(errno, "bind source %s", bind.source.c_str());

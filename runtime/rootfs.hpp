@@ -19,6 +19,9 @@ struct RootfsPlan {
     const char* mountpoint = nullptr;  // existing host directory to mount the rootfs on
     const std::vector<BindMount>* binds = nullptr;
     bool privileged = false;  // /sys read-write and no masked or read-only /proc paths
+    const std::vector<TmpfsMount>* tmpfs = nullptr;     // mounted before the binds
+    const std::vector<DeviceNode>* devices = nullptr;   // made after /dev
+    const char* shm_options = "mode=1777,size=65536k";  // /dev/shm's tmpfs data
 };
 
 // Mounts everything and pivots into the new root; afterwards "/" is the container's.

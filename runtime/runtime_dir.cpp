@@ -58,6 +58,12 @@ RuntimeDir::RuntimeDir(const std::string& container_id) {
     lock_ = stage.release();
 }
 
+RuntimeDir::RuntimeDir(const std::string& container_id, int lock_fd)
+    : path_(locations().containers + "/" + container_id), lock_(lock_fd) {
+    if (!path_exists(path_)) throw Error("the runtime directory of container " + container_id + " is gone");
+    ::fcntl(lock_fd, F_SETFD, FD_CLOEXEC);
+}
+
 RuntimeDir::~RuntimeDir() {
     try {
         remove_all(path_);

@@ -17,6 +17,10 @@ public:
     // Creates and locks the directory of `container_id`; throws kiln::Error if it cannot,
     // or if a container of that id is running.
     explicit RuntimeDir(const std::string& container_id);
+    // Takes over the existing directory of `container_id` whose lock `lock_fd` holds (the
+    // monitor restarting its container hands it on to the new run). Throws kiln::Error if
+    // the directory is missing.
+    RuntimeDir(const std::string& container_id, int lock_fd);
     ~RuntimeDir();  // removes the directory and everything in it
     RuntimeDir(const RuntimeDir&) = delete;
     RuntimeDir& operator=(const RuntimeDir&) = delete;

@@ -357,6 +357,12 @@ const std::vector<sock_filter>& default_seccomp_program() {
     return program;
 }
 
+std::vector<sock_filter> default_seccomp_program_for(CapMask caps) {
+    if (caps == docker_default_capabilities()) return default_seccomp_program();
+    return cached_seccomp_program("docker-default\ncaps " + std::to_string(caps) + "\n",
+                                  [caps] { return compile_seccomp(docker_default_seccomp_profile(), caps); });
+}
+
 bool install_seccomp(const std::vector<sock_filter>& program, ChildReport& report) {
     sock_fprog prog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
     if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)

@@ -34,6 +34,9 @@ std::vector<SyscallCeiling> seccomp_syscall_ceilings(const SeccompProfile& profi
 // Docker's default profile for Docker's default capabilities, compiled once per process
 // (thread safe).
 const std::vector<sock_filter>& default_seccomp_program();
+// Docker's default profile for other capabilities (--cap-add/--cap-drop): its
+// capability-conditional rules follow the set, as the Docker daemon compiles it.
+std::vector<sock_filter> default_seccomp_program_for(CapMask effective_caps);
 
 // Container side (no allocation): installs `program`. Needs no_new_privs or CAP_SYS_ADMIN.
 bool install_seccomp(const std::vector<sock_filter>& program, ChildReport& report);

@@ -5,8 +5,16 @@
 // status beside the log, removes its cgroups and runtime dir, and exits. The runtime
 // dir's lock, held until then, tells any kiln process that the container still runs.
 //
+// With a restart policy (--restart) it decides, as Docker's restart manager, whether the
+// container runs again: if so it keeps the runtime dir and its lock (the container still
+// "runs", as Docker's Restarting does), marks the dir "restarting", waits the backoff and
+// execs `kiln container-restart` in its own place, which starts the container again and
+// execs the next monitor: the lock passes on without a gap. A "no-restart" marker in the
+// runtime dir (written by `kiln stop`) ends that at any point.
+//
 //   kiln-monitor pid=P pidfd=N out=N [err=N] lock=N report=N log=PATH exit=PATH
 //                rundir=PATH [cgroup=DIR]...
+//                [restart=POLICY max=N count=N delay=MS kiln=PATH root=DIR id=ID]
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -25,6 +33,7 @@
 #include <vector>
 
 #include "runtime/monitor/json_log.hpp"
+#include "runtime/monitor/restart_rules.hpp"
 
 namespace {
 
@@ -33,6 +42,9 @@ struct Arguments {
     int pidfd = -1, out = -1, err = -1, lock = -1, report = -1;
     std::string log, exit, rundir;
     std::vector<std::string> cgroups;
+    std::string restart = "no", kiln, root, id;
+    int max_retries = 0, restarts = 0;
+    long long delay_ms = 0;
 };
 
 bool parse(int argc, char** argv, Arguments& a) {
@@ -53,6 +65,13 @@ bool parse(int argc, char** argv, Arguments& a) {
         else if (key == "exit") a.exit = value;
         else if (key == "rundir") a.rundir = value;
         else if (key == "cgroup") a.cgroups.push_back(value);
+        else if (key == "restart") a.restart = value;
+        else if (key == "max") a.max_retries = number();
+        else if (key == "count") a.restarts = number();
+        else if (key == "delay") a.delay_ms = std::atoll(value.c_str());
+        else if (key == "kiln") a.kiln = value;
+        else if (key == "root") a.root = value;
+        else if (key == "id") a.id = value;
         else return false;
     }
     return a.pid > 0 && a.out >= 0 && !a.log.empty() && !a.exit.empty();
@@ -129,7 +148,7 @@ void record_exit(const std::string& path, int code) {
 void remove_runtime_dir(const std::string& dir) {
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return;
-    for (const char* name : {"hostname", "hosts", "resolv.conf"}) ::unlinkat(dfd, name, 0);
+    for (const char* name : {"hostname", "hosts", "resolv.conf", "no-restart", "restarting"}) ::unlinkat(dfd, name, 0);
     ::unlinkat(dfd, "rootfs", AT_REMOVEDIR);
     ::close(dfd);
     ::rmdir(dir.c_str());
@@ -143,6 +162,35 @@ void remove_cgroups(const std::vector<std::string>& dirs) {
             ::nanosleep(&pause, nullptr);
         }
     }
+}
+
+bool stop_requested(const Arguments& a) { return ::access((a.rundir + "/no-restart").c_str(), F_OK) == 0; }
+
+// Waits ms milliseconds, or less if `kiln stop` asks meanwhile. True if it did not.
+bool wait_for_restart(const Arguments& a, long long ms) {
+    for (long long waited = 0; waited < ms; waited += 10) {
+        if (stop_requested(a)) return false;
+        timespec pause{0, 10 * 1000000};
+        ::nanosleep(&pause, nullptr);
+    }
+    return !stop_requested(a);
+}
+
+// Runs `kiln container-restart` in this process's place; returns if that fails.
+void exec_restart(const Arguments& a, int code, std::int64_t finished_ns, long long delay_ms) {
+    // What `ps` and `inspect` show meanwhile (Docker's Restarting).
+    std::string marker = a.rundir + "/restarting";
+    int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    write_fully(fd, std::to_string(code) + " " + std::to_string(finished_ns) + "\n");
+    ::close(fd);
+    if (!wait_for_restart(a, delay_ms)) return;
+    std::string count = std::to_string(a.restarts + 1), delay = std::to_string(delay_ms), lock = std::to_string(a.lock);
+    const char* argv[] = {a.kiln.c_str(), "--root", a.root.c_str(), "container-restart", a.id.c_str(),
+                          count.c_str(), delay.c_str(), lock.c_str(), nullptr};
+    ::fcntl(a.lock, F_SETFD, 0);
+    ::execv(argv[0], const_cast<char**>(argv));
+    ::fcntl(a.lock, F_SETFD, FD_CLOEXEC);
 }
 
 }  // namespace
@@ -164,16 +212,22 @@ int main(int argc, char** argv) {
     // Nothing of the caller's: stdio goes to /dev/null once the report is sent.
     int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     for (int fd = 0; fd < 3 && null_fd >= 0; ++fd) ::dup2(null_fd, fd);
-    if (log_fd < 0) {
-        ::kill(a.pid, SIGKILL);
-    } else {
-        copy_output(a, log_fd);
-    }
+    const std::int64_t started_ns = now_ns();
+    // A restart that `kiln stop` asked to end while it was being started.
+    if (log_fd < 0 || (a.restart != "no" && stop_requested(a))) ::kill(a.pid, SIGKILL);
+    if (log_fd >= 0) copy_output(a, log_fd);
     int status = 0;
     while (::waitpid(a.pid, &status, 0) < 0 && errno == EINTR) {
     }
-    record_exit(a.exit, decode_status(status));
+    const int code = decode_status(status);
+    const std::int64_t finished_ns = now_ns();
+    record_exit(a.exit, code);
     remove_cgroups(a.cgroups);
+    if (log_fd >= 0) ::close(log_fd);
+    if (a.pidfd >= 0) ::close(a.pidfd);
+    if (!a.rundir.empty() && !a.kiln.empty() && !stop_requested(a) &&
+        kiln::runtime::should_restart(a.restart, a.max_retries, a.restarts, code))
+        exec_restart(a, code, finished_ns, kiln::runtime::next_restart_delay_ms(a.delay_ms, finished_ns - started_ns));
     if (!a.rundir.empty()) remove_runtime_dir(a.rundir);
     return 0;  // the runtime dir's lock goes with this process
 }

@@ -26,3 +26,23 @@ TEST_CASE("capability names are accepted with or without CAP_, in any case", "[r
 TEST_CASE("the kernel's last capability is known", "[runtime][capabilities]") {
     CHECK(kiln::runtime::last_capability() >= CAP_AUDIT_READ);
 }
+
+TEST_CASE("--cap-add/--cap-drop names are normalized; unknown ones are errors", "[runtime][capabilities]") {
+    using kiln::runtime::normalize_capability;
+    CHECK(normalize_capability("net_admin", "--cap-add") == "CAP_NET_ADMIN");
+    CHECK(normalize_capability("Cap_Chown", "--cap-drop") == "CAP_CHOWN");
+    CHECK(normalize_capability("all", "--cap-add") == "ALL");
+    CHECK_THROWS_WITH(normalize_capability("bogus", "--cap-add"), "invalid --cap-add: unknown capability: \"CAP_BOGUS\"");
+}
+
+TEST_CASE("capabilities are tweaked as Docker's TweakCapabilities, within what is available", "[runtime][capabilities]") {
+    using kiln::runtime::tweak_capabilities;
+    const auto base = kiln::runtime::docker_default_capabilities();
+    const kiln::runtime::CapMask available = ~(1ULL << CAP_SYS_RESOURCE) & ((1ULL << 41) - 1);
+    CHECK(tweak_capabilities(base, {}, {"CAP_CHOWN"}, available) == (base & ~1ULL));
+    CHECK(tweak_capabilities(base, {"CAP_NET_ADMIN"}, {}, available) == (base | (1ULL << CAP_NET_ADMIN)));
+    CHECK(tweak_capabilities(base, {"ALL"}, {"CAP_KILL"}, available) == (available & ~(1ULL << CAP_KILL)));
+    CHECK(tweak_capabilities(base, {"CAP_KILL"}, {"ALL"}, available) == (1ULL << CAP_KILL));
+    // What kiln does not hold cannot be added.
+    CHECK(tweak_capabilities(base, {"CAP_SYS_RESOURCE"}, {}, available) == base);
+}

@@ -1,0 +1,167 @@
+// Repository::upload_blob and mount_blob: monolithic POST + PUT for small blobs, chunked
+// PATCH for large ones, resumed from the offset the registry reports.
+#include <algorithm>
+#include <charconv>
+
+#include "registry/client.hpp"
+#include "registry/repository_state.hpp"
+
+namespace kiln::registry {
+
+namespace {
+
+std::string with_query(const std::string& url, const std::string& param) {
+    return url + (url.find('?') == std::string::npos ? "?" : "&") + param;
+}
+
+// The body of one request: bytes [from, to) of the blob, read through the caller's reader.
+http::BodyReader range_reader(const BlobReader& reader, std::uint64_t from, std::uint64_t to, const std::string& what) {
+    return [&reader, pos = from, to, what](void* buf, std::size_t cap) mutable -> std::size_t {
+        std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(cap, to - pos));
+        if (want == 0) return 0;
+        std::size_t n = reader(pos, buf, want);
+        if (n == 0) throw Error(what + ": the blob's source ended at byte " + std::to_string(pos));
+        pos += n;
+        return n;
+    };
+}
+
+// The offset after an upload's Range header "0-LAST" (some registries write "bytes=0-LAST").
+// The reference registry reports an empty upload as "0-0" too: `known` (what the registry
+// confirmed before) decides between 0 and 1 bytes.
+std::optional<std::uint64_t> range_end(std::string range, std::uint64_t known) {
+    if (range.starts_with("bytes=")) range = range.substr(6);
+    auto dash = range.find('-');
+    if (range.empty() || dash == std::string::npos || range.substr(0, dash) != "0") return std::nullopt;
+    std::uint64_t last = 0;
+    auto text = range.substr(dash + 1);
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), last);
+    if (ec != std::errc() || p != text.data() + text.size()) return std::nullopt;
+    if (last == 0 && known == 0) return 0;
+    return last + 1;
+}
+
+}  // namespace
+
+void Repository::upload_blob(const Digest& digest, std::uint64_t size, const BlobReader& reader, const Progress& progress) {
+    Transport& t = state_->origin();
+    std::string what = "blob " + digest.str();
+    std::string prefix = "registry " + t.endpoint().host + ": " + what;
+    std::string digest_param = "digest=" + http::query_escape(digest.str());
+
+    auto start_session = [&] {
+        std::string url = t.url(state_->api("/blobs/uploads/"));
+        http::Response r = t.send(
+            bare_request("POST", url),
+            what);
+        if (r.status != 202 || r.header("location").empty()) t.fail(what, r);
+        return http::resolve_url(url, r.header("location"));
+    };
+
+    if (size <= kMonolithicUploadLimit) {
+        for (int attempt = 1;; ++attempt) {
+            std::string location = start_session();
+            ExchangeResult r = t.exchange([&] {
+                http::Request q;
+                q.method = "PUT";
+                q.url = with_query(location, digest_param);
+                q.headers.push_back("Content-Type: application/octet-stream");
+                q.reader = range_reader(reader, 0, size, prefix);
+                q.body_size = size;
+                return q;
+            });
+            if (r.response && r.response->status == 201) {
+                if (progress) progress(size, size);
+                return;
+            }
+            if (r.response && !Transport::retryable(*r.response)) t.fail(what, *r.response);
+            if (!r.response && !Transport::retryable(r.error)) t.fail(what, r.error, attempt);
+            if (attempt >= Transport::kAttempts) {
+                if (r.response) throw Error(t.describe(what, *r.response) + " after " + std::to_string(attempt) + " attempts");
+                t.fail(what, r.error, attempt);
+            }
+            Transport::backoff(attempt, r.response ? &*r.response : nullptr);
+        }
+    }
+
+    std::string location = start_session();
+    std::uint64_t offset = 0;
+    int failures = 0;
+    while (offset < size) {
+        std::uint64_t end = std::min(offset + kUploadChunkSize, size);
+        ExchangeResult r = t.exchange([&] {
+            http::Request q;
+            q.method = "PATCH";
+            q.url = location;
+            q.headers.push_back("Content-Type: application/octet-stream");
+            q.headers.push_back("Content-Range: " + std::to_string(offset) + "-" + std::to_string(end - 1));
+            q.reader = range_reader(reader, offset, end, prefix);
+            q.body_size = end - offset;
+            return q;
+        });
+        if (r.response && r.response->status == 202) {
+            // Always the latest Location: the reference registry signs the offset into it.
+            if (auto l = r.response->header("location"); !l.empty()) location = http::resolve_url(location, l);
+            auto confirmed = range_end(r.response->header("range"), offset);
+            offset = confirmed ? *confirmed : end;
+            if (offset > size) throw Error(prefix + ": the registry reports more bytes than the blob has");
+            failures = 0;
+            if (progress) progress(offset, size);
+            continue;
+        }
+        bool lost = r.response && (r.response->status == 404 || r.response->status == 416 || r.response->status == 400);
+        if (r.response && !lost && !Transport::retryable(*r.response)) t.fail(what, *r.response);
+        if (!r.response && !Transport::retryable(r.error)) t.fail(what, r.error, failures + 1);
+        if (++failures >= Transport::kAttempts) {
+            if (r.response) throw Error(t.describe(what, *r.response) + " after " + std::to_string(failures) + " attempts");
+            t.fail(what, r.error, failures);
+        }
+        Transport::backoff(failures, r.response ? &*r.response : nullptr);
+
+        // Where is the upload now? The registry may hold part of the chunk, or (restarted, or
+        // the upload expired) nothing at all.
+        ExchangeResult status = t.exchange(bare_request("GET", location));
+        if (status.response && status.response->status == 204) {
+            if (auto l = status.response->header("location"); !l.empty()) location = http::resolve_url(location, l);
+            auto confirmed = range_end(status.response->header("range"), offset);
+            offset = confirmed ? std::min(*confirmed, size) : 0;
+        } else if (status.response && status.response->status >= 400 && status.response->status < 500) {
+            location = start_session();
+            offset = 0;
+        }
+        // Otherwise (no answer, 5xx) the registry is still away: try the same chunk again.
+    }
+
+    std::string final_url = with_query(location, digest_param);
+    http::Response r = t.send(
+        [&] {
+            http::Request q;
+            q.method = "PUT";
+            q.url = final_url;
+            q.headers.push_back("Content-Type: application/octet-stream");
+            return q;
+        },
+        what);
+    if (r.status != 201) t.fail(what, r);
+    if (progress) progress(size, size);
+}
+
+bool Repository::mount_blob(const Digest& digest, const std::string& from_path) {
+    Transport& t = state_->origin();
+    std::string what = "blob " + digest.str() + " (mount from " + from_path + ")";
+    t.add_scopes({auth::repository_scope(from_path, false)});
+    std::string url = t.url(state_->api("/blobs/uploads/?mount=" + http::query_escape(digest.str()) +
+                                        "&from=" + http::query_escape(from_path)));
+    http::Response r = t.send(
+        bare_request("POST", url),
+        what);
+    if (r.status == 201) return true;
+    if (r.status == 202 && !r.header("location").empty()) {
+        // Not mounted: the registry opened an upload instead. Close it (failures do not matter).
+        std::string location = http::resolve_url(url, r.header("location"));
+        t.exchange(bare_request("DELETE", location));
+    }
+    return false;
+}
+
+}  // namespace kiln::registry

@@ -1,0 +1,345 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "image/blob_cache.hpp"
+#include "image/blob_sources.hpp"
+#include "image/oci.hpp"
+#include "image/store.hpp"
+#include "registry/push.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+using kiln::Digest;
+using kiln::image::LayerInfo;
+using kiln::image::parse_reference;
+using kiln::registry::BlobState;
+using kiln::registry::PushEvent;
+using kiln::registry::PushOptions;
+
+namespace {
+
+// A registry in memory that logs every request ("HEAD blob sha256:…", "PUT manifest latest").
+class FakeRegistry : public kiln::registry::PushTarget {
+public:
+    FakeRegistry(std::string domain, std::string path) : domain_(std::move(domain)), path_(std::move(path)) {}
+    const std::string& domain() const override { return domain_; }
+    const std::string& path() const override { return path_; }
+
+    std::optional<Digest> head_manifest(const std::string& reference) override {
+        log("HEAD manifest " + reference);
+        std::lock_guard lock(mutex_);
+        auto it = manifests.find(path_ + ":" + reference);
+        if (it == manifests.end()) return std::nullopt;
+        return it->second;
+    }
+    Digest put_manifest(const std::string& reference, const std::string& media_type, const std::string& bytes) override {
+        log("PUT manifest " + reference + " " + media_type);
+        Digest d = kiln::sha256_of(bytes);
+        std::lock_guard lock(mutex_);
+        auto m = nlohmann::json::parse(bytes);
+        for (const auto& l : m["layers"])
+            if (!blobs.count(path_ + "@" + l["digest"].get<std::string>())) throw kiln::Error("MANIFEST_BLOB_UNKNOWN");
+        manifests[path_ + ":" + reference] = d;
+        return d;
+    }
+    std::optional<std::uint64_t> head_blob(const Digest& digest) override {
+        log("HEAD blob " + digest.str());
+        std::lock_guard lock(mutex_);
+        auto it = blobs.find(path_ + "@" + digest.str());
+        if (it == blobs.end()) return std::nullopt;
+        return it->second;
+    }
+    bool mount_blob(const Digest& digest, const std::string& from) override {
+        log("MOUNT blob " + digest.str() + " from " + from);
+        std::lock_guard lock(mutex_);
+        auto it = blobs.find(from + "@" + digest.str());
+        if (it == blobs.end()) return false;
+        blobs[path_ + "@" + digest.str()] = it->second;
+        return true;
+    }
+    void upload_blob(const Digest& digest, std::uint64_t size, const kiln::registry::BlobReader& reader,
+                     const kiln::registry::Progress& progress) override {
+        log("UPLOAD blob " + digest.str());
+        int now = ++in_flight;
+        for (int seen = max_in_flight; now > seen && !max_in_flight.compare_exchange_weak(seen, now);) {
+        }
+        // Long enough for the other workers to start theirs: the bound is what is checked.
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::string bytes;
+        char buf[4096];
+        for (std::size_t n; (n = reader(bytes.size(), buf, sizeof buf)) > 0;) bytes.append(buf, n);
+        --in_flight;
+        if (fail_upload) throw kiln::Error("500 Internal Server Error after 4 attempts");
+        if (bytes.size() != size || kiln::sha256_of(bytes) != digest) throw kiln::Error("DIGEST_INVALID");
+        if (progress) progress(size, size);
+        std::lock_guard lock(mutex_);
+        blobs[path_ + "@" + digest.str()] = size;
+    }
+
+    std::vector<std::string> requests() {
+        std::lock_guard lock(mutex_);
+        return log_;
+    }
+    void clear_log() {
+        std::lock_guard lock(mutex_);
+        log_.clear();
+    }
+    std::size_t count(const std::string& prefix) {
+        std::size_t n = 0;
+        for (const auto& r : requests()) n += r.rfind(prefix, 0) == 0;
+        return n;
+    }
+    // A second repository on the same registry shares the blob and manifest maps.
+    void switch_to(const std::string& path) { path_ = path; }
+
+    std::map<std::string, std::uint64_t> blobs;  // "repo@digest" → size
+    std::map<std::string, Digest> manifests;     // "repo:reference" → digest
+    bool fail_upload = false;
+    std::atomic<int> in_flight{0}, max_in_flight{0};
+
+private:
+    void log(std::string line) {
+        std::lock_guard lock(mutex_);
+        log_.push_back(std::move(line));
+    }
+    std::string domain_, path_;
+    std::mutex mutex_;
+    std::vector<std::string> log_;
+};
+
+struct Fixture {
+    kiln::TempDir root{"/tmp", "kiln-push-test-"};
+    kiln::image::Store store{root.path()};
+    std::vector<LayerInfo> layers;
+    Digest id;
+
+    explicit Fixture(int layer_count = 3) {
+        std::optional<Digest> parent;
+        nlohmann::json diff_ids = nlohmann::json::array();
+        for (int i = 0; i < layer_count; ++i) {
+            const std::string key = "l" + std::to_string(i);
+            auto snap = store.layers().prepare(key, parent);
+            kiln::atomic_write(snap.upper_dir + "/file" + std::to_string(i), std::string(1000 + i, 'a' + i));
+            layers.push_back(store.layers().commit(key));
+            parent = layers.back().chain_id;
+            diff_ids.push_back(layers.back().diff_id.str());
+        }
+        nlohmann::json cfg = {{"architecture", "amd64"},
+                              {"os", "linux"},
+                              {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
+        id = store.images().put_image(cfg.dump());
+        store.images().tag("localhost:5000/app:latest", id);
+    }
+};
+
+std::size_t index_of(const std::vector<std::string>& log, const std::string& prefix) {
+    for (std::size_t i = 0; i < log.size(); ++i)
+        if (log[i].rfind(prefix, 0) == 0) return i;
+    FAIL("no request starting with " << prefix);
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "a first push uploads the layers, then the config, then the manifest", "[registry][push]") {
+    FakeRegistry reg("localhost:5000", "app");
+    std::vector<PushEvent> events;
+    PushOptions options;
+    options.observer = [&](const PushEvent& e) { events.push_back(e); };
+    auto plan = kiln::registry::plan_push(store, parse_reference("localhost:5000/app"), options);
+    CHECK(plan.reference == "latest");
+    CHECK(plan.manifest_media_type == kiln::image::media::kOciManifest);
+    REQUIRE(plan.blobs.size() == 4);
+    CHECK_FALSE(plan.blobs.back().layer);
+    CHECK(plan.blobs.back().digest == id);
+    auto result = kiln::registry::execute_push(store, reg, plan, options);
+    CHECK(result.uploaded == 4);
+    CHECK(result.manifest_digest == kiln::sha256_of(plan.manifest));
+
+    auto log = reg.requests();
+    const std::size_t config_upload = index_of(log, "UPLOAD blob " + id.str());
+    for (std::size_t i = 0; i < 3; ++i)
+        CHECK(index_of(log, "UPLOAD blob " + plan.blobs[i].digest.str()) < config_upload);
+    CHECK(config_upload < index_of(log, "PUT manifest latest application/vnd.oci.image.manifest.v1+json"));
+    // Layers are gzip (the default) and kept for the next push or save.
+    auto manifest = kiln::image::parse_manifest(plan.manifest);
+    for (const auto& l : manifest.layers) {
+        CHECK(l.media_type == kiln::image::media::kOciLayerGzip);
+        CHECK(store.content().has(l.digest));
+    }
+    // Every layer went Preparing → … → Pushed; the config was reported as not a layer.
+    std::size_t pushed = 0;
+    for (const auto& e : events) pushed += e.state == BlobState::Pushed && e.layer;
+    CHECK(pushed == 3);
+    CHECK(events.front().state == BlobState::Preparing);
+}
+
+TEST_CASE_METHOD(Fixture, "a second push of an unchanged image asks only for the manifest", "[registry][push]") {
+    FakeRegistry reg("localhost:5000", "app");
+    PushOptions options;
+    auto ref = parse_reference("localhost:5000/app:latest");
+    kiln::registry::execute_push(store, reg, kiln::registry::plan_push(store, ref, options), options);
+    reg.clear_log();
+    std::vector<PushEvent> events;
+    options.observer = [&](const PushEvent& e) { events.push_back(e); };
+    auto result = kiln::registry::execute_push(store, reg, kiln::registry::plan_push(store, ref, options), options);
+    CHECK(reg.requests() == std::vector<std::string>{"HEAD manifest latest"});
+    CHECK(result.existed == 4);
+    CHECK(result.uploaded == 0);
+    std::size_t exists = 0;
+    for (const auto& e : events) exists += e.state == BlobState::Exists;
+    CHECK(exists == 4);
+}
+
+TEST_CASE_METHOD(Fixture, "a new tag of a pushed image finds every blob with HEAD and uploads none",
+                 "[registry][push]") {
+    FakeRegistry reg("localhost:5000", "app");
+    PushOptions options;
+    kiln::registry::execute_push(store, reg, kiln::registry::plan_push(store, parse_reference("localhost:5000/app"), options),
+                                 options);
+    store.images().tag("localhost:5000/app:v2", id);
+    reg.clear_log();
+    auto result = kiln::registry::execute_push(
+        store, reg, kiln::registry::plan_push(store, parse_reference("localhost:5000/app:v2"), options), options);
+    CHECK(result.existed == 4);
+    CHECK(reg.count("UPLOAD") == 0);
+    CHECK(reg.count("HEAD blob") == 4);
+    CHECK(reg.count("PUT manifest v2") == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "a push to a second repository mounts the blobs from the first", "[registry][push]") {
+    FakeRegistry reg("localhost:5000", "a");
+    PushOptions options;
+    store.images().tag("localhost:5000/a:latest", id);
+    store.images().tag("localhost:5000/b:latest", id);
+    kiln::registry::execute_push(store, reg, kiln::registry::plan_push(store, parse_reference("localhost:5000/a"), options),
+                                 options);
+    // The push recorded where its blobs are now; another registry knows nothing of them.
+    CHECK(kiln::image::blob_source_repositories(store, id, "localhost:5000", "b") == std::vector<std::string>{"a"});
+    CHECK(kiln::image::blob_source_repositories(store, id, "localhost:5001", "b").empty());
+
+    reg.switch_to("b");
+    reg.clear_log();
+    auto plan = kiln::registry::plan_push(store, parse_reference("localhost:5000/b"), options);
+    for (const auto& b : plan.blobs) CHECK(b.mount_sources == std::vector<std::string>{"a"});
+    auto result = kiln::registry::execute_push(store, reg, plan, options);
+    CHECK(result.mounted == 4);
+    CHECK(reg.count("MOUNT blob") == 4);
+    CHECK(reg.count("UPLOAD") == 0);
+}
+
+TEST_CASE_METHOD(Fixture, "a mount the registry refuses falls back to an upload", "[registry][push]") {
+    FakeRegistry reg("localhost:5000", "b");
+    kiln::image::record_blob_sources(store, "localhost:5000", "gone", {id});
+    store.images().tag("localhost:5000/b:latest", id);
+    PushOptions options;
+    auto result = kiln::registry::execute_push(
+        store, reg, kiln::registry::plan_push(store, parse_reference("localhost:5000/b"), options), options);
+    CHECK(reg.count("MOUNT blob " + id.str() + " from gone") == 1);
+    CHECK(result.uploaded == 4);
+}
+
+TEST_CASE("uploads run in parallel up to the bound and no further", "[registry][push]") {
+    Fixture f(6);
+    FakeRegistry reg("localhost:5000", "app");
+    PushOptions options;
+    options.max_concurrent_uploads = 2;
+    std::set<Digest> waiting;
+    options.observer = [&](const PushEvent& e) {
+        if (e.state == BlobState::Waiting) waiting.insert(e.digest);
+    };
+    kiln::registry::execute_push(f.store, reg, kiln::registry::plan_push(f.store, parse_reference("localhost:5000/app"), options),
+                                 options);
+    CHECK(reg.max_in_flight <= 2);
+    CHECK(waiting.size() == 4);  // six layers, two at once
+    CHECK(reg.count("UPLOAD") == 7);
+}
+
+TEST_CASE_METHOD(Fixture, "a failed upload names the registry and the blob and puts no manifest", "[registry][push]") {
+    FakeRegistry reg("localhost:5000", "app");
+    reg.fail_upload = true;
+    PushOptions options;
+    auto plan = kiln::registry::plan_push(store, parse_reference("localhost:5000/app"), options);
+    try {
+        kiln::registry::execute_push(store, reg, plan, options);
+        FAIL("the push succeeded");
+    } catch (const kiln::Error& e) {
+        std::string msg = e.what();
+        CHECK(msg.find("registry localhost:5000: blob sha256:") == 0);
+        CHECK(msg.find("500 Internal Server Error") != std::string::npos);
+        CHECK(msg.find('\n') == std::string::npos);
+    }
+    CHECK(reg.count("PUT manifest") == 0);
+    CHECK(kiln::image::blob_source_repositories(store, id, "localhost:5000", "").empty());
+}
+
+TEST_CASE_METHOD(Fixture, "pushing an image the store does not have says so", "[registry][push]") {
+    PushOptions options;
+    CHECK_THROWS_WITH(kiln::registry::plan_push(store, parse_reference("localhost:5000/nope"), options),
+                      "An image does not exist locally with the tag: localhost:5000/nope");
+    CHECK_THROWS_WITH(kiln::registry::plan_push(store, parse_reference("localhost:5000/app:v9"), options),
+                      "tag does not exist: localhost:5000/app:v9");
+}
+
+TEST_CASE_METHOD(Fixture, "a push by digest puts the manifest under its digest", "[registry][push]") {
+    PushOptions options;
+    auto by_tag = kiln::registry::plan_push(store, parse_reference("localhost:5000/app"), options);
+    auto ref = parse_reference("localhost:5000/app@" + by_tag.manifest_digest.str());
+    auto plan = kiln::registry::plan_push(store, ref, options);
+    CHECK(plan.reference == by_tag.manifest_digest.str());
+    FakeRegistry reg("localhost:5000", "app");
+    kiln::registry::execute_push(store, reg, plan, options);
+    CHECK(reg.count("PUT manifest " + by_tag.manifest_digest.str()) == 1);
+    CHECK_THROWS_WITH(
+        kiln::registry::plan_push(store, parse_reference("localhost:5000/app@" + kiln::sha256_of("x").str()), options),
+        Catch::StartsWith("tag does not exist: localhost:5000/app@sha256:"));
+}
+
+TEST_CASE_METHOD(Fixture, "a layer leaves as the compressed blob it came in as, unless a compression is asked",
+                 "[registry][push]") {
+    // As a pull of a Docker schema2 image keeps it: the original gzip bytes under the Docker type.
+    std::string original;
+    kiln::image::Compressor gz(kiln::image::Compression::Gzip, [&](const void* d, std::size_t n) {
+        original.append(static_cast<const char*>(d), n);
+    }, 1);
+    kiln::image::stream_layer_tar(store, layers[0], gz.sink());
+    Digest original_digest = gz.finish().digest;
+    REQUIRE(store.content().put(original) == original_digest);
+    kiln::image::record_layer_blob(
+        store, layers[0].diff_id,
+        kiln::image::LayerBlob{std::string(kiln::image::media::kDockerLayerGzip), original_digest, original.size()});
+
+    PushOptions options;
+    auto plan = kiln::registry::plan_push(store, parse_reference("localhost:5000/app"), options);
+    CHECK(plan.blobs[0].digest == original_digest);
+    CHECK(kiln::image::parse_manifest(plan.manifest).layers[0].media_type == kiln::image::media::kOciLayerGzip);
+
+    options.compression = kiln::image::Compression::Zstd;
+    auto zstd = kiln::registry::plan_push(store, parse_reference("localhost:5000/app"), options);
+    for (const auto& l : kiln::image::parse_manifest(zstd.manifest).layers)
+        CHECK(l.media_type == kiln::image::media::kOciLayerZstd);
+    CHECK(zstd.blobs[0].digest != original_digest);
+}
+
+TEST_CASE_METHOD(Fixture, "--all-tags finds every tag of the repository and nothing else", "[registry][push]") {
+    store.images().tag("localhost:5000/app:v1", id);
+    store.images().tag("localhost:5000/other:v1", id);
+    store.images().tag("localhost:5000/app/sub:v1", id);
+    std::vector<std::string> tags;
+    for (const auto& r : kiln::registry::local_tags(store, parse_reference("localhost:5000/app"))) tags.push_back(r.tag);
+    CHECK(tags == std::vector<std::string>{"latest", "v1"});
+}
+
+TEST_CASE("push compression names", "[registry][push]") {
+    CHECK(kiln::registry::parse_push_compression("gzip") == kiln::image::Compression::Gzip);
+    CHECK(kiln::registry::parse_push_compression("zstd") == kiln::image::Compression::Zstd);
+    CHECK_THROWS_WITH(kiln::registry::parse_push_compression("xz"), Catch::Contains("use gzip or zstd"));
+}
