@@ -21,12 +21,12 @@ class BytePipe {
 public:
     static constexpr std::size_t kCapacity = 8u << 20;
 
-    // From the downloading thread. Throws once the reader has failed (to stop the transfer);
-    // after the reader has finished (the tar's end came before the blob's) the rest is dropped.
+    // From the downloading thread. Once the reader is done (the tar's end came before the
+    // blob's, or unpacking failed) the rest is dropped: the download still runs to its end, so
+    // a blob that does not match its digest is reported as that rather than as a bad tar.
     void write(const void* data, std::size_t size) {
         std::unique_lock lock(mutex_);
         room_.wait(lock, [&] { return queued_ < kCapacity || reader_done_; });
-        if (reader_failed_) throw Error("unpacking failed");
         if (reader_done_) return;
         chunks_.emplace_back(static_cast<const char*>(data), size);
         queued_ += size;
@@ -60,10 +60,9 @@ public:
         }
         return n;
     }
-    void reader_finished(bool failed) {
+    void reader_finished() {
         std::lock_guard lock(mutex_);
         reader_done_ = true;
-        reader_failed_ = failed;
         chunks_.clear();
         queued_ = 0;
         room_.notify_all();
@@ -75,7 +74,7 @@ private:
     std::deque<std::string> chunks_;
     std::size_t offset_ = 0;  // into chunks_.front()
     std::size_t queued_ = 0;
-    bool closed_ = false, reader_done_ = false, reader_failed_ = false;
+    bool closed_ = false, reader_done_ = false;
     std::exception_ptr writer_error_;
 };
 
@@ -92,10 +91,10 @@ FetchedLayer fetch_layer(Repository& repo, image::Store& store, const image::Des
     std::jthread extractor([&] {
         try {
             staged.emplace(store.layers().stage_tar([&](void* buf, std::size_t cap) { return pipe.read(buf, cap); }));
-            pipe.reader_finished(false);
+            pipe.reader_finished();
         } catch (...) {
             extract_error = std::current_exception();
-            pipe.reader_finished(true);
+            pipe.reader_finished();
         }
     });
 
@@ -116,28 +115,25 @@ FetchedLayer fetch_layer(Repository& repo, image::Store& store, const image::Des
     }
     extractor.join();
 
-    // The first cause explains the failure best: the extractor's own error when it failed
-    // first (a bad tar), else the download's (a digest or size that lies, a dead registry).
-    auto message = [](const std::exception_ptr& e) -> std::string {
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& x) {
-            return x.what();
-        }
-        return "unknown error";
-    };
-    if (extract_error && (!download_error || message(download_error).find("unpacking failed") != std::string::npos))
-        throw Error(what + ": " + message(extract_error));
+    // A download that failed (a digest or size that lies, a dead registry) explains everything
+    // after it; only a blob that arrived intact can blame its tar.
     if (download_error) {
         if (cancel.load()) throw Error("cancelled");
         std::rethrow_exception(download_error);
     }
-    if (extract_error) throw Error(what + ": " + message(extract_error));
+    if (extract_error) {
+        try {
+            std::rethrow_exception(extract_error);
+        } catch (const std::exception& e) {
+            throw Error("registry " + repo.domain() + ": " + what + " cannot be unpacked: " + e.what());
+        }
+    }
     if (blob.size() != static_cast<std::uint64_t>(descriptor.size))
-        throw Error(what + ": the registry sent " + std::to_string(blob.size()) + " bytes, the manifest says " +
+        throw Error("registry " + repo.domain() + ": " + what + ": it sent " + std::to_string(blob.size()) +
+                    " bytes, the manifest says " +
                     std::to_string(descriptor.size));
     Digest got = blob.finish();
-    if (got != descriptor.digest) throw Error(what + ": the blob's bytes hash to " + got.str());
+    if (got != descriptor.digest) throw Error("registry " + repo.domain() + ": " + what + ": its bytes hash to " + got.str());
     return FetchedLayer{std::move(*staged), std::move(blob), got, static_cast<std::uint64_t>(descriptor.size)};
 }
 
