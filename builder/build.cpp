@@ -1,6 +1,7 @@
 #include "builder/build.hpp"
 
 #include <chrono>
+#include <map>
 #include <random>
 #include <set>
 
@@ -308,6 +309,16 @@ private:
         note_step(state);
     }
 
+    // An image a FROM or COPY --from names: found, or pulled under the build's policy (once
+    // per build: two stages FROM the same image see the same one).
+    Digest external_image(const std::string& name) {
+        const std::string key = image::parse_reference(name).str();
+        if (auto it = pulled_.find(key); it != pulled_.end()) return it->second;
+        Digest id = find_or_pull(store_, key, options_.pull, options_.puller);
+        pulled_.emplace(key, id);
+        return id;
+    }
+
     StageState base_state(std::size_t index, const std::string& base_name, Digest& base_key) {
         StageState state;
         if (auto dep = referenced_stage(base_name, index)) {
@@ -319,11 +330,7 @@ private:
             base_key = sha256_of("scratch");
             return state;
         }
-        std::string ref = image::parse_reference(base_name).str();
-        auto id = store_.images().resolve(ref);
-        if (!id)
-            throw Error("base image " + base_name + " not found in the store (" + ref +
-                        "); make it with `kiln import` or `kiln build`");
+        std::optional<Digest> id = external_image(base_name);
         state.config = ImageConfig::from_base(nlohmann::json::parse(store_.images().config(*id)));
         for (const auto& diff_id : state.config.diff_ids())
             state.top_layer = image::chain_id(state.top_layer, diff_id);
@@ -483,9 +490,12 @@ private:
                 from_tree = chain_tree(from_top);
                 from_text = "--from=" + stage_states_[*dep]->key.str() + " ";
             } else {
-                std::string ref = image::parse_reference(from).str();
-                auto id = store_.images().resolve(ref);
-                if (!id) throw Error("COPY --from=" + from + ": no such stage or image in the store");
+                std::optional<Digest> id;
+                try {
+                    id = external_image(from);
+                } catch (const Error& e) {
+                    throw Error("COPY --from=" + from + ": no such stage, and " + e.what());
+                }
                 auto config = ImageConfig::from_base(nlohmann::json::parse(store_.images().config(*id)));
                 for (const auto& d : config.diff_ids()) from_top = image::chain_id(from_top, d);
                 from_tree = chain_tree(from_top);
@@ -553,6 +563,7 @@ private:
     std::unique_ptr<BuildContext> context_;
     std::unique_ptr<BuildVariables> global_vars_;
     const ImageConfig empty_config_ = ImageConfig::scratch("linux", "amd64");
+    std::map<std::string, Digest> pulled_;  // external images by full name, as this build found them
     std::vector<std::optional<StageState>> stage_states_;
     BuildResult result_;
     // Holds every layer the build stands on, so no prune or rmi takes it mid-build.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "builder/cache_artifact.hpp"
+#include "builder/image_source.hpp"
 #include "util/digest.hpp"
 
 namespace kiln::image {
@@ -38,6 +39,10 @@ struct BuildOptions {
     bool allow_network_host = false;
     bool allow_security_insecure = false;
     std::vector<std::shared_ptr<CacheSource>> cache_sources;  // tried in order after the local cache
+    // FROM and COPY --from=IMAGE images not in the store (or all of them, with Always) are
+    // pulled through puller; each at most once per build.
+    PullPolicy pull = PullPolicy::Missing;
+    ImagePuller puller;
 };
 
 struct BuildResult {

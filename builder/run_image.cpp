@@ -180,9 +180,7 @@ runtime::ContainerConfig container_config(image::Store& store, const RunOptions&
     apply_security_opts(options.security_opts, checked);
     c.security_opts = options.security_opts;
     if (!options.name.empty()) c.name = runtime::validate_container_name(options.name);
-    auto id = store.images().resolve(options.image);
-    if (!id) id = store.images().resolve(image::parse_reference(options.image).str());
-    if (!id) throw Error("Unable to find image '" + options.image + "' in the store");
+    std::optional<Digest> id = find_or_pull(store, options.image, options.pull, options.puller);
     auto image_json = nlohmann::json::parse(store.images().config(*id));
     auto config = ImageConfig::from_base(image_json);
     c.image = options.image;

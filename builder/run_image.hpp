@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "builder/image_source.hpp"
+
 namespace kiln::image {
 class Store;
 }
@@ -37,6 +39,8 @@ struct RunOptions {
     std::vector<std::string> labels;             // -l K=V
     std::string stop_signal;                     // --stop-signal ("" : the image's, or SIGTERM)
     std::optional<int> stop_timeout;             // --stop-timeout
+    PullPolicy pull = PullPolicy::Missing;       // --pull
+    ImagePuller puller;                          // how to pull an image not in the store
     std::vector<std::string> env_files;          // --env-file, read before -e
     std::string cidfile;                         // --cidfile
     std::vector<std::string> cap_add, cap_drop;  // --cap-add, --cap-drop

@@ -47,6 +47,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
         builder::BuildOptions options;
         std::vector<std::string> build_args;
         std::vector<std::string> allow;
+        std::string pull = "missing";
         std::string output;
         bool push = false;
         std::vector<std::string> cache_from, cache_to;
@@ -60,6 +61,8 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
     repeatable(cmd->add_option("--allow", flags->allow,
                                "Grant an entitlement: network.host (RUN --network=host), security.insecure"));
     cmd->add_flag("--no-cache", flags->options.no_cache, "Do not use the build cache");
+    // `--pull` alone is docker build's "always"; buildx also takes a policy.
+    cmd->add_flag("--pull{always}", flags->pull, "Pull images FROM names: always (--pull alone), missing, never");
     cmd->add_flag("-q,--quiet", flags->options.quiet, "Print only the image ID");
     cmd->add_flag("--push", flags->push, "Push the image to its registry after the build (shorthand for --output=type=registry)");
     cmd->add_option("-o,--output", flags->output, "Output destination: type=registry (build, then push every -t name)");
@@ -88,6 +91,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
             }
             options.build_args[arg.substr(0, eq)] = arg.substr(eq + 1);
         }
+        options.pull = builder::parse_pull_policy(flags->pull);
         const bool push = flags->push || (!flags->output.empty() && output_pushes(flags->output, options.tags));
         if (push && options.tags.empty()) throw Error("tag is needed when pushing to registry");
         std::vector<builder::CacheSpec> cache_from, cache_to;
@@ -103,6 +107,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
             } catch (const Error& e) {
                 std::cerr << "WARNING: importing build cache from " << spec.ref << ": " << e.what() << "\n";
             }
+        options.puller = image_puller(global, store, std::cout, false);
         builder::BuildResult result;
         try {
             result = builder::build(store, options, std::cout);

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "builder/image_source.hpp"
 #include "util/go_template.hpp"
 
 namespace kiln::image {
@@ -54,6 +55,11 @@ void register_container_inspect_commands(CLI::App& app, const GlobalOptions& glo
 std::optional<TemplateValue> inspect_container_named(image::Store& store, const std::string& name);
 void register_inspect_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_cache_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_pull_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+// How build, run and create pull an image the store lacks: `kiln pull`'s output to out, after
+// docker's "Unable to find image 'x:latest' locally" when announce_missing (run, create).
+builder::ImagePuller image_puller(const GlobalOptions& global, image::Store& store, std::ostream& out,
+                                  bool announce_missing);
 // login, logout, search.
 void register_registry_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_push_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);

@@ -13,7 +13,7 @@ namespace {
 // The flags `run` and `create` share, as docker's do.
 struct CreateFlags {
     builder::RunOptions options;
-    std::string entrypoint, workdir, user, hostname;
+    std::string entrypoint, workdir, user, hostname, pull = "missing";
     int stop_timeout = 0;
     CLI::Option *workdir_opt = nullptr, *user_opt = nullptr, *hostname_opt = nullptr, *entrypoint_opt = nullptr,
                 *stop_timeout_opt = nullptr;
@@ -30,6 +30,7 @@ struct CreateFlags {
         if (hostname_opt->count()) o.hostname = hostname;
         if (entrypoint_opt->count()) o.entrypoint = entrypoint;
         if (stop_timeout_opt->count()) o.stop_timeout = stop_timeout;
+        o.pull = builder::parse_pull_policy(pull);
         return o;
     }
 };
@@ -60,6 +61,7 @@ std::shared_ptr<CreateFlags> add_create_flags(CLI::App* cmd) {
     flags->entrypoint_opt = cmd->add_option("--entrypoint", flags->entrypoint, "Override the image's ENTRYPOINT");
     repeatable(cmd->add_option("-v,--volume", o.volumes, "Bind mount HOST:CONTAINER[:ro]"));
     repeatable(cmd->add_option("--security-opt", o.security_opts, "seccomp=unconfined|PROFILE.json, no-new-privileges"));
+    cmd->add_option("--pull", flags->pull, "Pull image before running (always, missing, never)");
     repeatable(cmd->add_option("--env-file", o.env_files, "Read in a file of environment variables"));
     cmd->add_option("--cidfile", o.cidfile, "Write the container ID to the file");
     repeatable(cmd->add_option("--cap-add", o.cap_add, "Add Linux capabilities (NAME or ALL)"));
@@ -84,6 +86,7 @@ void register_container_commands(CLI::App& app, const GlobalOptions& global, int
         auto options = run_flags->parse(run->remaining(), "run");
         runtime::sweep_stale_runtime_dirs();  // before the store sweeps their snapshots
         image::Store store(global.root);
+        options.puller = image_puller(global, store, std::cerr, true);
         auto result = builder::run_image(store, options);
         if (options.detach && result.exit_code == 0) std::cout << result.id << std::endl;
         exit_code = result.exit_code;
@@ -94,6 +97,7 @@ void register_container_commands(CLI::App& app, const GlobalOptions& global, int
     create->callback([create_flags, create, &global] {
         auto options = create_flags->parse(create->remaining(), "create");
         image::Store store(global.root);
+        options.puller = image_puller(global, store, std::cerr, true);
         std::cout << builder::create_container(store, options) << std::endl;
     });
 

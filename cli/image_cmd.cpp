@@ -39,19 +39,25 @@ std::int64_t created_of(image::Store& store, const std::string& name) {
     return summary->created;
 }
 
-// One `docker images` row as its --format sees it.
-TemplateValue image_row(const image::ImageSummary& img, const std::optional<std::string>& name, bool truncate) {
-    std::string repository = "<none>", tag = "<none>";
+// One `docker images` row as its --format sees it. name: a full name, "repo:tag" or (an
+// image pulled by digest and never tagged in that repository) "repo@sha256:…".
+TemplateValue image_row(const image::ImageSummary& img, const std::optional<std::string>& name,
+                        const std::vector<std::pair<std::string, Digest>>& repo_digests, bool truncate) {
+    std::string repository = "<none>", tag = "<none>", digest = "<none>";
     if (name) {
         auto ref = image::parse_reference(*name);
         repository = ref.familiar_repository();
         if (!ref.tag.empty()) tag = ref.tag;
+        if (ref.digest) digest = ref.digest->str();
+        // docker shows the repository's digest beside each of its tags.
+        for (const auto& [repo, d] : repo_digests)
+            if (!ref.digest && repo == ref.repository()) digest = d.str();
     }
     std::string size = human_size(img.size);
     return {{"ID", truncate ? img.id.short_hex() : img.id.str()},
             {"Repository", repository},
             {"Tag", tag},
-            {"Digest", "<none>"},  // kiln keeps no registry manifest digests yet
+            {"Digest", digest},
             {"CreatedSince", human_age(img.created)},
             {"CreatedAt", go_time_string(img.created)},
             {"Size", size},
@@ -96,8 +102,16 @@ void register_images(CLI::App& parent, const std::string& name, const GlobalOpti
         for (const auto& img : images) {
             auto names = image::select_names(filters, image::image_facts(store, img, filters.wants_labels()));
             if (!names) continue;
-            if (names->empty()) rows.push_back(image_row(img, std::nullopt, !flags->no_trunc));
-            for (const auto& name : *names) rows.push_back(image_row(img, name, !flags->no_trunc));
+            auto repo_digests = store.db().repo_digests_for(img.id);
+            // Repositories the image has a digest but no tag in list as "<none>" tags.
+            if (filters.references.empty())
+                for (const auto& [repo, d] : repo_digests) {
+                    bool tagged = false;
+                    for (const auto& n : img.names) tagged = tagged || image::parse_reference(n).repository() == repo;
+                    if (!tagged) names->push_back(repo + "@" + d.str());
+                }
+            if (names->empty()) rows.push_back(image_row(img, std::nullopt, repo_digests, !flags->no_trunc));
+            for (const auto& name : *names) rows.push_back(image_row(img, name, repo_digests, !flags->no_trunc));
         }
         Listing listing{flags->digests ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
                                        : "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
     kiln::cli::register_archive_commands(app, global, exit_code);
     kiln::cli::register_inspect_commands(app, global, exit_code);
     kiln::cli::register_cache_commands(app, global, exit_code);
+    kiln::cli::register_pull_commands(app, global, exit_code);
     kiln::cli::register_registry_commands(app, global, exit_code);
     kiln::cli::register_push_commands(app, global, exit_code);
 

@@ -117,6 +117,26 @@ TarStats stream_layer_tar(Store& store, const LayerInfo& layer, const ByteSink& 
                         std::to_string(st.size) + " bytes, not " + std::to_string(layer.size));
         return TarStats{layer.diff_id, st.size};
     }
+    // A pulled layer keeps the registry's compressed blob instead: its tar is that, unpacked.
+    for (Compression c : {Compression::Gzip, Compression::Zstd}) {
+        auto kept = find_layer_blob(store, layer.diff_id, c);
+        if (!kept) continue;
+        const std::string path = store.content().path(kept->digest);
+        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) throw_errno("open blob " + path);
+        TarStats st = decompress_layer(
+            [&](void* buf, std::size_t cap) {
+                for (;;) {
+                    ssize_t n = ::read(fd.get(), buf, cap);
+                    if (n >= 0) return static_cast<std::size_t>(n);
+                    if (errno != EINTR) throw_errno("read blob " + path);
+                }
+            },
+            sink);
+        if (st.digest != layer.diff_id)
+            throw Error("layer " + layer.diff_id.str() + ": its kept blob " + kept->digest.str() + " is corrupt");
+        return st;
+    }
     TarStats st = write_layer_tar(layer.diff_dir, sink);
     if (st.digest != layer.diff_id)
         throw Error("layer " + layer.diff_id.str() + " cannot be reproduced: its files tar to " +

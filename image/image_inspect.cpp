@@ -78,11 +78,13 @@ std::vector<std::string> diff_ids(const nlohmann::json& config) {
 
 TemplateValue inspect_object(const Digest& id, const nlohmann::json& config, std::uint64_t size,
                              const std::vector<std::string>& repo_tags,
-                             const std::vector<LayerInfo>& layers, const std::string& layers_root) {
+                             const std::vector<LayerInfo>& layers, const std::string& layers_root,
+                             const std::vector<std::string>& repo_digests) {
     TemplateValue out = TemplateValue::object();
     out["Id"] = id.str();
     out["RepoTags"] = repo_tags;
-    out["RepoDigests"] = TemplateValue::array();  // kiln keeps no registry manifests yet
+    out["RepoDigests"] = TemplateValue::array();
+    for (const auto& d : repo_digests) out["RepoDigests"].push_back(d);
     out["Parent"] = "";
     out["Comment"] = string_field(config, "comment");
     if (auto created = string_field(config, "created"); !created.empty()) out["Created"] = created;
@@ -128,7 +130,17 @@ TemplateValue inspect_image(Store& store, const Digest& id) {
     }
     std::vector<LayerInfo> layers;
     if (summary->top_chain_id) layers = store.layers().chain(*summary->top_chain_id);
-    return inspect_object(id, config, summary->size, tags, layers, store.layers().root() + "/layers");
+    return inspect_object(id, config, summary->size, tags, layers, store.layers().root() + "/layers",
+                          familiar_repo_digests(store, id));
+}
+
+std::vector<std::string> familiar_repo_digests(Store& store, const Digest& id) {
+    std::vector<std::string> out;
+    for (const auto& [repository, digest] : store.db().repo_digests_for(id)) {
+        auto ref = try_parse_reference(repository + "@" + digest.str());
+        out.push_back(ref ? ref->familiar() : repository + "@" + digest.str());
+    }
+    return out;
 }
 
 std::string inspect_json(const TemplateValue& value) {

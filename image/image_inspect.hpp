@@ -16,9 +16,14 @@ struct LayerInfo;
 
 // Docker's image inspect object, its fields in Docker's order. repo_tags: familiar names
 // ("busybox:latest"). layers: the image's chain, bottom first (for GraphDriver).
+// repo_digests: familiar "busybox@sha256:…" names of the registry manifests it was pulled as.
 TemplateValue inspect_object(const Digest& id, const nlohmann::json& config, std::uint64_t size,
                              const std::vector<std::string>& repo_tags,
-                             const std::vector<LayerInfo>& layers, const std::string& layers_root);
+                             const std::vector<LayerInfo>& layers, const std::string& layers_root,
+                             const std::vector<std::string>& repo_digests = {});
+
+// The familiar "busybox@sha256:…" RepoDigests of a stored image.
+std::vector<std::string> familiar_repo_digests(Store& store, const Digest& id);
 
 // The same for a stored image (throws kiln::Error if unknown).
 TemplateValue inspect_image(Store& store, const Digest& id);

@@ -1,5 +1,6 @@
 #include "image/image_store.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -127,8 +128,17 @@ std::optional<std::string> ImageStore::stored_name(const std::string& ref) const
     return std::nullopt;
 }
 
+std::optional<Digest> ImageStore::by_repo_digest(const std::string& ref) const {
+    auto parsed = try_parse_reference(ref);
+    if (!parsed || !parsed->digest) return std::nullopt;
+    return db_.image_for_repo_digest(parsed->repository(), *parsed->digest);
+}
+
 std::optional<Digest> ImageStore::resolve(const std::string& ref_or_id) const {
     if (auto name = stored_name(ref_or_id)) return db_.get_ref(*name);
+    if (auto id = by_repo_digest(ref_or_id)) {
+        if (db_.get_image(*id)) return id;
+    }
     std::string_view hex = ref_or_id;
     if (hex.starts_with("sha256:")) hex.remove_prefix(7);
     if (hex.size() < 4 || hex.size() > 64 || !lower_hex(hex)) return std::nullopt;
@@ -174,18 +184,41 @@ std::vector<std::string> ImageStore::remove(const std::string& ref, bool force) 
         if (!row) throw Error("No such image: " + ref);
         auto names = db_.refs_for(*id);
         auto name = stored_name(ref);
-        if (name) {
-            db_.delete_ref(*name);
-            lines.push_back("Untagged: " + familiar(*name));
-            if (names.size() > 1) return;  // other names keep the image
-        } else {
-            if (names.size() > 1 && !force)
-                throw Error("conflict: unable to delete " + id->short_hex() +
-                            " (must be forced) - image is referenced in multiple repositories");
-            for (const auto& n : names) {
+        // A repository's digests go with its last tag of the image, as docker's do.
+        auto untag_digests = [&](const std::string& repository) {
+            for (const auto& d : db_.delete_repo_digests(*id, repository))
+                lines.push_back("Untagged: " + familiar(repository + "@" + d.str()));
+        };
+        auto untag_all = [&] {
+            for (const auto& n : db_.refs_for(*id)) {
                 db_.delete_ref(n);
                 lines.push_back("Untagged: " + familiar(n));
             }
+            for (const auto& [repository, d] : db_.repo_digests_for(*id)) untag_digests(repository);
+        };
+        auto still_named = [&] { return !db_.refs_for(*id).empty() || !db_.repo_digests_for(*id).empty(); };
+        if (name) {
+            db_.delete_ref(*name);
+            lines.push_back("Untagged: " + familiar(*name));
+            const std::string repository = parse_reference(*name).repository();
+            bool repository_tagged = false;
+            for (const auto& n : db_.refs_for(*id))
+                repository_tagged = repository_tagged || parse_reference(n).repository() == repository;
+            if (!repository_tagged) untag_digests(repository);
+            if (still_named()) return;  // other names keep the image
+        } else if (by_repo_digest(ref)) {
+            untag_digests(parse_reference(ref).repository());
+            if (still_named()) return;
+        } else {
+            std::vector<std::string> repositories;
+            for (const auto& n : names) repositories.push_back(parse_reference(n).repository());
+            for (const auto& [repository, d] : db_.repo_digests_for(*id)) repositories.push_back(repository);
+            std::sort(repositories.begin(), repositories.end());
+            repositories.erase(std::unique(repositories.begin(), repositories.end()), repositories.end());
+            if ((names.size() > 1 || repositories.size() > 1) && !force)
+                throw Error("conflict: unable to delete " + id->short_hex() +
+                            " (must be forced) - image is referenced in multiple repositories");
+            untag_all();
         }
         // Docker's rule: an image a container was created from stays while the container
         // does. Forced, the names go and the image stays behind (dangling) for it.
@@ -193,10 +226,7 @@ std::vector<std::string> ImageStore::remove(const std::string& ref, bool force) 
             if (!force)
                 throw Error("conflict: unable to remove repository reference \"" + ref + "\" (must force) - container " +
                             users.front().substr(0, 12) + " is using its referenced image " + id->short_hex());
-            for (const auto& n : db_.refs_for(*id)) {
-                db_.delete_ref(n);
-                lines.push_back("Untagged: " + familiar(n));
-            }
+            untag_all();
             return;
         }
         db_.delete_image(*id);

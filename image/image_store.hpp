@@ -35,7 +35,7 @@ public:
     void tag(const std::string& name, const Digest& image_id);
     bool untag(const std::string& name);  // false if the name did not exist
 
-    // A name (exactly as stored, or anything parse_reference() normalizes to a stored
+    // A name (exactly as stored, a "repo@sha256:…" RepoDigest a pull recorded, or anything parse_reference() normalizes to a stored
     // name: "busybox" finds "docker.io/library/busybox:latest"), an image id ("sha256:<hex>" or bare hex), or a unique id prefix of at
     // least 4 hex characters (with or without "sha256:"). Throws kiln::Error when a prefix
     // matches more than one image.
@@ -53,6 +53,8 @@ public:
 
 private:
     std::optional<std::string> stored_name(const std::string& ref) const;
+    // The image a "repo@sha256:…" reference names through its recorded repo digest.
+    std::optional<Digest> by_repo_digest(const std::string& ref) const;
 
     MetadataDb& db_;
     ContentStore& content_;

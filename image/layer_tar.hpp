@@ -57,6 +57,10 @@ using ByteSource = std::function<std::size_t(void* buf, std::size_t cap)>;
 // tar_bytes (may be empty) sees the uncompressed stream, the bytes the diffID covers.
 TarStats extract_layer_tar(const ByteSource& source, const std::string& dest, const ByteSink& tar_bytes = {});
 
+// The uncompressed bytes of a (gzip, zstd, xz or plain) layer blob read from source, into sink.
+// Returns their digest and size: the diffID a caller checks them against.
+TarStats decompress_layer(const ByteSource& source, const ByteSink& sink);
+
 enum class Compression { None, Gzip, Zstd };
 
 // Compresses a stream on the fly (for layer blobs: write_layer_tar → Compressor → blob

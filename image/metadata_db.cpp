@@ -184,6 +184,19 @@ constexpr AddedColumn kSchemaV5[] = {
     {"build_cache", "step", "TEXT NOT NULL DEFAULT ''"},
 };
 
+// Version 6: RepoDigests, the registry manifest digest each pulled image came from, per
+// repository ("docker.io/library/busybox"), as docker keeps them. Self-contained so other
+// migrations can be ordered around it.
+constexpr const char* kSchemaV6RepoDigests = R"sql(
+CREATE TABLE IF NOT EXISTS repo_digests(
+    image_id   TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    created    INTEGER NOT NULL,
+    PRIMARY KEY(image_id, repository, digest));
+CREATE INDEX IF NOT EXISTS repo_digests_by_digest ON repo_digests(repository, digest);
+)sql";
+
 // Blob sources: which repositories of which registry are known to hold a blob (a push
 // wrote it there, a pull read it from there), so a push to another repository of the same
 // registry can mount it instead of uploading it. Version 7 (6 is repo_digests); idempotent
@@ -292,6 +305,7 @@ void MetadataDb::migrate() {
             if (!present)
                 exec(std::string("ALTER TABLE ") + column.table + " ADD COLUMN " + column.name + " " + column.definition);
         }
+    if (version < 6) exec(kSchemaV6RepoDigests);
     if (version < 7) exec(kSchemaBlobSources);
     exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
     tx.commit();
@@ -427,6 +441,45 @@ std::vector<Digest> MetadataDb::images_with_top_chain(const Digest& chain_id) {
 void MetadataDb::delete_image(const Digest& id) {
     std::lock_guard lock(mutex_);
     Stmt(db_, "DELETE FROM images WHERE id=?", id).run();
+    Stmt(db_, "DELETE FROM repo_digests WHERE image_id=?", id).run();
+}
+
+// ---- repo digests
+
+void MetadataDb::put_repo_digest(const Digest& image_id, const std::string& repository, const Digest& digest) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "INSERT OR IGNORE INTO repo_digests(image_id, repository, digest, created) VALUES(?,?,?,?)", image_id,
+         repository, digest, unix_now())
+        .run();
+}
+
+std::vector<std::pair<std::string, Digest>> MetadataDb::repo_digests_for(const Digest& image_id) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT repository, digest FROM repo_digests WHERE image_id=? ORDER BY repository, created, digest",
+           image_id);
+    std::vector<std::pair<std::string, Digest>> out;
+    while (s.step()) out.emplace_back(s.text(0), s.digest(1));
+    return out;
+}
+
+std::optional<Digest> MetadataDb::image_for_repo_digest(const std::string& repository, const Digest& digest) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT image_id FROM repo_digests WHERE repository=? AND digest=? ORDER BY created DESC LIMIT 1",
+           repository, digest);
+    if (!s.step()) return std::nullopt;
+    return s.digest(0);
+}
+
+std::vector<Digest> MetadataDb::delete_repo_digests(const Digest& image_id, const std::string& repository) {
+    std::lock_guard lock(mutex_);
+    std::vector<Digest> out;
+    {
+        Stmt s(db_, "SELECT digest FROM repo_digests WHERE image_id=? AND repository=? ORDER BY created, digest",
+               image_id, repository);
+        while (s.step()) out.push_back(s.digest(0));
+    }
+    Stmt(db_, "DELETE FROM repo_digests WHERE image_id=? AND repository=?", image_id, repository).run();
+    return out;
 }
 
 // ---- refs

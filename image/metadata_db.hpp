@@ -136,7 +136,16 @@ public:
     // Image ids whose hex starts with hex_prefix (lowercase hex only, else none).
     std::vector<Digest> images_with_prefix(std::string_view hex_prefix);
     std::vector<Digest> images_with_top_chain(const Digest& chain_id);
-    void delete_image(const Digest& id);
+    void delete_image(const Digest& id);  // and its repo digests
+
+    // repo digests: (image, repository "docker.io/library/busybox", manifest digest) as a
+    // pull found them; docker's RepoDigests.
+    void put_repo_digest(const Digest& image_id, const std::string& repository, const Digest& digest);
+    // (repository, digest) pairs of an image, by repository, oldest first.
+    std::vector<std::pair<std::string, Digest>> repo_digests_for(const Digest& image_id);
+    std::optional<Digest> image_for_repo_digest(const std::string& repository, const Digest& digest);
+    // Deletes the image's digests in repository; returns the digests it deleted.
+    std::vector<Digest> delete_repo_digests(const Digest& image_id, const std::string& repository);
 
     // refs (full normalized names → image id)
     void set_ref(const std::string& name, const Digest& image_id);

@@ -540,4 +540,32 @@ TarStats extract_layer_tar(const ByteSource& source, const std::string& dest, co
     return extract_from(raw.get(), dest, rethrow, tar_bytes);
 }
 
+TarStats decompress_layer(const ByteSource& source, const ByteSink& sink) {
+    ArchivePtr raw = new_raw_reader();
+    SourceReader reader;
+    reader.source = &source;
+    auto fail = [&](const std::string& what) {
+        if (reader.error) std::rethrow_exception(reader.error);
+        archive_fail(raw.get(), what);
+    };
+    if (archive_read_open(raw.get(), &reader, nullptr, &SourceReader::read, nullptr) != ARCHIVE_OK)
+        fail("open layer blob");
+    archive_entry* ent = nullptr;
+    int r = archive_read_next_header(raw.get(), &ent);
+    if (r == ARCHIVE_EOF) throw Error("layer blob is empty");
+    if (r < ARCHIVE_WARN) fail("read layer blob");
+    std::unique_ptr<char[]> buf(new char[kReadBlock]);
+    Sha256 hash;
+    std::uint64_t size = 0;
+    for (;;) {
+        la_ssize_t n = archive_read_data(raw.get(), buf.get(), kReadBlock);
+        if (n < 0) fail("decompress layer blob");
+        if (n == 0) break;
+        hash.update(buf.get(), static_cast<std::size_t>(n));
+        if (sink) sink(buf.get(), static_cast<std::size_t>(n));
+        size += static_cast<std::uint64_t>(n);
+    }
+    return TarStats{hash.finish(), size};
+}
+
 }  // namespace kiln::image

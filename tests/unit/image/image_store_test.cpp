@@ -172,3 +172,41 @@ TEST_CASE_METHOD(Fixture, "blobs of removed layers are dropped", "[store][images
     CHECK_FALSE(store.content().has(gz));
     CHECK_FALSE(store.db().get_blob(gz));
 }
+
+TEST_CASE_METHOD(Fixture, "repo digests name an image and go with its last tag in their repository",
+                 "[store][images]") {
+    auto& images = store.images();
+    Digest id = images.put_image(config_for({base, top}, "2024-01-02T03:04:05Z"));
+    const Digest manifest = kiln::sha256_of("a manifest");
+    images.tag("docker.io/library/app:1", id);
+    images.tag("docker.io/library/app:2", id);
+    store.db().put_repo_digest(id, "docker.io/library/app", manifest);
+    store.db().put_repo_digest(id, "docker.io/library/app", manifest);  // twice: one row
+    CHECK(store.db().repo_digests_for(id).size() == 1);
+
+    // "app@sha256:…" resolves through the digest, as docker's digest references do.
+    CHECK(images.resolve("app@" + manifest.str()) == id);
+    CHECK_FALSE(images.resolve("other@" + manifest.str()));
+
+    CHECK(images.remove("app:1") == std::vector<std::string>{"Untagged: app:1"});
+    CHECK(store.db().repo_digests_for(id).size() == 1);  // app:2 still tags it in that repository
+    auto lines = images.remove("app:2");
+    REQUIRE(lines.size() >= 3);
+    CHECK(lines[0] == "Untagged: app:2");
+    CHECK(lines[1] == "Untagged: app@" + manifest.str());
+    CHECK(lines[2] == "Deleted: " + id.str());
+    CHECK(store.db().repo_digests_for(id).empty());
+    CHECK_FALSE(store.db().image_for_repo_digest("docker.io/library/app", manifest));
+}
+
+TEST_CASE_METHOD(Fixture, "an image pulled by digest only is removed by its digest reference", "[store][images]") {
+    auto& images = store.images();
+    Digest id = images.put_image(config_for({base}, "2024-01-02T03:04:05Z"));
+    const Digest manifest = kiln::sha256_of("another manifest");
+    store.db().put_repo_digest(id, "localhost:5000/a/b", manifest);
+    auto lines = images.remove("localhost:5000/a/b@" + manifest.str());
+    REQUIRE(lines.size() >= 2);
+    CHECK(lines[0] == "Untagged: localhost:5000/a/b@" + manifest.str());
+    CHECK(lines[1] == "Deleted: " + id.str());
+    CHECK_FALSE(images.get(id));
+}

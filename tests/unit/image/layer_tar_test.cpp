@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -405,4 +406,34 @@ TEST_CASE("layer tar: clamp_mtime makes later mtimes reproducible", "[layer_tar]
     TarStats high = write_layer_tar(t1.path(), {}, opts);
     set_mtime(t1.path() + "/old", 1000);
     CHECK(write_layer_tar(t1.path(), {}, opts).digest != high.digest);
+}
+
+TEST_CASE("decompress_layer gives back the bytes a compressor packed, with their digest", "[layer][tar]") {
+    using kiln::image::Compression;
+    const std::string data(300000, 'x');
+    for (Compression c : {Compression::Gzip, Compression::Zstd, Compression::None}) {
+        std::string packed;
+        if (c == Compression::None) {
+            packed = data;
+        } else {
+            kiln::image::Compressor compressor(c, [&](const void* d, std::size_t n) {
+                packed.append(static_cast<const char*>(d), n);
+            });
+            compressor.write(data.data(), data.size());
+            compressor.finish();
+        }
+        std::size_t pos = 0;
+        std::string out;
+        auto st = kiln::image::decompress_layer(
+            [&](void* buf, std::size_t cap) {
+                std::size_t n = std::min(cap, packed.size() - pos);
+                std::memcpy(buf, packed.data() + pos, n);
+                pos += n;
+                return n;
+            },
+            [&](const void* d, std::size_t n) { out.append(static_cast<const char*>(d), n); });
+        CHECK(out == data);
+        CHECK(st.size == data.size());
+        CHECK(st.digest == kiln::sha256_of(data));
+    }
 }

@@ -102,3 +102,27 @@ TEST_CASE("reference: image ids", "[reference]") {
     CHECK_FALSE(could_be_image_id_prefix("busybox"));
     CHECK_FALSE(could_be_image_id_prefix("ABCD"));
 }
+
+TEST_CASE("reference: a refused reference names the rule it breaks", "[reference]") {
+    CHECK_THROWS_WITH(parse_reference("Busybox"), Catch::Contains("must be lowercase"));
+    CHECK_THROWS_WITH(parse_reference("localhost:5000/My/app"), Catch::Contains("must be lowercase"));
+    // 255 characters for the whole normalized name, "docker.io/library/" included.
+    const std::string at_limit(255 - std::string("docker.io/library/").size(), 'a');
+    CHECK(parse_reference(at_limit).repository().size() == 255);
+    CHECK_THROWS_WITH(parse_reference(at_limit + "a"), Catch::Contains("longer than 255 characters"));
+    CHECK_THROWS_WITH(parse_reference("busybox:bad*tag"), Catch::Contains("tag must match"));
+    CHECK_THROWS_WITH(parse_reference("busybox@sha256:abc"), Catch::Contains("64 lowercase hex"));
+    CHECK_THROWS_WITH(parse_reference("a/b..c"), Catch::Contains("invalid path component"));
+}
+
+TEST_CASE("reference: tag and digest together, and names that only look like hosts", "[reference]") {
+    Reference r = parse_reference("busybox:1.36@sha256:" + kHex);
+    CHECK(r.tag == "1.36");
+    REQUIRE(r.digest);
+    CHECK(r.familiar() == "busybox:1.36@sha256:" + kHex);
+    // No slash: "localhost:5000" is the repository localhost with the tag 5000, as in docker.
+    CHECK(parse_reference("localhost:5000").str() == "docker.io/library/localhost:5000");
+    CHECK(parse_reference("localhost/a/b").familiar_repository() == "localhost/a/b");
+    CHECK(parse_reference("127.0.0.1:5000/a/b:tag").familiar() == "127.0.0.1:5000/a/b:tag");
+    CHECK(parse_reference("docker.io/library/busybox@sha256:" + kHex).familiar_repository() == "busybox");
+}
