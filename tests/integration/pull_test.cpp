@@ -141,7 +141,7 @@ TEST_CASE("a second pull of an unchanged image makes no blob request", "[registr
     }));
 }
 
-TEST_CASE("a pull through an index chooses this machine's platform; an absent one is a clear error",
+TEST_CASE("a pull through an index chooses this machine's platform, an absent one is a clear error",
           "[registry][pull]") {
     REQUIRE_REGISTRY();
     RegistryServer reg;
