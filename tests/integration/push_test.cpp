@@ -1,0 +1,106 @@
+// kiln push against a real registry (the fixture's docker-registry behind its request-logging
+// proxy), checked from outside with skopeo.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+#include "registry_fixture.hpp"
+
+using namespace kiln;
+using namespace kiln::test;
+
+namespace {
+
+std::vector<ProxyRequest> blob_writes(RegistryServer& reg) {
+    std::vector<ProxyRequest> out;
+    for (const auto& r : reg.proxy().log())
+        if (r.path.find("/blobs/") != std::string::npos && r.method != "HEAD" && r.method != "GET") out.push_back(r);
+    return out;
+}
+
+std::string pushed_digest(const std::string& out) {
+    auto at = out.find(": digest: ");
+    REQUIRE(at != std::string::npos);
+    return out.substr(at + 10, 71);
+}
+
+// An image of the base plus one layer of its own, named name.
+void build_image(const Kiln& kiln, const std::string& name) {
+    import_base(kiln);
+    TempDir ctx("/tmp", "kiln-it-push-");
+    atomic_write(ctx.path() + "/Dockerfile", "FROM localhost/busybox\nRUN echo pushed > /marker\nCMD [\"cat\", \"/marker\"]\n");
+    auto r = kiln({"build", "-q", "-t", name, ctx.path()});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+}
+
+}  // namespace
+
+TEST_CASE("kiln push: skopeo sees the digest kiln printed, a second push uploads no blob", "[registry][push]") {
+    SKIP_UNLESS_ROOT();
+    REQUIRE_REGISTRY();
+    RegistryServer reg({.fault_proxy = true});
+    Kiln kiln;
+    std::string name = reg.host() + "/team/app:1";
+    build_image(kiln, name);
+
+    auto first = kiln({"push", name});
+    INFO(first.out << first.err);
+    REQUIRE(first.exit_code == 0);
+    CHECK(first.out.find("The push refers to repository [" + reg.host() + "/team/app]") != std::string::npos);
+    CHECK(first.out.find(": Pushed") != std::string::npos);
+    std::string digest = pushed_digest(first.out);
+    CHECK(!blob_writes(reg).empty());
+
+    if (path_exists("/usr/bin/skopeo")) {
+        auto inspected = run_command({"skopeo", "inspect", "--tls-verify=false", "docker://" + name});
+        INFO(inspected.err);
+        REQUIRE(inspected.exit_code == 0);
+        CHECK(nlohmann::json::parse(inspected.out)["Digest"] == digest);
+    } else {
+        WARN("skopeo not installed: the cross-check with another client is skipped");
+    }
+
+    reg.proxy().clear_log();
+    auto again = kiln({"push", name});
+    REQUIRE(again.exit_code == 0);
+    CHECK(pushed_digest(again.out) == digest);
+    CHECK(blob_writes(reg).empty());
+
+    // The same image under another repository of the registry: its blobs are mounted.
+    std::string other = reg.host() + "/team/copy:1";
+    REQUIRE(kiln({"tag", name, other}).exit_code == 0);
+    reg.proxy().clear_log();
+    auto copy = kiln({"push", other});
+    INFO(copy.out << copy.err);
+    REQUIRE(copy.exit_code == 0);
+    CHECK(copy.out.find("Mounted from team/app") != std::string::npos);
+    bool mounted = false;
+    for (const auto& r : blob_writes(reg)) {
+        mounted = mounted || r.query.find("mount=") != std::string::npos;
+        CHECK(r.method == "POST");  // mounts only: no PATCH or PUT of bytes
+    }
+    CHECK(mounted);
+}
+
+TEST_CASE("kiln push of an image that is not there, or to a registry that fails, exits 1", "[registry][push]") {
+    SKIP_UNLESS_ROOT();
+    REQUIRE_REGISTRY();
+    RegistryServer reg({.fault_proxy = true});
+    Kiln kiln;
+    auto missing = kiln({"push", reg.host() + "/nothing:1"});
+    CHECK(missing.exit_code == 1);
+    CHECK(missing.err.find("does not exist locally") != std::string::npos);
+
+    std::string name = reg.host() + "/app:1";
+    build_image(kiln, name);
+    reg.proxy().fail(500, "/blobs/uploads/", -1);
+    auto failed = kiln({"push", name});
+    CHECK(failed.exit_code == 1);
+    CHECK(failed.err.find(reg.host()) != std::string::npos);
+    CHECK(failed.err.find("sha256:") != std::string::npos);
+    // And after the registry recovers the push completes.
+    reg.proxy().clear();
+    CHECK(kiln({"push", name}).exit_code == 0);
+}
