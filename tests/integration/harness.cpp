@@ -231,6 +231,16 @@ void import_probe_image(const Kiln& kiln) {
     REQUIRE(r.exit_code == 0);
 }
 
+void build_small_image(const Kiln& kiln, const std::string& name) {
+    import_base(kiln);
+    TempDir context("/tmp", "kiln-it-small-");
+    atomic_write(context.path() + "/Dockerfile",
+                 "FROM localhost/busybox\nRUN echo small > /marker\nCMD [\"cat\", \"/marker\"]\n");
+    auto r = kiln({"build", "-q", "-t", name, context.path()});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+}
+
 std::set<std::string> dir_entries(const std::string& dir) {
     std::set<std::string> out;
     if (!path_exists(dir)) return out;

@@ -82,6 +82,9 @@ const std::string& busybox_tarball();
 // Imports busybox_tarball() as localhost/busybox:latest (fails the test otherwise).
 void import_base(const Kiln& kiln);
 
+// Imports the base, then builds `name`: busybox plus a layer of its own (/marker, CMD cat /marker).
+void build_small_image(const Kiln& kiln, const std::string& name);
+
 // Imports the base, then builds localhost/probe: busybox plus /bin/kiln-probe.
 void import_probe_image(const Kiln& kiln);
 

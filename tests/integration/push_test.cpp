@@ -25,15 +25,6 @@ std::string pushed_digest(const std::string& out) {
     return out.substr(at + 10, 71);
 }
 
-// An image of the base plus one layer of its own, named name.
-void build_image(const Kiln& kiln, const std::string& name) {
-    import_base(kiln);
-    TempDir ctx("/tmp", "kiln-it-push-");
-    atomic_write(ctx.path() + "/Dockerfile", "FROM localhost/busybox\nRUN echo pushed > /marker\nCMD [\"cat\", \"/marker\"]\n");
-    auto r = kiln({"build", "-q", "-t", name, ctx.path()});
-    INFO(r.err);
-    REQUIRE(r.exit_code == 0);
-}
 
 }  // namespace
 
@@ -43,7 +34,7 @@ TEST_CASE("kiln push: skopeo sees the digest kiln printed, a second push uploads
     RegistryServer reg({.fault_proxy = true});
     Kiln kiln;
     std::string name = reg.host() + "/team/app:1";
-    build_image(kiln, name);
+    build_small_image(kiln, name);
 
     auto first = kiln({"push", name});
     INFO(first.out << first.err);
@@ -94,7 +85,7 @@ TEST_CASE("kiln push of an image that is not there, or to a registry that fails,
     CHECK(missing.err.find("does not exist locally") != std::string::npos);
 
     std::string name = reg.host() + "/app:1";
-    build_image(kiln, name);
+    build_small_image(kiln, name);
     reg.proxy().fail(500, "/blobs/uploads/", -1);
     auto failed = kiln({"push", name});
     CHECK(failed.exit_code == 1);

@@ -25,14 +25,6 @@ struct AuthKiln : Kiln {
     }
 };
 
-void build_image(const AuthKiln& kiln, const std::string& name) {
-    import_base(kiln);
-    TempDir ctx("/tmp", "kiln-it-auth-");
-    atomic_write(ctx.path() + "/Dockerfile", "FROM localhost/busybox\nRUN echo secret-free > /m\n");
-    auto r = kiln({"build", "-q", "-t", name, ctx.path()});
-    INFO(r.err);
-    REQUIRE(r.exit_code == 0);
-}
 
 // KILN_CONFIG for the duration of a test (kiln's settings: certs.d lives beside it).
 struct SettingsFile {
@@ -61,7 +53,7 @@ TEST_CASE("kiln login checks htpasswd credentials and stores them as the docker 
     CHECK(wrong.err.find("not-it") == std::string::npos);
 
     std::string name = reg.host() + "/app:1";
-    build_image(kiln, name);
+    build_small_image(kiln, name);
     auto anonymous = kiln({"push", name});
     CHECK(anonymous.exit_code == 1);
 
@@ -94,7 +86,7 @@ TEST_CASE("token auth: a push asks the realm for pull,push and reuses the token"
     AuthKiln kiln;
     REQUIRE(kiln({"login", "-u", "alice", "--password-stdin", reg.host()}, "tok-pw\n").exit_code == 0);
     std::string name = reg.host() + "/alice/app:1";
-    build_image(kiln, name);
+    build_small_image(kiln, name);
     auto pushed = kiln({"push", name});
     INFO(pushed.out << pushed.err);
     REQUIRE(pushed.exit_code == 0);
@@ -131,7 +123,7 @@ TEST_CASE("a TLS registry is verified with the CA in certs.d", "[registry][auth]
     reg.install_ca(settings.certs_d());
     AuthKiln kiln;
     std::string name = reg.host() + "/app:tls";
-    build_image(kiln, name);
+    build_small_image(kiln, name);
     auto pushed = kiln({"push", name});
     INFO(pushed.out << pushed.err);
     CHECK(pushed.exit_code == 0);
