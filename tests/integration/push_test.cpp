@@ -95,3 +95,31 @@ TEST_CASE("kiln push of an image that is not there, or to a registry that fails,
     reg.proxy().clear();
     CHECK(kiln({"push", name}).exit_code == 0);
 }
+
+TEST_CASE("a push whose upload connection drops resumes and completes", "[registry][push]") {
+    SKIP_UNLESS_ROOT();
+    REQUIRE_REGISTRY();
+    RegistryServer reg({.fault_proxy = true});
+    Kiln kiln;
+    import_base(kiln);
+    // 80 MiB of random bytes: above the one-PUT limit, so the blob goes up in PATCH chunks.
+    TempDir ctx("/tmp", "kiln-it-push-big-");
+    atomic_write(ctx.path() + "/Dockerfile",
+                 "FROM localhost/busybox\nRUN head -c 83886080 /dev/urandom > /big\n");
+    std::string name = reg.host() + "/big:1";
+    REQUIRE(kiln({"build", "-q", "-t", name, ctx.path()}).exit_code == 0);
+    reg.proxy().drop(FaultProxy::Direction::request, 20ll << 20, "/blobs/uploads/", 1, "PATCH");
+    auto pushed = kiln({"push", name});
+    INFO(pushed.out << pushed.err);
+    REQUIRE(pushed.exit_code == 0);
+    bool dropped = false;
+    for (const auto& r : reg.proxy().log()) dropped = dropped || r.action == "drop-request";
+    CHECK(dropped);
+    // What the registry holds is what kiln meant to push: a fresh store pulls and runs it.
+    Kiln other;
+    auto pulled = other({"pull", name});
+    INFO(pulled.err);
+    REQUIRE(pulled.exit_code == 0);
+    auto size = other({"run", "--rm", name, "sh", "-c", "wc -c < /big"});
+    CHECK(trimmed(size.out) == "83886080");
+}
