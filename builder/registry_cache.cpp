@@ -1,9 +1,7 @@
 #include "builder/registry_cache.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <set>
@@ -12,23 +10,13 @@
 #include "image/reference.hpp"
 #include "image/store.hpp"
 #include "registry/client.hpp"
+#include "registry/layer_fetch.hpp"
+#include "registry/push.hpp"
 #include "util/error.hpp"
-#include "util/fd.hpp"
 
 namespace kiln::builder {
 
 namespace {
-
-void push_stored_blob(registry::Repository& repository, image::Store& store, const Digest& digest, std::uint64_t size) {
-    std::string path = store.content().path(digest);
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw_errno("open " + path);
-    repository.upload_blob(digest, size, [&](std::uint64_t offset, void* buf, std::size_t cap) {
-        ssize_t n = ::pread(fd.get(), buf, cap, static_cast<off_t>(offset));
-        if (n < 0) throw_errno("read " + path);
-        return static_cast<std::size_t>(n);
-    });
-}
 
 class RegistryCacheSource : public CacheSource {
 public:
@@ -72,31 +60,18 @@ public:
     }
 
 private:
-    // The blob goes into the content store first (verified as it streams), then unpacks from
-    // there; it stays recorded as the layer's compressed form, so pushing the image again
+    // Streamed once: kept as the compressed blob and unpacked as it arrives, as a pull does;
+    // the blob stays recorded as the layer's compressed form, so pushing the image again
     // sends the very bytes this cache carried.
     void fetch_layer(image::Store& store, const CacheLayer& layer, const std::optional<Digest>& parent) {
-        const auto& blob = layer.blob;
-        if (!store.content().has(blob.digest)) {
-            auto writer = store.content().writer();
-            repository_.get_blob(blob.digest, static_cast<std::uint64_t>(blob.size),
-                                 [&](const void* data, std::size_t size) { writer.write(data, size); });
-            writer.commit(blob.digest);
-        }
-        UniqueFd fd(::open(store.content().path(blob.digest).c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd) throw_errno("open " + store.content().path(blob.digest));
-        image::ByteSource source = [&](void* buf, std::size_t cap) -> std::size_t {
-            ssize_t n = ::read(fd.get(), buf, cap);
-            if (n < 0) throw_errno("read " + blob.digest.str());
-            return static_cast<std::size_t>(n);
-        };
-        auto staged = store.layers().stage_tar(source);
-        if (staged.diff_id != layer.diff_id)
-            throw Error("build cache " + ref_.str() + ": layer " + blob.digest.str() + " unpacks to " +
-                        staged.diff_id.str() + ", not its diffID " + layer.diff_id.str());
-        store.layers().publish(staged, parent);
-        image::record_layer_blob(store, layer.diff_id, image::LayerBlob{blob.media_type, blob.digest,
-                                                                        static_cast<std::uint64_t>(blob.size)});
+        const std::atomic<bool> never_cancelled{false};
+        auto fetched = registry::fetch_layer(repository_, store, layer.blob, {}, never_cancelled);
+        if (fetched.layer.diff_id != layer.diff_id)
+            throw Error("build cache " + ref_.str() + ": layer " + layer.blob.digest.str() + " unpacks to " +
+                        fetched.layer.diff_id.str() + ", not its diffID " + layer.diff_id.str());
+        Digest blob = fetched.blob.commit(fetched.blob_digest);
+        store.layers().publish(fetched.layer, parent);
+        image::record_layer_blob(store, layer.diff_id, image::LayerBlob{layer.blob.media_type, blob, fetched.blob_size});
     }
 
     image::Reference ref_;
@@ -181,10 +156,7 @@ CacheExport export_registry_cache(registry::Session& session, image::Store& stor
             auto info = store.layers().get(*chain);
             if (!info) throw Error("build cache export: layer " + diff_id.str() + " is not in the store");
             auto blob = image::ensure_layer_blob(store, *info, image::Compression::Gzip);
-            if (!repository.head_blob(blob.digest)) {
-                push_stored_blob(repository, store, blob.digest, blob.size);
-                ++report.uploaded;
-            }
+            if (registry::push_stored_blob(repository, store, blob.digest, blob.size)) ++report.uploaded;
             image::Descriptor d;
             d.media_type = blob.media_type;
             d.digest = blob.digest;

@@ -122,6 +122,18 @@ BlobState push_blob(image::Store& store, PushTarget& target, const PushBlob& blo
     return BlobState::Pushed;
 }
 
+}  // namespace
+
+bool push_stored_blob(Repository& repo, image::Store& store, const Digest& digest, std::uint64_t size) {
+    if (repo.head_blob(digest)) return false;
+    StoredBlob bytes(store, digest);
+    repo.upload_blob(digest, size,
+                     [&](std::uint64_t offset, void* buf, std::size_t cap) { return bytes.read(offset, buf, cap); });
+    return true;
+}
+
+namespace {
+
 // The message of a failed blob, naming registry and blob once (the client's own errors
 // already do).
 [[noreturn]] void rethrow_naming(const PushTarget& target, const PushBlob& blob, const std::exception& e) {

@@ -110,6 +110,10 @@ PushResult push_planned(Session& session, image::Store& store, const image::Refe
 // plan_push + push_planned.
 PushResult push_image(Session& session, image::Store& store, const image::Reference& ref, const PushOptions& options);
 
+// Uploads a blob of the store's content store unless the registry has it already (HEAD);
+// true when it was uploaded. For blobs outside an image push (the build cache's layers).
+bool push_stored_blob(Repository& repo, image::Store& store, const Digest& digest, std::uint64_t size);
+
 // The tags of ref's repository in the store, for `push --all-tags` (full references, sorted).
 std::vector<image::Reference> local_tags(image::Store& store, const image::Reference& ref);
 
