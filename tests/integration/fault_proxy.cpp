@@ -87,6 +87,23 @@ void FaultProxy::drop(Direction direction, long long bytes, const std::string& p
                  .dump());
 }
 
+void FaultProxy::hang(const std::string& path_pattern, int delay_ms, int count, const std::string& method) {
+    add_rule(nlohmann::json{
+        {"action", "hang"}, {"path", path_pattern}, {"delay_ms", delay_ms}, {"count", count}, {"method", method}}
+                 .dump());
+}
+
+void FaultProxy::redirect(const std::string& path_pattern, const std::string& location_base, int count,
+                          const std::string& method, int status) {
+    add_rule(nlohmann::json{{"action", "redirect"},
+                            {"status", status},
+                            {"location", location_base},
+                            {"path", path_pattern},
+                            {"count", count},
+                            {"method", method}}
+                 .dump());
+}
+
 void FaultProxy::clear() {
     rules_.clear();
     atomic_write(dir_ + "/rules.json", "[]");
@@ -113,6 +130,7 @@ std::vector<ProxyRequest> FaultProxy::log() const {
         r.auth_scheme = j.value("auth_scheme", "");
         r.request_bytes = j.value("request_bytes", 0LL);
         r.response_bytes = j.value("response_bytes", 0LL);
+        r.time = j.value("time", 0.0);
         out.push_back(std::move(r));
     }
     return out;

@@ -7,47 +7,12 @@
 
 #include "harness.hpp"
 #include "registry_fixture.hpp"
+#include "registry_helpers.hpp"
 #include "util/fs.hpp"
 
 using namespace kiln::test;
 
 namespace {
-
-// The store's files a failed pull must not touch.
-struct StoreSnapshot {
-    std::string images;
-    std::set<std::string> layers, blobs;
-    friend bool operator==(const StoreSnapshot&, const StoreSnapshot&) = default;
-};
-
-StoreSnapshot snapshot(const Kiln& kiln) {
-    StoreSnapshot s;
-    s.images = kiln({"images", "-q", "--no-trunc"}).out;
-    s.layers = dir_entries(kiln.root.path() + "/layers");
-    s.blobs = dir_entries(kiln.root.path() + "/blobs/sha256");
-    return s;
-}
-
-// `curl` of a registry URL path; returns the body.
-std::string curl(const RegistryServer& reg, const std::string& path, std::vector<std::string> args = {}) {
-    std::vector<std::string> argv = {"curl", "-sf", "--max-time", "30"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back(reg.url() + path);
-    auto r = run_command(argv);
-    INFO(r.err);
-    REQUIRE(r.exit_code == 0);
-    return r.out;
-}
-
-// The layer digests of repo:tag's (single-platform) manifest.
-std::vector<std::string> layer_digests(const RegistryServer& reg, const std::string& repo, const std::string& tag) {
-    auto j = nlohmann::json::parse(curl(reg, "/v2/" + repo + "/manifests/" + tag,
-                                        {"-H", "Accept: application/vnd.oci.image.manifest.v1+json, "
-                                               "application/vnd.docker.distribution.manifest.v2+json"}));
-    std::vector<std::string> out;
-    for (const auto& l : j["layers"]) out.push_back(l["digest"].get<std::string>());
-    return out;
-}
 
 std::vector<ProxyRequest> blob_requests(RegistryServer& reg) {
     std::vector<ProxyRequest> out;
@@ -55,15 +20,6 @@ std::vector<ProxyRequest> blob_requests(RegistryServer& reg) {
         if (r.path.find("/blobs/") != std::string::npos) out.push_back(r);
     return out;
 }
-
-// `kiln --config DIR …`: no credentials of the machine's user are read.
-struct PullKiln : Kiln {
-    kiln::TempDir config{"/tmp", "kiln-it-pull-config-"};
-    CommandResult operator()(std::vector<std::string> args) const {
-        args.insert(args.begin(), {"--config", config.path()});
-        return Kiln::operator()(std::move(args));
-    }
-};
 
 std::string host_arch() {
 #if defined(__x86_64__)

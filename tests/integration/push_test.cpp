@@ -6,6 +6,7 @@
 
 #include "harness.hpp"
 #include "registry_fixture.hpp"
+#include "registry_helpers.hpp"
 
 using namespace kiln;
 using namespace kiln::test;
@@ -18,13 +19,6 @@ std::vector<ProxyRequest> blob_writes(RegistryServer& reg) {
         if (r.path.find("/blobs/") != std::string::npos && r.method != "HEAD" && r.method != "GET") out.push_back(r);
     return out;
 }
-
-std::string pushed_digest(const std::string& out) {
-    auto at = out.find(": digest: ");
-    REQUIRE(at != std::string::npos);
-    return out.substr(at + 10, 71);
-}
-
 
 }  // namespace
 
@@ -44,14 +38,7 @@ TEST_CASE("kiln push: skopeo sees the digest kiln printed, a second push uploads
     std::string digest = pushed_digest(first.out);
     CHECK(!blob_writes(reg).empty());
 
-    if (path_exists("/usr/bin/skopeo")) {
-        auto inspected = run_command({"skopeo", "inspect", "--tls-verify=false", "docker://" + name});
-        INFO(inspected.err);
-        REQUIRE(inspected.exit_code == 0);
-        CHECK(nlohmann::json::parse(inspected.out)["Digest"] == digest);
-    } else {
-        WARN("skopeo not installed: the cross-check with another client is skipped");
-    }
+    check_skopeo_digest(name, digest);
 
     reg.proxy().clear_log();
     auto again = kiln({"push", name});

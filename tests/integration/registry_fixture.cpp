@@ -194,7 +194,7 @@ std::vector<RegistryServer::TokenRequest> RegistryServer::token_log() const {
     for (std::string line; std::getline(lines, line);) {
         if (line.empty()) continue;
         auto j = nlohmann::json::parse(line);
-        out.push_back({j.value("method", ""), j.value("account", ""),
+        out.push_back({j.value("method", ""), j.value("account", ""), j.value("grant_type", ""),
                        j.value("scopes", std::vector<std::string>{}), j.value("granted", std::vector<std::string>{}),
                        j.value("status", 0)});
     }

@@ -16,7 +16,8 @@
 //       (and "USER"); users in token_admins may do everything. tok.token_log() lists each
 //       token request (account, requested scopes, granted scopes) to assert caching.
 //   RegistryServer flaky({.fault_proxy = true});               // host() is a proxy (tools/fault_proxy.py):
-//       flaky.proxy().fail(503, "/blobs/", 1) / corrupt("/blobs/") / slow(...) / drop(...),
+//       flaky.proxy().fail(503, "/blobs/", 1) / corrupt("/blobs/") / slow(...) / drop(...) /
+//       hang(...) / redirect(...),
 //       flaky.proxy().log() lists the requests it saw (method, path, Range, auth scheme...).
 //   reg.kill(); reg.restart();                // crash mid-operation; same port and storage
 //   std::string digest = push_test_image(reg, "busybox:1");   // an image pushed by skopeo
@@ -65,6 +66,7 @@ struct ProxyRequest {
     std::string action;      // "forward", "fail", "corrupt", "slow", "drop-request", "drop-response"
     std::string range, content_range, content_type, auth_scheme;
     long long request_bytes = 0, response_bytes = 0;
+    double time = 0;         // seconds on the proxy's monotonic clock when the request came
 };
 
 // The fault-injection proxy in front of a registry. Rules apply in order of addition; the
@@ -94,6 +96,11 @@ public:
     enum class Direction { request, response };
     void drop(Direction direction, long long bytes, const std::string& path_pattern, int count = 1,
               const std::string& method = "");
+    // Read the request, then answer nothing for delay_ms and close (nothing is forwarded).
+    void hang(const std::string& path_pattern, int delay_ms, int count = -1, const std::string& method = "");
+    // Answer `status` with Location: location_base + the request's path and query.
+    void redirect(const std::string& path_pattern, const std::string& location_base, int count = -1,
+                  const std::string& method = "GET", int status = 307);
     // Removes every rule.
     void clear();
 
@@ -161,6 +168,7 @@ public:
     // The token server's log: one entry per request.
     struct TokenRequest {
         std::string method, account;  // account "" for anonymous
+        std::string grant_type;       // a POST's grant_type ("password", "refresh_token")
         std::vector<std::string> scopes, granted;
         int status = 0;
     };

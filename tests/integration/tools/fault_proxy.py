@@ -16,9 +16,13 @@ RULES.json (re-read on every request, so tests change it at run time) is a list 
   slow           forward, sleeping "delay_ms" after each "chunk_bytes" of response body
   drop-request   read "bytes" of the request body, then close the connection
   drop-response  send headers and "bytes" of the response body, then close
+  hang           read the request, answer nothing for "delay_ms", then close (never forwards)
+  redirect       answer "status" (default 307) with Location "location" + the request's path
+                 and query, without forwarding
 Every request is logged as one JSON line: method, path, query, status (0: dropped before
 a status was sent), action, range, content_range, content_type, auth_scheme (the scheme
-of Authorization only, never its value), request_bytes, response_bytes.
+of Authorization only, never its value), request_bytes, response_bytes, time (seconds on
+a monotonic clock when the request arrived, to see how far apart retries were).
 """
 import http.client
 import http.server
@@ -116,7 +120,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         entry = {"method": self.command, "path": url.path, "query": url.query, "status": 0, "action": "forward",
                  "range": self.headers.get("Range", ""), "content_range": self.headers.get("Content-Range", ""),
                  "content_type": self.headers.get("Content-Type", ""),
-                 "auth_scheme": auth.split(" ", 1)[0] if auth else "", "request_bytes": 0, "response_bytes": 0}
+                 "auth_scheme": auth.split(" ", 1)[0] if auth else "", "request_bytes": 0, "response_bytes": 0,
+                 "time": time.monotonic()}
         rule = pick_rule(self.command, url.path)
         action = rule["action"] if rule else "forward"
         entry["action"] = action
@@ -126,8 +131,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry["request_bytes"] = len(body)
             if action == "drop-request":
                 raise Dropped()
+            if action == "hang":
+                time.sleep(int(rule.get("delay_ms", 1000)) / 1000.0)
+                raise Dropped()
             if action == "fail":
                 self.send_fault(rule, entry)
+            elif action == "redirect":
+                self.send_redirect(rule, entry, url)
             else:
                 self.forward(body, rule, entry)
         except (Dropped, ConnectionError, socket.timeout, ssl.SSLError):
@@ -152,6 +162,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
             entry["response_bytes"] = len(data)
+
+    def send_redirect(self, rule, entry, url):
+        status = int(rule.get("status", 307))
+        target = rule["location"] + url.path + ("?" + url.query if url.query else "")
+        self.send_response(status)
+        self.send_header("Location", target)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        entry["status"] = status
 
     def forward(self, body, rule, entry):
         if UPSTREAM_TLS:
