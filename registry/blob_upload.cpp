@@ -2,6 +2,7 @@
 // PATCH for large ones, resumed from the offset the registry reports.
 #include <algorithm>
 #include <charconv>
+#include <memory>
 
 #include "registry/client.hpp"
 #include "registry/repository_state.hpp"
@@ -14,16 +15,25 @@ std::string with_query(const std::string& url, const std::string& param) {
     return url + (url.find('?') == std::string::npos ? "?" : "&") + param;
 }
 
-// The body of one request: bytes [from, to) of the blob, read through the caller's reader.
-http::BodyReader range_reader(const BlobReader& reader, std::uint64_t from, std::uint64_t to, const std::string& what) {
-    return [&reader, pos = from, to, what](void* buf, std::size_t cap) mutable -> std::size_t {
-        std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(cap, to - pos));
+// The body of one request: bytes [from, to) of the blob, read through the caller's reader,
+// and rewound within that range when libcurl has to send it again.
+void set_range_body(http::Request& q, const BlobReader& reader, std::uint64_t from, std::uint64_t to,
+                    const std::string& what) {
+    auto pos = std::make_shared<std::uint64_t>(from);
+    q.reader = [&reader, pos, to, what](void* buf, std::size_t cap) -> std::size_t {
+        std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(cap, to - *pos));
         if (want == 0) return 0;
-        std::size_t n = reader(pos, buf, want);
-        if (n == 0) throw Error(what + ": the blob's source ended at byte " + std::to_string(pos));
-        pos += n;
+        std::size_t n = reader(*pos, buf, want);
+        if (n == 0) throw Error(what + ": the blob's source ended at byte " + std::to_string(*pos));
+        *pos += n;
         return n;
     };
+    q.seek = [pos, from, to](std::uint64_t offset) {
+        if (offset > to - from) return false;
+        *pos = from + offset;
+        return true;
+    };
+    q.body_size = to - from;
 }
 
 // The offset after an upload's Range header "0-LAST" (some registries write "bytes=0-LAST").
@@ -51,9 +61,7 @@ void Repository::upload_blob(const Digest& digest, std::uint64_t size, const Blo
 
     auto start_session = [&] {
         std::string url = t.url(state_->api("/blobs/uploads/"));
-        http::Response r = t.send(
-            bare_request("POST", url),
-            what);
+        http::Response r = t.send(bare_request("POST", url), what, 0, Transport::kUnreachableAttempts);
         if (r.status != 202 || r.header("location").empty()) t.fail(what, r);
         return http::resolve_url(url, r.header("location"));
     };
@@ -66,8 +74,7 @@ void Repository::upload_blob(const Digest& digest, std::uint64_t size, const Blo
                 q.method = "PUT";
                 q.url = with_query(location, digest_param);
                 q.headers.push_back("Content-Type: application/octet-stream");
-                q.reader = range_reader(reader, 0, size, prefix);
-                q.body_size = size;
+                set_range_body(q, reader, 0, size, prefix);
                 return q;
             });
             if (r.response && r.response->status == 201) {
@@ -76,7 +83,7 @@ void Repository::upload_blob(const Digest& digest, std::uint64_t size, const Blo
             }
             if (r.response && !Transport::retryable(*r.response)) t.fail(what, *r.response);
             if (!r.response && !Transport::retryable(r.error)) t.fail(what, r.error, attempt);
-            if (attempt >= Transport::kAttempts) {
+            if (attempt >= Transport::attempt_limit(r, Transport::kUnreachableAttempts)) {
                 if (r.response) throw Error(t.describe(what, *r.response) + " after " + std::to_string(attempt) + " attempts");
                 t.fail(what, r.error, attempt);
             }
@@ -95,8 +102,7 @@ void Repository::upload_blob(const Digest& digest, std::uint64_t size, const Blo
             q.url = location;
             q.headers.push_back("Content-Type: application/octet-stream");
             q.headers.push_back("Content-Range: " + std::to_string(offset) + "-" + std::to_string(end - 1));
-            q.reader = range_reader(reader, offset, end, prefix);
-            q.body_size = end - offset;
+            set_range_body(q, reader, offset, end, prefix);
             return q;
         });
         if (r.response && r.response->status == 202) {
@@ -112,7 +118,7 @@ void Repository::upload_blob(const Digest& digest, std::uint64_t size, const Blo
         bool lost = r.response && (r.response->status == 404 || r.response->status == 416 || r.response->status == 400);
         if (r.response && !lost && !Transport::retryable(*r.response)) t.fail(what, *r.response);
         if (!r.response && !Transport::retryable(r.error)) t.fail(what, r.error, failures + 1);
-        if (++failures >= Transport::kAttempts) {
+        if (++failures >= Transport::attempt_limit(r, Transport::kUnreachableAttempts)) {
             if (r.response) throw Error(t.describe(what, *r.response) + " after " + std::to_string(failures) + " attempts");
             t.fail(what, r.error, failures);
         }
@@ -141,7 +147,7 @@ void Repository::upload_blob(const Digest& digest, std::uint64_t size, const Blo
             q.headers.push_back("Content-Type: application/octet-stream");
             return q;
         },
-        what);
+        what, 0, Transport::kUnreachableAttempts);
     if (r.status != 201) t.fail(what, r);
     if (progress) progress(size, size);
 }

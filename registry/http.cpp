@@ -128,6 +128,23 @@ std::size_t on_read(char* buf, std::size_t size, std::size_t count, void* user) 
     return n;
 }
 
+int on_seek(void* user, curl_off_t offset, int origin) {
+    auto* t = static_cast<Transfer*>(user);
+    if (origin != SEEK_SET || offset < 0) return CURL_SEEKFUNC_CANTSEEK;
+    if (t->request->reader) {
+        if (!t->request->seek) return CURL_SEEKFUNC_CANTSEEK;
+        try {
+            return t->request->seek(static_cast<std::uint64_t>(offset)) ? CURL_SEEKFUNC_OK : CURL_SEEKFUNC_CANTSEEK;
+        } catch (...) {
+            t->failure = std::current_exception();
+            return CURL_SEEKFUNC_FAIL;
+        }
+    }
+    if (static_cast<std::uint64_t>(offset) > t->body_pending.size()) return CURL_SEEKFUNC_CANTSEEK;
+    t->body_offset = static_cast<std::size_t>(offset);
+    return CURL_SEEKFUNC_OK;
+}
+
 TransferError classify(CURLcode code, CURL* easy, const char* errbuf) {
     TransferError e;
     e.message = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(code));
@@ -160,6 +177,9 @@ TransferError classify(CURLcode code, CURL* easy, const char* errbuf) {
         case CURLE_HTTP2:
         case CURLE_HTTP2_STREAM:
         case CURLE_WEIRD_SERVER_REPLY:
+        // A kept connection the server had closed, and a body that cannot be rewound to resend
+        // it on a new one: the caller's retry builds the request (and reader) anew.
+        case CURLE_SEND_FAIL_REWIND:
             e.kind = TransferError::Kind::Broken;
             break;
         default:
@@ -295,6 +315,8 @@ std::pair<std::optional<Response>, TransferError> Client::perform(const Request&
         curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, size);
         curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(easy, CURLOPT_READDATA, &t);
+        curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(easy, CURLOPT_SEEKDATA, &t);
         curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     } else if (request.method != "GET") {
         curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());

@@ -26,6 +26,9 @@ struct TlsOptions {
 
 // Reads up to cap bytes of the request body; returns 0 only at its end.
 using BodyReader = std::function<std::size_t(void* buf, std::size_t cap)>;
+// Moves the reader to this offset of the body; false if it cannot. libcurl rewinds a body
+// when a kept connection turns out to be dead after the request was sent on it.
+using BodySeeker = std::function<bool(std::uint64_t offset)>;
 // Receives the body of a 2xx response as it arrives.
 using BodySink = std::function<void(const char* data, std::size_t size)>;
 
@@ -38,6 +41,7 @@ struct Request {
     // The request body: `body`, or `reader` for `body_size` bytes.
     std::string body;
     BodyReader reader;
+    BodySeeker seek;  // for reader: without it such a resend fails the transfer (Broken)
     std::uint64_t body_size = 0;
     // 2xx bodies go to sink when set; every other body (and 2xx without a sink) is kept in
     // Response::body up to max_body bytes: more is an error.

@@ -226,7 +226,12 @@ void Transport::backoff(int attempt, const http::Response* response) {
     std::this_thread::sleep_for(delay);
 }
 
-http::Response Transport::send(const RequestFactory& make, const std::string& what, int max_redirects) {
+int Transport::attempt_limit(const ExchangeResult& r, int unreachable) {
+    return !r.response && r.error.kind == http::TransferError::Kind::Connect ? unreachable : kAttempts;
+}
+
+http::Response Transport::send(const RequestFactory& make, const std::string& what, int max_redirects,
+                               int unreachable_attempts) {
     for (int attempt = 1;; ++attempt) {
         ExchangeResult r = exchange(make, max_redirects);
         if (r.response) {
@@ -238,7 +243,7 @@ http::Response Transport::send(const RequestFactory& make, const std::string& wh
         }
         if (endpoint_.mirror && r.error.kind == http::TransferError::Kind::Connect)
             throw EndpointDown("registry mirror " + endpoint_.host + ": " + r.error.message);
-        if (!retryable(r.error) || attempt >= kAttempts) fail(what, r.error, attempt);
+        if (!retryable(r.error) || attempt >= attempt_limit(r, unreachable_attempts)) fail(what, r.error, attempt);
         backoff(attempt, nullptr);
     }
 }

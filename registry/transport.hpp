@@ -37,6 +37,13 @@ class Transport {
 public:
     // Attempts per request before giving up (connect errors, resets, 5xx, 429).
     static constexpr int kAttempts = 4;
+    // Attempts while a registry refuses connections, for uploads: such a registry is most
+    // likely restarting, and a push should outlast that (about 16 s of backoff in all; the
+    // docker CLI retries a layer push for about a minute).
+    static constexpr int kUnreachableAttempts = 8;
+    // How many attempts a failed exchange allows: `unreachable` when nothing accepted the
+    // connection, else kAttempts.
+    static int attempt_limit(const ExchangeResult& r, int unreachable);
 
     Transport(Session::State& state, Endpoint endpoint, std::vector<std::string> scopes);
 
@@ -54,7 +61,9 @@ public:
     // exchange() retried with backoff while the failure is transient. Returns the last
     // response whatever its status; throws (naming the registry and `what`) when every
     // attempt failed in transfer or with a retryable status.
-    http::Response send(const RequestFactory& make, const std::string& what, int max_redirects = 0);
+    // unreachable_attempts: the attempts allowed while the registry refuses connections.
+    http::Response send(const RequestFactory& make, const std::string& what, int max_redirects = 0,
+                        int unreachable_attempts = kAttempts);
 
     // Sleeps before attempt number `attempt` (1-based) after a failure; a 429/503 answer's
     // Retry-After is honoured (capped).
