@@ -250,6 +250,12 @@ http::Response Transport::send(const RequestFactory& make, const std::string& wh
 
 std::string Transport::describe(const std::string& what, const http::Response& r) const {
     std::string text = registry_error_text(r.body);
+    if (is_redirect(r.status)) {
+        // Only blob downloads follow redirects (see exchange()); anything else stops here.
+        std::string target = http::url_authority(http::resolve_url(url(""), r.header("location")));
+        text = "redirected (" + std::to_string(r.status) + ") to " + printable(target.empty() ? "?" : target, 100) +
+               ", which kiln follows for blob downloads only";
+    }
     if (text.empty()) text = std::to_string(r.status) + (r.reason.empty() ? "" : " " + printable(r.reason, 80));
     return "registry " + endpoint_.host + ": " + what + ": " + text;
 }
