@@ -125,6 +125,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rule = pick_rule(self.command, url.path)
         action = rule["action"] if rule else "forward"
         entry["action"] = action
+        dropped = False
         try:
             limit = int(rule["bytes"]) if action == "drop-request" else MAX_BODY
             body, cut = self.read_body(limit)
@@ -141,13 +142,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self.forward(body, rule, entry)
         except (Dropped, ConnectionError, socket.timeout, ssl.SSLError):
+            dropped = True
+        finally:
+            # Logged before the connection closes: a client that sees the close finds its
+            # request in the log.
+            log(entry)
+        if dropped:
             self.close_connection = True
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        finally:
-            log(entry)
 
     def send_fault(self, rule, entry):
         status = int(rule.get("status", 503))
