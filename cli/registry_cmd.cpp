@@ -186,8 +186,6 @@ void register_search(CLI::App& app, const GlobalOptions& global, int& exit_code)
     repeatable(cmd->add_option("-f,--filter", flags->filters, "Filter output based on conditions provided"));
     cmd->add_option("term", flags->term, "Search term (REGISTRY/TERM searches that registry)")->required();
     cmd->callback([flags, &global, &exit_code] {
-        if (flags->limit < 1 || flags->limit > 100)
-            throw Error("limit " + std::to_string(flags->limit) + " is outside the range of [1, 100]");
         SearchFilter filter = parse_filters(flags->filters);
         Listing listing{"table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}",
                         {{"Name", "NAME"},
@@ -197,6 +195,9 @@ void register_search(CLI::App& app, const GlobalOptions& global, int& exit_code)
                          {"IsAutomated", "AUTOMATED"}}};
         auto session = registry::open_session(global.config_dir);
         registry_command(exit_code, [&] {
+            // The daemon's check in docker, so its exit code (1), not a usage error's (125).
+            if (flags->limit < 1 || flags->limit > 100)
+                throw Error("limit " + std::to_string(flags->limit) + " is outside the range of [1, 100]");
             auto [domain, term] = registry::split_search_term(flags->term);
             std::vector<TemplateValue> rows;
             for (const auto& r : registry::search(*session, domain, term, static_cast<std::size_t>(flags->limit))) {
