@@ -69,6 +69,14 @@ public:
         return exit_code_;
     }
     const std::string& screen() const { return screen_; }
+    pid_t pid() const { return terminal_.pid; }
+    // As a terminal window resized: the kernel sends the command SIGWINCH.
+    void resize(unsigned short rows, unsigned short cols) {
+        winsize size{};
+        size.ws_row = rows;
+        size.ws_col = cols;
+        REQUIRE(::ioctl(terminal_.master.get(), TIOCSWINSZ, &size) == 0);
+    }
 
 private:
     void read_some(int ms) {
@@ -118,6 +126,12 @@ TEST_CASE("run -d -it then attach: typed commands run on the pty, ctrl-p ctrl-q 
         // The window size reached the container's pty.
         attach.type("stty size\r");
         CHECK(attach.shows("30 100"));
+        attach.resize(33, 111);
+        // SIGWINCH reaches attach at once, but its frame may follow the typed line: retry.
+        CHECK(soon([&] {
+            attach.type("stty size\r");
+            return attach.shows("33 111", 300);
+        }));
         attach.type("\x10\x11");  // ctrl-p ctrl-q
         CHECK(attach.exit_code() == 1);
         CHECK(attach.screen().find("read escape sequence") != std::string::npos);
@@ -246,4 +260,27 @@ TEST_CASE("the attach socket is root-only on the host and not reachable from ins
     auto find = kiln({"exec", "sock1", "sh", "-c", "find / -name attach.sock 2>/dev/null; grep -c attach.sock /proc/net/unix"});
     CHECK(trimmed(find.out) == "0");
     kiln({"rm", "-f", "sock1"});
+}
+
+TEST_CASE("attach proxies signals to a container without a tty, and --sig-proxy=false does not", "[attach]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    kiln::test::import_base(kiln);
+    const std::string script = "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done";
+    run_detached(kiln, {"--name", "sig1", "localhost/busybox", "sh", "-c", script});
+    REQUIRE(soon([&] { return kiln({"logs", "sig1"}).out == "ready\n"; }));
+    {
+        TerminalSession attach(kiln.argv({"attach", "--sig-proxy=false", "sig1"}), 24, 80);
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        ::kill(attach.pid(), SIGTERM);
+        CHECK(attach.exit_code() == 128 + SIGTERM);  // attach died; the container did not hear it
+    }
+    CHECK(state_of(kiln, "sig1") == "running");
+    TerminalSession attach(kiln.argv({"attach", "sig1"}), 24, 80);
+    // Time to connect and take over the signals (no output to wait for: the log has it).
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    ::kill(attach.pid(), SIGTERM);
+    CHECK(attach.shows("got-term"));
+    CHECK(attach.exit_code() == 7);
+    kiln({"rm", "-f", "sig1"});
 }
