@@ -177,6 +177,7 @@ TEST_CASE("run -d -i keeps stdin open for attach, which pipes its input in and e
     Kiln kiln;
     kiln::test::import_base(kiln);
     run_detached(kiln, {"-i", "--name", "piped1", "localhost/busybox", "sh"});
+    CHECK(trimmed(kiln({"inspect", "-f", "{{.Config.OpenStdin}} {{.Config.StdinOnce}}", "piped1"}).out) == "true false");
     // Nothing attached yet: the shell waits on its open stdin, it does not read EOF.
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     REQUIRE(state_of(kiln, "piped1") == "running");
@@ -200,6 +201,7 @@ TEST_CASE("start -a runs a created container attached from its first byte and re
     // create -i then start -ai: the input is the container's, and its end closes the
     // container's stdin (Docker's StdinOnce), so the shell ends.
     REQUIRE(kiln({"create", "-i", "--name", "once2", "localhost/busybox", "sh"}).exit_code == 0);
+    CHECK(trimmed(kiln({"inspect", "-f", "{{.Config.OpenStdin}} {{.Config.StdinOnce}}", "once2"}).out) == "true true");
     auto interactive = kiln({"start", "-ai", "once2"}, "echo from-stdin-$((2*3))\n");
     INFO(interactive.err);
     CHECK(interactive.exit_code == 0);
