@@ -12,6 +12,7 @@
 #include "builder/image_config.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
+#include "runtime/attach_socket.hpp"
 #include "runtime/capabilities.hpp"
 #include "runtime/cgroups.hpp"
 #include "runtime/cid_file.hpp"
@@ -203,6 +204,7 @@ runtime::ContainerConfig container_config(image::Store& store, const RunOptions&
     c.hostname = options.hostname ? *options.hostname : c.id.substr(0, 12);
     for (const auto& v : options.volumes) c.binds.push_back(parse_volume(v));
     c.interactive = options.interactive;
+    c.stdin_once = options.interactive && !options.detach;
     c.tty = options.tty;
     c.auto_remove = options.auto_remove;
     c.privileged = options.privileged;
@@ -225,10 +227,6 @@ runtime::ContainerConfig container_config(image::Store& store, const RunOptions&
     runtime::parse_signal(c.stop_signal);
     c.stop_timeout = options.stop_timeout;
     apply_host_flags(options, c);
-    if (options.detach && options.auto_remove)
-        throw Error("kiln does not support --rm with -d yet");
-    if (options.detach && options.interactive)
-        throw Error("kiln has no attach yet: -d cannot keep stdin open (-i)");
 
     std::optional<Digest> top;
     for (const auto& diff_id : config.diff_ids()) top = image::chain_id(top, diff_id);
@@ -291,8 +289,14 @@ std::string restart_count_file(const runtime::ContainerPaths& paths) { return pa
 
 runtime::DetachPaths detach_paths(image::Store& store, const runtime::ContainerConfig& c,
                                   const runtime::ContainerPaths& paths, int restarts, std::int64_t delay_ms) {
-    runtime::DetachPaths d{runtime::default_monitor_binary(), paths.log, paths.exit, {}};
-    if (c.restart.name != "no")
+    runtime::DetachPaths d;
+    d.monitor_binary = runtime::default_monitor_binary();
+    d.log_file = paths.log;
+    d.exit_file = paths.exit;
+    d.attach_dir = paths.dir;
+    d.stdin_once = c.stdin_once;
+    d.auto_remove = c.auto_remove;
+    if (c.restart.name != "no" || c.auto_remove)
         d.restart = {c.restart, restarts, delay_ms, runtime::kiln_binary(), store.root(), c.id};
     return d;
 }
@@ -321,8 +325,13 @@ void restart_from_monitor(image::Store& store, const std::string& id, int restar
     try {
         auto spec = container_spec(store, config);
         spec.runtime_dir_lock = lock_fd;
+        spec.stdin_fd = -1;
+        spec.open_stdin = config.interactive;
         ::unlink(paths.exit.c_str());
-        int failure = runtime::restart_in_place(spec, detach_paths(store, config, paths, restarts, delay_ms), [&](pid_t pid) {
+        auto detach = detach_paths(store, config, paths, restarts, delay_ms);
+        UniqueFd listener = runtime::listen_attach_socket(paths.dir);
+        detach.attach_listener = listener.get();
+        int failure = runtime::restart_in_place(spec, detach, [&](pid_t pid) {
             records.mark_running(id, pid);
             ::unlink(runtime::restarting_marker(id).c_str());
         });
@@ -332,7 +341,7 @@ void restart_from_monitor(image::Store& store, const std::string& id, int restar
     }
 }
 
-int start_detached(image::Store& store, const std::string& id) {
+int start_detached(image::Store& store, const std::string& id, UniqueFd* attach_client) {
     runtime::ContainerRecords records(store);
     auto row = records.resolve(id);
     if (row.state == "running") throw Error("container " + row.name + " is already running");
@@ -341,10 +350,16 @@ int start_detached(image::Store& store, const std::string& id) {
     auto config = records.config(row);
     auto spec = container_spec(store, config);
     spec.stdin_fd = -1;
+    spec.open_stdin = config.interactive;
     auto paths = records.paths(row.id);
     ::unlink(paths.exit.c_str());
     ::unlink(restart_count_file(paths).c_str());  // a start by hand counts from 0 again
-    auto started = runtime::start_detached(spec, detach_paths(store, config, paths, 0, 0));
+    auto detach = detach_paths(store, config, paths, 0, 0);
+    UniqueFd listener = runtime::listen_attach_socket(paths.dir);
+    detach.attach_listener = listener.get();
+    // Connected before the container runs, this client sees every byte of its output.
+    if (attach_client) *attach_client = runtime::connect_attach_socket(paths.dir);
+    auto started = runtime::start_detached(spec, detach);
     if (started.exec_failure) {
         records.mark_exited(row.id, started.exec_failure, "the command could not be executed");
         return started.exec_failure;
@@ -368,6 +383,8 @@ RunResult run_image(image::Store& store, const RunOptions& options) {
         if (options.detach) {
             result.exit_code = start_detached(store, row.id);
             cidfile.keep();
+            // No monitor ran to remove it (the command could not be executed).
+            if (result.exit_code != 0 && options.auto_remove) records.remove(records.resolve(row.id));
             return result;
         }
         auto spec = container_spec(store, config);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "builder/image_source.hpp"
+#include "util/fd.hpp"
 
 namespace kiln::image {
 class Store;
@@ -90,7 +91,9 @@ runtime::ContainerSpec container_spec(image::Store& store, const runtime::Contai
 
 // `kiln start`: starts a recorded container under a monitor and returns at once; 0, or
 // 126/127 when its command cannot be executed. Throws kiln::Error if it already runs.
-int start_detached(image::Store& store, const std::string& id);
+// attach_client (`start -a`): set to a connection to the monitor made before the
+// container runs (runtime/attach_client.hpp serves it).
+int start_detached(image::Store& store, const std::string& id, UniqueFd* attach_client = nullptr);
 
 // `kiln container-restart`, which a detached container's monitor runs in its own place
 // when the restart policy says so (runtime/detach.hpp): records the count, starts the

@@ -5,6 +5,8 @@
 #include <string>
 
 #include "builder/image_source.hpp"
+#include "runtime/detach_keys.hpp"
+#include "util/fd.hpp"
 #include "util/go_template.hpp"
 
 namespace kiln::image {
@@ -54,6 +56,20 @@ void register_container_inspect_commands(CLI::App& app, const GlobalOptions& glo
 // `kiln inspect` tries containers first, then images, as docker does.
 std::optional<TemplateValue> inspect_container_named(image::Store& store, const std::string& name);
 void register_inspect_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+// `kiln attach` and `start -a`: what the client attaches (flags as docker's).
+struct AttachChoice {
+    bool stdin = true;  // when the container has -i: attach's default, start's -i
+    bool sig_proxy = true;
+    std::string detach_keys = runtime::default_detach_keys;
+};
+void register_attach_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+// Refuses a bad choice before anything happens: bad --detach-keys, or a tty container's
+// input that is not a terminal (docker's "the input device is not a TTY").
+void check_attach_choice(image::Store& store, const std::string& id, const AttachChoice& choice);
+// Attaches to a running container (connection: one made already, or empty to connect
+// now) until it exits (its exit code) or the client detaches (1, as docker). Throws
+// kiln::Error when it is not running.
+int attach_to_container(image::Store& store, const std::string& id, UniqueFd connection, const AttachChoice& choice);
 void register_cache_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_pull_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 // How build, run and create pull an image the store lacks: `kiln pull`'s output to out, after

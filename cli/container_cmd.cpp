@@ -3,6 +3,7 @@
 #include "builder/run_image.hpp"
 #include "cli/commands.hpp"
 #include "image/store.hpp"
+#include "runtime/container_records.hpp"
 #include "runtime/runtime_dir.hpp"
 #include "util/error.hpp"
 
@@ -34,6 +35,26 @@ struct CreateFlags {
         return o;
     }
 };
+
+// `kiln start -a [-i]` (or -i alone, as docker): one container, attached from before its
+// command runs, so none of its output is missed; returns its exit code.
+int start_attached(image::Store& store, const std::string& name, std::size_t count, bool interactive,
+                   AttachChoice choice) {
+    try {
+        if (count > 1) throw Error("you cannot start and attach multiple containers at once");
+        runtime::ContainerRecords records(store);
+        auto row = records.refresh(records.resolve(name));
+        choice.stdin = interactive;
+        check_attach_choice(store, row.id, choice);
+        if (row.state == "running") return attach_to_container(store, row.id, {}, choice);
+        UniqueFd connection;
+        if (int failure = builder::start_detached(store, row.id, &connection)) return failure;
+        return attach_to_container(store, row.id, std::move(connection), choice);
+    } catch (const Error& e) {
+        std::cerr << "kiln: " << e.what() << std::endl;
+        return 1;
+    }
+}
 
 std::shared_ptr<CreateFlags> add_create_flags(CLI::App* cmd) {
     auto flags = std::make_shared<CreateFlags>();
@@ -119,10 +140,22 @@ void register_container_commands(CLI::App& app, const GlobalOptions& global, int
     });
 
     auto names = std::make_shared<std::vector<std::string>>();
+    struct StartAttach {
+        bool attach = false, interactive = false;
+        AttachChoice choice;
+    };
+    auto sa = std::make_shared<StartAttach>();
     auto* start = app.add_subcommand("start", "Start one or more stopped containers");
     start->add_option("CONTAINER", *names, "Containers")->required();
-    start->callback([names, &global, &exit_code] {
+    start->add_flag("-a,--attach", sa->attach, "Attach STDOUT/STDERR and forward signals");
+    start->add_flag("-i,--interactive", sa->interactive, "Attach container's STDIN");
+    start->add_option("--detach-keys", sa->choice.detach_keys, "Override the key sequence for detaching a container");
+    start->callback([names, sa, &global, &exit_code] {
         image::Store store(global.root);
+        if (sa->attach || sa->interactive) {
+            exit_code = start_attached(store, names->front(), names->size(), sa->interactive, sa->choice);
+            return;
+        }
         for (const auto& name : *names) {
             try {
                 int code = builder::start_detached(store, name);

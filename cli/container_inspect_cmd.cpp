@@ -102,11 +102,12 @@ TemplateValue inspect_json(image::Store& store, runtime::ContainerRecords& recor
     v["Mounts"] = mounts;
     v["Config"] = {{"Hostname", c.hostname},
                    {"User", c.user},
-                   {"AttachStdin", false},
+                   {"AttachStdin", c.stdin_once},  // -i without -d, as Docker sets it
                    {"AttachStdout", !c.tty},
                    {"AttachStderr", !c.tty},
                    {"Tty", c.tty},
                    {"OpenStdin", c.interactive},
+                   {"StdinOnce", c.stdin_once},
                    {"Env", c.env},
                    {"Cmd", c.cmd.empty() ? TemplateValue() : TemplateValue(c.cmd)},
                    {"Image", c.image},

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
     kiln::cli::register_container_commands(app, global, exit_code);
     kiln::cli::register_ps_commands(app, global);
     kiln::cli::register_exec_commands(app, global, exit_code);
+    kiln::cli::register_attach_commands(app, global, exit_code);
     app.add_subcommand("container", "Manage containers")->require_subcommand(1);
     kiln::cli::register_container_ops_commands(app, global, exit_code);
     kiln::cli::register_container_inspect_commands(app, global, exit_code);

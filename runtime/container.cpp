@@ -247,6 +247,7 @@ struct StartedContainer::State {
     std::optional<ChildProcess> child;
     std::optional<ForwardTarget> forward_target;
     int exec_failure = 0;
+    bool spec_open_stdin = false;  // (spec is gone by handover())
 };
 
 namespace {
@@ -263,6 +264,7 @@ std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool f
     const std::string id = spec.id.empty() ? generate_container_id() : spec.id;
     auto state = std::make_unique<StartedContainer::State>(id, spec.runtime_dir_lock);
     state->spec = &spec;
+    state->spec_open_stdin = spec.open_stdin;
     const std::string state_dir = spec.state_dir.empty() ? state->runtime_dir.path() : spec.state_dir;
     const std::string mountpoint = state_dir + "/rootfs";
     if (::mkdir(mountpoint.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("create " + mountpoint);
@@ -294,7 +296,7 @@ std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool f
         plan.process.stdio[0] = plan.process.stdio[1] = plan.process.stdio[2] = state->pty->slave();
         plan.binds.insert(plan.binds.begin(), BindMount{state->pty->slave_path(), "/dev/console", false});
     } else {
-        state->pipes.emplace(spec.stdin_fd >= 0);
+        state->pipes.emplace(spec.stdin_fd >= 0 || spec.open_stdin);
         plan.process.stdio[0] = state->pipes->container_stdin();
         plan.process.stdio[1] = state->pipes->container_stdout();
         plan.process.stdio[2] = state->pipes->container_stderr();
@@ -354,9 +356,11 @@ StartedContainer::Handover StartedContainer::handover() const {
     h.pidfd = state_->child->pidfd();
     if (state_->pty) {
         h.stdout_fd = state_->pty->master();
+        if (state_->spec_open_stdin) h.stdin_fd = h.stdout_fd;
     } else {
         h.stdout_fd = state_->pipes->stdout_reader();
         h.stderr_fd = state_->pipes->stderr_reader();
+        h.stdin_fd = state_->pipes->stdin_writer();
     }
     h.lock_fd = state_->runtime_dir.lock_fd();
     h.runtime_dir = state_->runtime_dir.path();

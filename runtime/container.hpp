@@ -35,6 +35,9 @@ struct ContainerSpec {
     // The caller's stdio. The container never holds these descriptors: kiln relays them
     // through pipes (or the pty with tty) until the container's output is closed.
     int stdin_fd = -1;              // -1: the container's own /dev/null (with tty: no input)
+    // Docker's OpenStdin for a detached container: a stdin pipe (or, with tty, input on
+    // the pty) that its monitor writes for attach clients; handover() gives kiln's end.
+    bool open_stdin = false;
     int stdout_fd = 1;
     int stderr_fd = 2;
 
@@ -117,6 +120,7 @@ public:
         int pidfd = -1;
         int stdout_fd = -1;  // the container's output: a pipe, or the pty master with tty
         int stderr_fd = -1;  // -1 with tty (merged)
+        int stdin_fd = -1;   // the container's input with open_stdin: its stdin pipe, or the pty master
         int lock_fd = -1;    // the runtime dir's lock
         std::string runtime_dir;
         std::vector<std::string> cgroup_dirs;

@@ -38,6 +38,7 @@ std::string config_to_json(const ContainerConfig& c) {
         {"cpus", c.cpus},
         {"tty", c.tty},
         {"interactive", c.interactive},
+        {"stdin_once", c.stdin_once},
         {"auto_remove", c.auto_remove},
         {"privileged", c.privileged},
         {"security_opts", c.security_opts},
@@ -80,6 +81,7 @@ ContainerConfig config_from_json(const std::string& text) {
         c.cpus = j.at("cpus");
         c.tty = j.at("tty");
         c.interactive = j.at("interactive");
+        c.stdin_once = j.value("stdin_once", false);  // records from before attach
         c.auto_remove = j.at("auto_remove");
         c.privileged = j.value("privileged", false);  // records from before the flag
         c.security_opts = j.at("security_opts");

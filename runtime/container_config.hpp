@@ -34,6 +34,9 @@ struct ContainerConfig {
     double cpus = 0;
     bool tty = false;
     bool interactive = false;
+    // Docker's StdinOnce: -i on a container created to be attached (not -d): the end of
+    // the first attached client's input closes the container's stdin.
+    bool stdin_once = false;
     bool auto_remove = false;  // --rm
     bool privileged = false;   // --privileged (its execs get the same)
     std::vector<std::string> security_opts;

@@ -48,18 +48,30 @@ int start_and_become_monitor(const ContainerSpec& spec, const DetachPaths& paths
                                      "exit=" + paths.exit_file,
                                      "rundir=" + h.runtime_dir};
     for (const auto& dir : h.cgroup_dirs) args.push_back("cgroup=" + dir);
+    if (paths.attach_listener >= 0) {
+        args.push_back("listen=" + std::to_string(paths.attach_listener));
+        args.push_back("attach=" + paths.attach_dir);
+        if (spec.tty) args.push_back("tty=1");
+        if (h.stdin_fd >= 0) args.push_back("in=" + std::to_string(h.stdin_fd));
+        if (paths.stdin_once) args.push_back("once=1");
+    }
     const auto& r = paths.restart;
     if (r.policy.name != "no") {
         for (std::string arg : {"restart=" + r.policy.name, "max=" + std::to_string(r.policy.max_retries),
-                                "count=" + std::to_string(r.restarts), "delay=" + std::to_string(r.delay_ms),
-                                "kiln=" + r.kiln_binary, "root=" + r.store_root, "id=" + r.container_id})
+                                "count=" + std::to_string(r.restarts), "delay=" + std::to_string(r.delay_ms)})
+            args.push_back(arg);
+    }
+    if (paths.auto_remove) args.push_back("rm=1");
+    if (r.policy.name != "no" || paths.auto_remove) {
+        for (std::string arg : {"kiln=" + r.kiln_binary, "root=" + r.store_root, "id=" + r.container_id})
             args.push_back(arg);
     }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     if (on_started) on_started(h.pid);
-    for (int fd : {h.pidfd, h.stdout_fd, h.stderr_fd, h.lock_fd, report_fd}) keep_across_exec(fd);
+    for (int fd : {h.pidfd, h.stdout_fd, h.stderr_fd, h.stdin_fd, h.lock_fd, report_fd, paths.attach_listener})
+        keep_across_exec(fd);
     ::execv(argv[0], argv.data());
     throw_errno("exec " + paths.monitor_binary);
     // `container` dies with the throw: the container is killed and its traces removed.
@@ -103,7 +115,8 @@ std::string default_init_binary() {
 }
 
 DetachedStart start_detached(const ContainerSpec& spec, const DetachPaths& paths) {
-    if (spec.stdin_fd >= 0) throw Error("a detached container has no stdin (kiln has no attach yet)");
+    // The caller's own stdin would be held by the monitor for the container's life.
+    if (spec.stdin_fd >= 0) throw Error("a detached container's stdin is its monitor's (open_stdin), not the caller's");
     if (::access(paths.monitor_binary.c_str(), X_OK) != 0) throw_errno("kiln-monitor at " + paths.monitor_binary);
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2");

@@ -26,6 +26,14 @@ struct DetachPaths {
     std::string monitor_binary;  // kiln-monitor
     std::string log_file;        // the json-file log (appended to)
     std::string exit_file;       // where the monitor records "<code> <finished ns>"
+    // The container's folder and the attach socket listening in it (attach_socket.hpp),
+    // which the monitor serves; -1: none.
+    std::string attach_dir;
+    int attach_listener = -1;
+    bool stdin_once = false;     // Docker's StdinOnce: an attach client's end of input closes stdin
+    // docker run -d --rm: the monitor has the container removed once it exits. Needs
+    // restart's kiln_binary, store_root and container_id whatever the policy.
+    bool auto_remove = false;
     MonitorRestart restart;
 };
 
@@ -34,8 +42,9 @@ struct DetachedStart {
     int exec_failure = 0;  // 126/127 when the command could not be executed (nothing runs)
 };
 
-// Starts spec detached. Its stdio must be the defaults (no stdin; the output goes to the
-// log). Throws kiln::Error with the container's setup error when it cannot start.
+// Starts spec detached. Its stdio must be the defaults (stdin_fd -1, open_stdin for -i; the
+// output goes to the log). Throws kiln::Error with the container's setup error when it
+// cannot start.
 DetachedStart start_detached(const ContainerSpec& spec, const DetachPaths& paths);
 
 // The running kiln binary (/proc/self/exe).

@@ -24,6 +24,8 @@ public:
     // kiln's ends of the container's output, for a monitor that takes them over.
     int stdout_reader() const { return stdout_.read.get(); }
     int stderr_reader() const { return stderr_.read.get(); }
+    // kiln's end of the container's stdin (-1 without with_stdin), non-blocking.
+    int stdin_writer() const { return stdin_.write.get(); }
 
     // Copies in_fd (-1: none) into the container's stdin and the container's output to
     // out_fd and err_fd until the container has closed its stdout and stderr. The caller's

@@ -17,29 +17,6 @@ namespace kiln::runtime {
 
 namespace {
 
-// Raw mode on a terminal for the lifetime of this object.
-class RawMode {
-public:
-    explicit RawMode(int fd) : fd_(fd) {
-        if (fd_ < 0 || ::tcgetattr(fd_, &saved_) != 0) {
-            fd_ = -1;  // not a terminal: nothing to change
-            return;
-        }
-        termios raw = saved_;
-        ::cfmakeraw(&raw);
-        ::tcsetattr(fd_, TCSANOW, &raw);
-    }
-    ~RawMode() {
-        if (fd_ >= 0) ::tcsetattr(fd_, TCSANOW, &saved_);
-    }
-    RawMode(const RawMode&) = delete;
-    RawMode& operator=(const RawMode&) = delete;
-
-private:
-    int fd_;
-    termios saved_{};
-};
-
 // SIGWINCH becomes a byte on this pipe, so the relay's poll loop can copy the new window
 // size to the pty. One relay at a time owns it (a process has one terminal).
 std::atomic<int> winch_pipe{-1};
@@ -50,38 +27,6 @@ void on_winch(int) {
     if (fd >= 0) [[maybe_unused]] ssize_t n = ::write(fd, "w", 1);
     errno = saved;
 }
-
-// Watches SIGWINCH while alive, restoring the previous handler afterwards.
-class WinchWatch {
-public:
-    WinchWatch() {
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return;
-        read_.reset(fds[0]);
-        write_.reset(fds[1]);
-        int expected = -1;
-        if (!winch_pipe.compare_exchange_strong(expected, write_.get())) return;
-        owner_ = true;
-        struct sigaction sa{};
-        sa.sa_handler = on_winch;
-        sa.sa_flags = SA_RESTART;
-        sigemptyset(&sa.sa_mask);
-        ::sigaction(SIGWINCH, &sa, &saved_);
-    }
-    ~WinchWatch() {
-        if (!owner_) return;
-        ::sigaction(SIGWINCH, &saved_, nullptr);
-        winch_pipe.store(-1);
-    }
-    WinchWatch(const WinchWatch&) = delete;
-    WinchWatch& operator=(const WinchWatch&) = delete;
-    int fd() const { return owner_ ? read_.get() : -1; }
-
-private:
-    UniqueFd read_, write_;
-    bool owner_ = false;
-    struct sigaction saved_{};
-};
 
 void copy_window_size(int from, int to) {
     winsize size{};
@@ -101,6 +46,47 @@ bool write_all(int fd, const char* data, std::size_t size) {
 }
 
 }  // namespace
+
+RawMode::RawMode(int fd) : fd_(fd) {
+    if (fd_ < 0 || ::tcgetattr(fd_, &saved_) != 0) {
+        fd_ = -1;  // not a terminal: nothing to change
+        return;
+    }
+    termios raw = saved_;
+    ::cfmakeraw(&raw);
+    ::tcsetattr(fd_, TCSANOW, &raw);
+}
+
+RawMode::~RawMode() {
+    if (fd_ >= 0) ::tcsetattr(fd_, TCSANOW, &saved_);
+}
+
+WinchWatch::WinchWatch() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return;
+    read_.reset(fds[0]);
+    write_.reset(fds[1]);
+    int expected = -1;
+    if (!winch_pipe.compare_exchange_strong(expected, write_.get())) return;
+    owner_ = true;
+    struct sigaction sa{};
+    sa.sa_handler = on_winch;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGWINCH, &sa, &saved_);
+}
+
+WinchWatch::~WinchWatch() {
+    if (!owner_) return;
+    ::sigaction(SIGWINCH, &saved_, nullptr);
+    winch_pipe.store(-1);
+}
+
+void WinchWatch::drain() const {
+    char buf[64];
+    while (read_ && ::read(read_.get(), buf, sizeof buf) > 0) {
+    }
+}
 
 Pty::Pty(int size_from) {
     master_.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
@@ -133,8 +119,7 @@ void relay_pty(const Pty& pty, int in_fd, int out_fd) {
             write_all(out_fd, buf, static_cast<std::size_t>(n));
         }
         if (fds[1].revents) {
-            while (::read(winch.fd(), buf, sizeof buf) > 0) {
-            }
+            winch.drain();
             copy_window_size(in_fd, pty.master());
         }
         if (fds[2].revents) {

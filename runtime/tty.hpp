@@ -2,11 +2,45 @@
 // A pseudo-terminal for `docker run -t`. It is allocated on the host; its slave end
 // becomes the container's stdin, stdout, stderr, controlling terminal and /dev/console,
 // and kiln relays between the caller's stdio and the master end while the container runs.
+#include <signal.h>
+#include <termios.h>
+
 #include <string>
 
 #include "util/fd.hpp"
 
 namespace kiln::runtime {
+
+// Raw mode on a terminal for the lifetime of this object (no-op if fd is not one).
+class RawMode {
+public:
+    explicit RawMode(int fd);
+    ~RawMode();
+    RawMode(const RawMode&) = delete;
+    RawMode& operator=(const RawMode&) = delete;
+
+private:
+    int fd_;
+    termios saved_{};
+};
+
+// Watches SIGWINCH while alive, restoring the previous handler afterwards: fd() becomes
+// readable on each one (poll it, then drain()). One watch at a time owns the signal (a
+// process has one terminal); another gets fd() -1.
+class WinchWatch {
+public:
+    WinchWatch();
+    ~WinchWatch();
+    WinchWatch(const WinchWatch&) = delete;
+    WinchWatch& operator=(const WinchWatch&) = delete;
+    int fd() const { return owner_ ? read_.get() : -1; }
+    void drain() const;
+
+private:
+    UniqueFd read_, write_;
+    bool owner_ = false;
+    struct sigaction saved_{};
+};
 
 class Pty {
 public:

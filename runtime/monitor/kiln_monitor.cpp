@@ -12,9 +12,14 @@
 // execs the next monitor: the lock passes on without a gap. A "no-restart" marker in the
 // runtime dir (written by `kiln stop`) ends that at any point.
 //
+// It serves `kiln attach` on a socket in the container's folder (attach_server.hpp): the
+// output goes to attached clients as well as the log, their input to the container's
+// stdin pipe or pty master. With --rm it execs `kiln container-cleanup` last, which
+// removes the container as `kiln rm` does.
+//
 //   kiln-monitor pid=P pidfd=N out=N [err=N] lock=N report=N log=PATH exit=PATH
-//                rundir=PATH [cgroup=DIR]...
-//                [restart=POLICY max=N count=N delay=MS kiln=PATH root=DIR id=ID]
+//                rundir=PATH [cgroup=DIR]... [listen=N attach=DIR in=N tty=1 once=1]
+//                [restart=POLICY max=N count=N delay=MS] [rm=1] [kiln=PATH root=DIR id=ID]
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -32,6 +37,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/monitor/attach_server.hpp"
 #include "runtime/monitor/json_log.hpp"
 #include "runtime/monitor/restart_rules.hpp"
 
@@ -39,8 +45,9 @@ namespace {
 
 struct Arguments {
     pid_t pid = -1;
-    int pidfd = -1, out = -1, err = -1, lock = -1, report = -1;
-    std::string log, exit, rundir;
+    int pidfd = -1, out = -1, err = -1, lock = -1, report = -1, in = -1, listener = -1;
+    std::string log, exit, rundir, attach_dir;
+    bool tty = false, stdin_once = false, auto_remove = false;
     std::vector<std::string> cgroups;
     std::string restart = "no", kiln, root, id;
     int max_retries = 0, restarts = 0;
@@ -64,6 +71,12 @@ bool parse(int argc, char** argv, Arguments& a) {
         else if (key == "log") a.log = value;
         else if (key == "exit") a.exit = value;
         else if (key == "rundir") a.rundir = value;
+        else if (key == "attach") a.attach_dir = value;
+        else if (key == "listen") a.listener = number();
+        else if (key == "in") a.in = number();
+        else if (key == "tty") a.tty = number() != 0;
+        else if (key == "once") a.stdin_once = number() != 0;
+        else if (key == "rm") a.auto_remove = number() != 0;
         else if (key == "cgroup") a.cgroups.push_back(value);
         else if (key == "restart") a.restart = value;
         else if (key == "max") a.max_retries = number();
@@ -92,8 +105,9 @@ void write_fully(int fd, std::string_view data) {
     }
 }
 
-// Copies both output streams into the log until every writer has closed them.
-void copy_output(const Arguments& a, int log_fd) {
+// Copies both output streams into the log and to attached clients until every writer has
+// closed them, serving the clients meanwhile.
+void copy_output(const Arguments& a, int log_fd, kiln::runtime::AttachServer& clients) {
     struct Stream {
         int fd;
         const char* name;
@@ -101,9 +115,11 @@ void copy_output(const Arguments& a, int log_fd) {
     } streams[2] = {{a.out, "stdout", {}}, {a.err, "stderr", {}}};
     static char buf[65536];
     std::string entries;
+    std::vector<pollfd> fds;
     while (streams[0].fd >= 0 || streams[1].fd >= 0) {
-        pollfd fds[2] = {{streams[0].fd, POLLIN, 0}, {streams[1].fd, POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0) {
+        fds = {{streams[0].fd, POLLIN, 0}, {streams[1].fd, POLLIN, 0}};
+        clients.add_poll_entries(fds);
+        if (::poll(fds.data(), fds.size(), -1) < 0) {
             if (errno == EINTR) continue;
             return;
         }
@@ -118,9 +134,14 @@ void copy_output(const Arguments& a, int log_fd) {
                 ::close(s.fd);
                 s.fd = -1;
             } else {
-                s.lines.feed(std::string_view(buf, static_cast<std::size_t>(n)), s.name, now_ns(), entries);
+                std::string_view data(buf, static_cast<std::size_t>(n));
+                s.lines.feed(data, s.name, now_ns(), entries);
+                clients.broadcast(i == 0 ? kiln::runtime::attach::Frame::stdout_data
+                                         : kiln::runtime::attach::Frame::stderr_data,
+                                  data);
             }
         }
+        clients.handle(fds, 2);
         write_fully(log_fd, entries);
         entries.clear();
     }
@@ -193,6 +214,13 @@ void exec_restart(const Arguments& a, int code, std::int64_t finished_ns, long l
     ::fcntl(a.lock, F_SETFD, FD_CLOEXEC);
 }
 
+// docker run --rm: `kiln container-cleanup` in this process's place removes the container
+// with rm's own code, once the runtime dir (and its lock) is gone.
+void exec_cleanup(const Arguments& a) {
+    const char* argv[] = {a.kiln.c_str(), "--root", a.root.c_str(), "container-cleanup", a.id.c_str(), nullptr};
+    ::execv(argv[0], const_cast<char**>(argv));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -202,7 +230,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     for (int sig : {SIGPIPE, SIGHUP, SIGINT, SIGTSTP, SIGTTIN, SIGTTOU}) ::signal(sig, SIG_IGN);
-    for (int fd : {a.pidfd, a.out, a.err, a.lock})
+    for (int fd : {a.pidfd, a.out, a.err, a.lock, a.in})
         if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     int log_fd = ::open(a.log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (a.report >= 0) {
@@ -215,7 +243,8 @@ int main(int argc, char** argv) {
     const std::int64_t started_ns = now_ns();
     // A restart that `kiln stop` asked to end while it was being started.
     if (log_fd < 0 || (a.restart != "no" && stop_requested(a))) ::kill(a.pid, SIGKILL);
-    if (log_fd >= 0) copy_output(a, log_fd);
+    kiln::runtime::AttachServer clients(a.listener, a.attach_dir, {a.in, a.tty ? a.out : -1, a.stdin_once, a.pidfd});
+    if (log_fd >= 0) copy_output(a, log_fd, clients);
     int status = 0;
     while (::waitpid(a.pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -223,11 +252,13 @@ int main(int argc, char** argv) {
     const std::int64_t finished_ns = now_ns();
     record_exit(a.exit, code);
     remove_cgroups(a.cgroups);
+    clients.finish(code);
     if (log_fd >= 0) ::close(log_fd);
     if (a.pidfd >= 0) ::close(a.pidfd);
     if (!a.rundir.empty() && !a.kiln.empty() && !stop_requested(a) &&
         kiln::runtime::should_restart(a.restart, a.max_retries, a.restarts, code))
         exec_restart(a, code, finished_ns, kiln::runtime::next_restart_delay_ms(a.delay_ms, finished_ns - started_ns));
     if (!a.rundir.empty()) remove_runtime_dir(a.rundir);
+    if (a.auto_remove && !a.kiln.empty()) exec_cleanup(a);
     return 0;  // the runtime dir's lock goes with this process
 }

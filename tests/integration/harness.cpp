@@ -18,6 +18,7 @@
 #include <memory>
 #include <sstream>
 
+#include "runtime/runtime_dir.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -259,32 +260,49 @@ const std::string& shared_busybox_rootfs() {
     return path;
 }
 
-TerminalRun run_on_terminal(const std::vector<std::string>& argv) {
-    kiln::UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-    REQUIRE(master);
-    REQUIRE(::grantpt(master.get()) == 0);
-    REQUIRE(::unlockpt(master.get()) == 0);
+ProcessOnTerminal start_on_terminal(const std::vector<std::string>& argv, bool raw, unsigned short rows,
+                                    unsigned short cols) {
+    ProcessOnTerminal t;
+    t.master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    REQUIRE(t.master);
+    REQUIRE(::grantpt(t.master.get()) == 0);
+    REQUIRE(::unlockpt(t.master.get()) == 0);
     char name[128];
-    REQUIRE(::ptsname_r(master.get(), name, sizeof name) == 0);
-    kiln::UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-    REQUIRE(slave);
-    termios raw{};
-    REQUIRE(::tcgetattr(slave.get(), &raw) == 0);
-    ::cfmakeraw(&raw);  // input is readable byte by byte, with no echo back to the master
-    REQUIRE(::tcsetattr(slave.get(), TCSANOW, &raw) == 0);
-
+    REQUIRE(::ptsname_r(t.master.get(), name, sizeof name) == 0);
+    t.slave.reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    REQUIRE(t.slave);
+    if (raw) {
+        termios mode{};
+        REQUIRE(::tcgetattr(t.slave.get(), &mode) == 0);
+        ::cfmakeraw(&mode);  // input is readable byte by byte, with no echo back to the master
+        REQUIRE(::tcsetattr(t.slave.get(), TCSANOW, &mode) == 0);
+    }
+    if (rows > 0) {
+        winsize size{};
+        size.ws_row = rows;
+        size.ws_col = cols;
+        REQUIRE(::ioctl(t.slave.get(), TIOCSWINSZ, &size) == 0);
+    }
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
+    t.pid = ::fork();
+    REQUIRE(t.pid >= 0);
+    if (t.pid == 0) {
         ::setsid();
-        if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) ::_exit(120);
-        for (int fd = 0; fd < 3; ++fd) ::dup2(slave.get(), fd);
+        if (::ioctl(t.slave.get(), TIOCSCTTY, 0) != 0) ::_exit(120);
+        for (int fd = 0; fd < 3; ++fd) ::dup2(t.slave.get(), fd);
         ::execv(args[0], args.data());
         ::_exit(121);
     }
+    return t;
+}
+
+TerminalRun run_on_terminal(const std::vector<std::string>& argv) {
+    auto terminal = start_on_terminal(argv, true);
+    const kiln::UniqueFd& master = terminal.master;
+    const kiln::UniqueFd& slave = terminal.slave;
+    const pid_t pid = terminal.pid;
     TerminalRun result;
     char buf[4096];
     int status = 0;
@@ -302,6 +320,14 @@ TerminalRun run_on_terminal(const std::vector<std::string>& argv) {
     ssize_t n;
     while ((n = ::read(slave.get(), buf, sizeof buf)) > 0) result.input_queue.append(buf, static_cast<std::size_t>(n));
     return result;
+}
+
+bool host_traces_gone(const std::string& id) {
+    for (const char* h : {"/sys/fs/cgroup/kiln/", "/sys/fs/cgroup/pids/kiln/", "/sys/fs/cgroup/memory/kiln/",
+                          "/sys/fs/cgroup/devices/kiln/", "/sys/fs/cgroup/unified/kiln/"})
+        if (kiln::path_exists(h + id)) return false;
+    if (kiln::path_exists(kiln::runtime::runtime_dirs_parent() + "/" + id)) return false;
+    return kiln::read_file("/proc/self/mountinfo").find(id) == std::string::npos;
 }
 
 std::string trimmed(std::string s) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/container.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
 
 // Integration tests need root (namespaces, mounts, cgroups); as another user each one says
@@ -114,6 +115,15 @@ struct TerminalRun {
 
 TerminalRun run_on_terminal(const std::vector<std::string>& argv);
 
+// argv started on a new pseudo-terminal, its controlling terminal (raw: in raw mode; rows
+// above 0: that window size). The caller reads and writes master and reaps pid.
+struct ProcessOnTerminal {
+    UniqueFd master, slave;
+    pid_t pid = -1;
+};
+ProcessOnTerminal start_on_terminal(const std::vector<std::string>& argv, bool raw, unsigned short rows = 0,
+                                    unsigned short cols = 0);
+
 // s without trailing newlines, carriage returns and spaces (a command's output line).
 std::string trimmed(std::string s);
 
@@ -129,5 +139,9 @@ bool soon(Pred pred, int ms = 5000) {
 
 // Names in dir (empty if it does not exist).
 std::set<std::string> dir_entries(const std::string& dir);
+
+// True when nothing a container leaves on the host while it exists is left: its cgroups
+// (every hierarchy here), its runtime dir, a mount naming it.
+bool host_traces_gone(const std::string& id);
 
 }  // namespace kiln::test
