@@ -18,6 +18,7 @@
 #include <memory>
 #include <sstream>
 
+#include "runtime/runtime_dir.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -239,6 +240,19 @@ void build_small_image(const Kiln& kiln, const std::string& name) {
     auto r = kiln({"build", "-q", "-t", name, context.path()});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
+}
+
+std::string inspect_value(const Kiln& kiln, const std::string& name, const std::string& format) {
+    return trimmed(kiln({"inspect", "-f", format, name}).out);
+}
+
+bool host_traces_gone(const std::string& id) {
+    for (const char* h : {"/sys/fs/cgroup/kiln/", "/sys/fs/cgroup/pids/kiln/", "/sys/fs/cgroup/memory/kiln/",
+                          "/sys/fs/cgroup/devices/kiln/", "/sys/fs/cgroup/unified/kiln/", "/sys/fs/cgroup/cpu/kiln/",
+                          "/sys/fs/cgroup/cpuset/kiln/"})
+        if (path_exists(h + id)) return false;
+    if (path_exists(runtime::runtime_dirs_parent() + "/" + id)) return false;
+    return read_file("/proc/self/mountinfo").find(id) == std::string::npos;
 }
 
 std::set<std::string> dir_entries(const std::string& dir) {

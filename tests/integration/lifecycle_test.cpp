@@ -13,23 +13,14 @@
 #include <vector>
 
 #include "harness.hpp"
-#include "runtime/runtime_dir.hpp"
 #include "util/fs.hpp"
 
 namespace {
 
+using kiln::test::host_traces_gone;
 using kiln::test::Kiln;
 using kiln::test::soon;
 using kiln::test::trimmed;
-
-// What a container leaves on the host while it exists, to check that rm removes it all.
-bool host_traces_gone(const std::string& id) {
-    for (const char* h : {"/sys/fs/cgroup/kiln/", "/sys/fs/cgroup/pids/kiln/", "/sys/fs/cgroup/memory/kiln/",
-                          "/sys/fs/cgroup/devices/kiln/", "/sys/fs/cgroup/unified/kiln/"})
-        if (kiln::path_exists(h + id)) return false;
-    if (kiln::path_exists(kiln::runtime::runtime_dirs_parent() + "/" + id)) return false;
-    return kiln::read_file("/proc/self/mountinfo").find(id) == std::string::npos;
-}
 
 std::string inspect(const Kiln& kiln, const std::string& name, const std::string& format) {
     return trimmed(kiln({"inspect", "-f", format, name}).out);
