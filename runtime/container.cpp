@@ -173,7 +173,7 @@ void container_setup(ChildPlan& p, ChildReport& r) {
 
     if (!setup_rootfs(p.rootfs, r)) return;
     if (!open_null_stdio(p.process, r)) return;
-    if (!close_inherited_fds(p.process.report_fd, r)) return;
+    if (!close_inherited_fds(p.process, r)) return;
     if (!set_hostname(p.hostname.c_str(), r)) return;
     if (p.new_net && !bring_up_loopback(r)) return;
 
