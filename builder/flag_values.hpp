@@ -20,4 +20,15 @@ double parse_cpus(const std::string& text, unsigned available);
 // are refused. Returns 0 for "no limit".
 std::int64_t parse_pids_limit(const std::string& text);
 
+// --memory-swap: a size as parse_memory_size takes it, or -1 for unlimited swap.
+std::int64_t parse_memory_swap(const std::string& text);
+
+// --cpu-shares: a decimal integer, 0 for the default weight; negatives are refused.
+std::int64_t parse_cpu_shares(const std::string& text);
+
+// --cpuset-cpus: a list of CPU numbers and ranges ("0-1", "0,1", "0-2,5"), each CPU among
+// `online` (the same syntax: /sys/devices/system/cpu/online). Returns the list as given;
+// "" means every CPU.
+std::string parse_cpuset_cpus(const std::string& text, const std::string& online);
+
 }  // namespace kiln::builder

@@ -211,7 +211,16 @@ runtime::ContainerConfig container_config(image::Store& store, const RunOptions&
     if (!options.memory.empty()) c.memory_limit = parse_memory_size(options.memory);
     if (!options.pids_limit.empty()) c.pids_limit = parse_pids_limit(options.pids_limit);
     if (!options.cpus.empty()) c.cpus = parse_cpus(options.cpus, std::thread::hardware_concurrency());
-    runtime::validate_limits({c.memory_limit, c.pids_limit, c.cpus});
+    if (!options.memory_swap.empty()) c.memory_swap = parse_memory_swap(options.memory_swap);
+    if (!options.memory_reservation.empty())
+        c.memory_reservation = parse_memory_size(options.memory_reservation, "--memory-reservation");
+    if (!options.cpu_shares.empty()) c.cpu_shares = parse_cpu_shares(options.cpu_shares);
+    if (!options.cpuset_cpus.empty())
+        c.cpuset_cpus = parse_cpuset_cpus(options.cpuset_cpus, read_file("/sys/devices/system/cpu/online"));
+    runtime::validate_limits({c.memory_limit, c.pids_limit, c.cpus, c.memory_swap, c.memory_reservation, c.cpu_shares,
+                              c.cpuset_cpus});
+    // What Docker records for --memory alone: as much swap again.
+    if (c.memory_limit > 0 && c.memory_swap == 0) c.memory_swap = 2 * c.memory_limit;
     const auto& image_settings = image_json.contains("config") ? image_json["config"] : nlohmann::json::object();
     if (image_settings.contains("Labels") && image_settings["Labels"].is_object())
         for (const auto& [k, v] : image_settings["Labels"].items())
@@ -273,6 +282,10 @@ runtime::ContainerSpec container_spec(image::Store& store, const runtime::Contai
     spec.memory_limit = c.memory_limit;
     spec.pids_limit = c.pids_limit;
     spec.cpus = c.cpus;
+    spec.memory_swap = c.memory_swap;
+    spec.memory_reservation = c.memory_reservation;
+    spec.cpu_shares = c.cpu_shares;
+    spec.cpuset_cpus = c.cpuset_cpus;
     spec.tty = c.tty;
     spec.privileged = c.privileged;
     apply_host_settings(c, spec);
@@ -293,6 +306,7 @@ runtime::DetachPaths detach_paths(image::Store& store, const runtime::ContainerC
     d.monitor_binary = runtime::default_monitor_binary();
     d.log_file = paths.log;
     d.exit_file = paths.exit;
+    d.oom_file = paths.oom_killed;
     d.attach_dir = paths.dir;
     d.stdin_once = c.stdin_once;
     d.auto_remove = c.auto_remove;
@@ -327,7 +341,7 @@ void restart_from_monitor(image::Store& store, const std::string& id, int restar
         spec.runtime_dir_lock = lock_fd;
         spec.stdin_fd = -1;
         spec.open_stdin = config.interactive;
-        ::unlink(paths.exit.c_str());
+        records.clear_exit_record(id);
         auto detach = detach_paths(store, config, paths, restarts, delay_ms);
         UniqueFd listener = runtime::listen_attach_socket(paths.dir);
         detach.attach_listener = listener.get();
@@ -352,7 +366,7 @@ int start_detached(image::Store& store, const std::string& id, UniqueFd* attach_
     spec.stdin_fd = -1;
     spec.open_stdin = config.interactive;
     auto paths = records.paths(row.id);
-    ::unlink(paths.exit.c_str());
+    records.clear_exit_record(row.id);
     ::unlink(restart_count_file(paths).c_str());  // a start by hand counts from 0 again
     auto detach = detach_paths(store, config, paths, 0, 0);
     UniqueFd listener = runtime::listen_attach_socket(paths.dir);
@@ -388,8 +402,9 @@ RunResult run_image(image::Store& store, const RunOptions& options) {
             return result;
         }
         auto spec = container_spec(store, config);
-        result.exit_code = runtime::run_container(spec, [&](pid_t pid) { records.mark_running(row.id, pid); });
-        records.mark_exited(row.id, result.exit_code);
+        result.exit_code = runtime::run_container(
+            spec, [&](pid_t pid) { records.mark_running(row.id, pid); },
+            [&](int status, bool oom_killed) { records.mark_exited(row.id, status, "", oom_killed); });
     } catch (...) {
         // Docker keeps a container whose start failed; kiln's failures before exec are its
         // own (bad flags are refused earlier), so nothing is left behind.

@@ -32,6 +32,10 @@ struct RunOptions {
     std::string memory;                          // --memory: "512m", "1g", bytes
     std::string pids_limit;                      // --pids-limit
     std::string cpus;                            // --cpus
+    std::string memory_swap;                     // --memory-swap: a size or -1
+    std::string memory_reservation;              // --memory-reservation
+    std::string cpu_shares;                      // -c, --cpu-shares
+    std::string cpuset_cpus;                     // --cpuset-cpus: "0-1", "0,1"
     std::vector<std::string> security_opts;      // --security-opt seccomp=unconfined|FILE, no-new-privileges
     std::string name;                            // --name ("" : generated)
     bool detach = false;                         // -d

@@ -72,6 +72,10 @@ std::shared_ptr<CreateFlags> add_create_flags(CLI::App* cmd) {
     cmd->add_option("-m,--memory", o.memory, "Memory limit (e.g. 512m, 1g)");
     cmd->add_option("--pids-limit", o.pids_limit, "Limit the number of processes (-1 or 0: no limit)");
     cmd->add_option("--cpus", o.cpus, "Number of CPUs (e.g. 1.5)");
+    cmd->add_option("--memory-swap", o.memory_swap, "Memory plus swap limit (-1: unlimited swap)");
+    cmd->add_option("--memory-reservation", o.memory_reservation, "Memory soft limit");
+    cmd->add_option("-c,--cpu-shares", o.cpu_shares, "CPU shares (relative weight, 1024 by default)");
+    cmd->add_option("--cpuset-cpus", o.cpuset_cpus, "CPUs in which to allow execution (0-3, 0,1)");
     repeatable(cmd->add_option("-e,--env", o.env, "Set an environment variable (K=V, or K to pass it on)"));
     repeatable(cmd->add_option("-l,--label", o.labels, "Set a label (K=V)"));
     cmd->add_option("--stop-signal", o.stop_signal, "Signal to stop the container");

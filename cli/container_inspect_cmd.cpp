@@ -56,7 +56,7 @@ TemplateValue inspect_json(image::Store& store, runtime::ContainerRecords& recor
     state["Running"] = running;
     state["Paused"] = false;
     state["Restarting"] = restarting.has_value();
-    state["OOMKilled"] = false;
+    state["OOMKilled"] = !running && records.oom_killed(row.id);
     state["Dead"] = false;
     state["Pid"] = running && !restarting ? row.pid : 0;
     state["ExitCode"] = restarting ? restarting->exit_code : row.exit_code;
@@ -94,6 +94,10 @@ TemplateValue inspect_json(image::Store& store, runtime::ContainerRecords& recor
                        {"NetworkMode", "none"},
                        {"AutoRemove", c.auto_remove},
                        {"Memory", c.memory_limit},
+                       {"MemorySwap", c.memory_swap},
+                       {"MemoryReservation", c.memory_reservation},
+                       {"CpuShares", c.cpu_shares},
+                       {"CpusetCpus", c.cpuset_cpus},
                        {"NanoCpus", static_cast<std::int64_t>(c.cpus * 1e9)},
                        {"PidsLimit", c.pids_limit ? TemplateValue(c.pids_limit) : TemplateValue()},
                        {"SecurityOpt", c.security_opts.empty() ? TemplateValue() : TemplateValue(c.security_opts)},

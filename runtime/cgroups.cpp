@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include "runtime/device_filter.hpp"
+#include "runtime/monitor/oom_count.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -30,7 +32,7 @@ void debug_note(const std::string& text) {
     if (std::getenv("KILN_DEBUG")) std::fprintf(stderr, "kiln: debug: %s\n", text.c_str());
 }
 
-enum class Controller { unified, pids, memory, cpu, devices };
+enum class Controller { unified, pids, memory, cpu, cpuset, devices };
 
 struct Hierarchy {
     std::string root;
@@ -52,6 +54,7 @@ const std::vector<Hierarchy>& hierarchies() {
             {"pids", Controller::pids},
             {"memory", Controller::memory},
             {"cpu", Controller::cpu},
+            {"cpuset", Controller::cpuset},
             {"devices", Controller::devices},
             {"unified", Controller::unified},
         };
@@ -86,8 +89,21 @@ bool write_limit(const std::string& dir, const char* file, const std::string& va
 }
 
 struct Enforced {
-    bool memory = false, pids = false, cpus = false, devices = false;
+    bool memory = false, pids = false, cpus = false, devices = false, reservation = false, shares = false,
+         cpuset = false;
 };
+
+// Docker's --memory-swap as each version counts it: v1 memory+swap, v2 swap alone.
+std::string v1_memsw_limit(const CgroupLimits& limits) {
+    if (limits.memory_swap < 0) return "-1";
+    return std::to_string(limits.memory_swap > 0 ? limits.memory_swap : 2 * limits.memory_bytes);
+}
+std::string v2_swap_max(const CgroupLimits& limits) {
+    if (limits.memory_swap < 0) return "max";
+    return std::to_string(limits.memory_swap > 0 ? limits.memory_swap - limits.memory_bytes : limits.memory_bytes);
+}
+
+std::int64_t clamped_shares(std::int64_t shares) { return std::clamp<std::int64_t>(shares, 2, 262144); }
 
 // Applies the limits the hierarchy can enforce to `dir`; records which ones.
 void apply_limits(Controller controller, const std::string& dir, const CgroupLimits& limits, Enforced& enforced) {
@@ -96,19 +112,40 @@ void apply_limits(Controller controller, const std::string& dir, const CgroupLim
     if (limits.memory_bytes > 0 && (v2 || controller == Controller::memory)) {
         const std::string bytes = std::to_string(limits.memory_bytes);
         enforced.memory |= write_limit(dir, v2 ? "memory.max" : "memory.limit_in_bytes", bytes);
-        // Docker's --memory alone allows as much swap again. v2 counts swap on its own;
-        // v1 counts memory+swap, and only with swap accounting (else Docker is silent too).
+        // Swap is accounted only where the kernel was built for it (else Docker is silent too).
         if (v2)
-            write_limit(dir, "memory.swap.max", bytes);
+            write_limit(dir, "memory.swap.max", v2_swap_max(limits));
         else
-            write_limit(dir, "memory.memsw.limit_in_bytes", std::to_string(2 * limits.memory_bytes));
+            write_limit(dir, "memory.memsw.limit_in_bytes", v1_memsw_limit(limits));
     }
+    if (limits.memory_reservation > 0 && (v2 || controller == Controller::memory))
+        enforced.reservation |= write_limit(dir, v2 ? "memory.low" : "memory.soft_limit_in_bytes",
+                                            std::to_string(limits.memory_reservation));
     if (limits.pids > 0 && (v2 || controller == Controller::pids))
         enforced.pids |= write_limit(dir, "pids.max", std::to_string(limits.pids));
     if (limits.cpus > 0 && v2) enforced.cpus |= write_limit(dir, "cpu.max", std::to_string(quota) + " 100000");
     if (limits.cpus > 0 && controller == Controller::cpu)
         enforced.cpus |= write_limit(dir, "cpu.cfs_period_us", "100000") &&
                          write_limit(dir, "cpu.cfs_quota_us", std::to_string(quota));
+    if (limits.cpu_shares > 0 && v2)
+        enforced.shares |= write_limit(dir, "cpu.weight", std::to_string(cpu_weight_for_shares(limits.cpu_shares)));
+    if (limits.cpu_shares > 0 && controller == Controller::cpu)
+        enforced.shares |= write_limit(dir, "cpu.shares", std::to_string(clamped_shares(limits.cpu_shares)));
+    if (!limits.cpuset_cpus.empty() && (v2 || controller == Controller::cpuset))
+        enforced.cpuset |= write_limit(dir, "cpuset.cpus", limits.cpuset_cpus);
+}
+
+// A v1 cpuset group starts with no CPUs and no memory nodes, and no task may join it until
+// it has both: a new group takes its parent's (what the container may narrow).
+void inherit_cpuset(const std::string& parent, const std::string& dir) {
+    for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
+        std::string current = read_file(dir + "/" + file);
+        if (current.find_first_not_of(" \n") != std::string::npos) continue;
+        std::string inherited = read_file(parent + "/" + file);
+        while (!inherited.empty() && inherited.back() == '\n') inherited.pop_back();
+        if (inherited.empty()) throw Error("cgroup " + parent + " has no " + file + " to give " + dir);
+        write_limit(dir, file, inherited);
+    }
 }
 
 // The v1 devices controller: start from nothing, then the policy's rules in order.
@@ -158,9 +195,23 @@ std::vector<pid_t> cgroup_pids(const std::string& dir) {
 
 }  // namespace
 
+std::int64_t cpu_weight_for_shares(std::int64_t shares) {
+    if (shares <= 0) return 0;
+    return 1 + ((clamped_shares(shares) - 2) * 9999) / 262142;
+}
+
 void validate_limits(const CgroupLimits& limits) {
     if (limits.memory_bytes > 0 && limits.memory_bytes < min_memory_limit)
         throw Error("Minimum memory limit allowed is 6MB");
+    if (limits.memory_swap > 0 && limits.memory_bytes <= 0)
+        throw Error("You should always set the Memory limit when using Memoryswap limit, see usage");
+    if (limits.memory_swap > 0 && limits.memory_swap < limits.memory_bytes)
+        throw Error("Minimum memoryswap limit should be larger than memory limit, see usage");
+    if (limits.memory_reservation > 0 && limits.memory_reservation < min_memory_limit)
+        throw Error("Minimum memory reservation allowed is 6MB");
+    if (limits.memory_bytes > 0 && limits.memory_reservation > limits.memory_bytes)
+        throw Error("Minimum memory limit can not be less than memory reservation limit, see usage");
+    if (limits.cpu_shares < 0) throw Error("CPU shares must be a positive integer");
 }
 
 Cgroup::Cgroup(const std::string& name, const CgroupLimits& limits, const DevicePolicy& devices) {
@@ -169,8 +220,10 @@ Cgroup::Cgroup(const std::string& name, const CgroupLimits& limits, const Device
     try {
         for (const auto& [root, controller] : hierarchies()) {
             // Joining a v1 cpu group can fail for a real-time caller (no RT budget in the
-            // new group); only a cpu limit is worth that.
-            if (controller == Controller::cpu && limits.cpus <= 0) continue;
+            // new group); only a cpu limit is worth that. A v1 cpuset group must be
+            // filled in before anyone joins it; only --cpuset-cpus is worth that.
+            if (controller == Controller::cpu && limits.cpus <= 0 && limits.cpu_shares <= 0) continue;
+            if (controller == Controller::cpuset && limits.cpuset_cpus.empty()) continue;
             std::string parent = root + "/kiln";
             if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
                 if (errno == EROFS) {
@@ -183,12 +236,14 @@ Cgroup::Cgroup(const std::string& name, const CgroupLimits& limits, const Device
                 // Pure v2: delegate the controllers kiln limits to its subtree. Best effort:
                 // a controller the root does not offer is simply not limited.
                 int ignored;
-                for (const char* c : {"+pids", "+memory", "+cpu"})
+                for (const char* c : {"+pids", "+memory", "+cpu", "+cpuset"})
                     write_control(parent + "/cgroup.subtree_control", c, ignored);
             }
             std::string dir = parent + "/" + name;
+            if (controller == Controller::cpuset) inherit_cpuset(root, parent);
             if (::mkdir(dir.c_str(), 0755) != 0) throw_errno("create cgroup " + dir);
             dirs_.push_back(dir);
+            if (controller == Controller::cpuset) inherit_cpuset(parent, dir);
             apply_limits(controller, dir, limits, enforced);
             if (controller == Controller::devices) {
                 apply_v1_devices(dir, devices);
@@ -207,7 +262,8 @@ Cgroup::Cgroup(const std::string& name, const CgroupLimits& limits, const Device
             }
         }
         if ((limits.memory_bytes > 0 && !enforced.memory) || (limits.pids > 0 && !enforced.pids) ||
-            (limits.cpus > 0 && !enforced.cpus))
+            (limits.cpus > 0 && !enforced.cpus) || (limits.memory_reservation > 0 && !enforced.reservation) ||
+            (limits.cpu_shares > 0 && !enforced.shares) || (!limits.cpuset_cpus.empty() && !enforced.cpuset))
             throw Error("cannot enforce the requested memory/pids/cpu limit: no cgroup controller for it");
         if (!enforced.devices)
             throw Error("cannot restrict device access: neither a cgroup v1 devices hierarchy nor cgroup2 is mounted");
@@ -225,6 +281,12 @@ Cgroup::~Cgroup() {
         while (::rmdir(dir.c_str()) != 0 && errno == EBUSY && ++tries < 100) ::sched_yield();
         if (tries == 100) debug_note("cgroup " + dir + " still busy; left behind");
     }
+}
+
+std::int64_t Cgroup::oom_kills() const {
+    std::int64_t kills = 0;
+    for (const auto& dir : dirs_) kills += cgroup_oom_kills(dir);
+    return kills;
 }
 
 ContainerCgroups find_container_cgroups(const std::string& name) {

@@ -1,6 +1,6 @@
 #pragma once
 // A per-container cgroup in every hierarchy the host offers: cgroup v1 `pids`, `memory`,
-// `devices` and (with a cpu limit) `cpu`, plus cgroup2 (at /sys/fs/cgroup on a pure v2
+// `devices`, (with a cpu limit or shares) `cpu` and (with --cpuset-cpus) `cpuset`, plus cgroup2 (at /sys/fs/cgroup on a pure v2
 // host, /sys/fs/cgroup/unified on a "hybrid" one). Hybrid hosts are common on older
 // distributions; crun refuses them, kiln uses both halves.
 #include <sys/types.h>
@@ -15,17 +15,28 @@
 
 namespace kiln::runtime {
 
-// Resource limits; 0 means none. Like docker run --memory, --pids-limit, --cpus.
+// Resource limits; 0 (or "") means none. Like docker run --memory, --pids-limit, --cpus,
+// --memory-swap, --memory-reservation, --cpu-shares, --cpuset-cpus.
 struct CgroupLimits {
     std::int64_t memory_bytes = 0;
     std::int64_t pids = 0;
     double cpus = 0;
+    // Memory plus swap, Docker's way: 0 is as much swap as memory again, -1 unlimited.
+    std::int64_t memory_swap = 0;
+    std::int64_t memory_reservation = 0;  // soft limit
+    std::int64_t cpu_shares = 0;          // v1 weight (1024 is the default)
+    std::string cpuset_cpus;              // "0-1", "0,1"
 };
+
+// The cgroup2 cpu.weight for v1 cpu.shares (the OCI runtimes' linear map of [2, 262144]
+// onto [1, 10000]); shares outside the range are first clamped as the v1 kernel does.
+std::int64_t cpu_weight_for_shares(std::int64_t shares);
 
 // Docker's floor for --memory: below it a container cannot even start its command.
 constexpr std::int64_t min_memory_limit = 6 << 20;
 
-// Throws kiln::Error (Docker's wording) for limits Docker refuses.
+// Throws kiln::Error (Docker's wording) for limits Docker refuses: memory below 6 MB,
+// swap without memory or below it, a reservation below 6 MB or above the memory limit.
 void validate_limits(const CgroupLimits& limits);
 
 class Cgroup {
@@ -53,6 +64,8 @@ public:
     const std::vector<std::string>& v1_tasks_files() const { return v1_tasks_; }
     const std::string& v2_procs_file() const { return v2_procs_; }
     const std::vector<std::string>& paths() const { return dirs_; }
+    // How many processes of the group the kernel's OOM killer has killed so far.
+    std::int64_t oom_kills() const;
 
 private:
     std::vector<std::string> dirs_;

@@ -173,7 +173,7 @@ void container_setup(ChildPlan& p, ChildReport& r) {
 
     if (!setup_rootfs(p.rootfs, r)) return;
     if (!open_null_stdio(p.process, r)) return;
-    if (!close_inherited_fds(p.process.report_fd, r)) return;
+    if (!close_inherited_fds(p.process, r)) return;
     if (!set_hostname(p.hostname.c_str(), r)) return;
     if (p.new_net && !bring_up_loopback(r)) return;
 
@@ -252,6 +252,11 @@ struct StartedContainer::State {
 
 namespace {
 
+CgroupLimits cgroup_limits(const ContainerSpec& spec) {
+    return {spec.memory_limit, spec.pids_limit,        spec.cpus,       spec.memory_swap,
+            spec.memory_reservation, spec.cpu_shares, spec.cpuset_cpus};
+}
+
 // The clone and everything the child needs, prepared here (see the file comment).
 std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool forward_signals) {
     if (spec.args.empty() || spec.args[0].empty()) throw Error("no command given for the container");
@@ -259,7 +264,7 @@ std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool f
     if (!spec.cwd.empty() && spec.cwd.front() != '/')
         throw Error("the working directory \"" + spec.cwd + "\" is not an absolute path");
 
-    validate_limits({spec.memory_limit, spec.pids_limit, spec.cpus});
+    validate_limits(cgroup_limits(spec));
 
     const std::string id = spec.id.empty() ? generate_container_id() : spec.id;
     auto state = std::make_unique<StartedContainer::State>(id, spec.runtime_dir_lock);
@@ -304,7 +309,7 @@ std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool f
     Pipe report = make_report_pipe();
     plan.process.report_fd = report.write.get();
 
-    state->cgroup.emplace(id, CgroupLimits{spec.memory_limit, spec.pids_limit, spec.cpus},
+    state->cgroup.emplace(id, cgroup_limits(spec),
                            spec.privileged ? DevicePolicy::allow_all() : spec.devices);
     plan.cgroup = &*state->cgroup;
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
@@ -350,6 +355,8 @@ int StartedContainer::relay_and_wait() {
     return docker_exit_status(state_->child->wait());
 }
 
+bool StartedContainer::oom_killed() const { return state_->cgroup->oom_kills() > 0; }
+
 StartedContainer::Handover StartedContainer::handover() const {
     Handover h;
     h.pid = state_->child->pid();
@@ -374,10 +381,13 @@ std::unique_ptr<StartedContainer> start_container(const ContainerSpec& spec) {
 
 int run_container(const ContainerSpec& spec) { return run_container(spec, {}); }
 
-int run_container(const ContainerSpec& spec, const std::function<void(pid_t)>& on_start) {
+int run_container(const ContainerSpec& spec, const std::function<void(pid_t)>& on_start,
+                  const std::function<void(int, bool)>& on_exit) {
     StartedContainer container(start(spec, true));
     if (on_start && !container.exec_failure()) on_start(container.pid());
-    return container.relay_and_wait();
+    const int status = container.relay_and_wait();
+    if (on_exit) on_exit(status, !container.exec_failure() && container.oom_killed());
+    return status;
 }
 
 }  // namespace kiln::runtime

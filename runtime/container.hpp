@@ -59,6 +59,12 @@ struct ContainerSpec {
     std::int64_t memory_limit = 0;
     std::int64_t pids_limit = 0;
     double cpus = 0;
+    // docker run --memory-swap (0: as much swap as memory, -1: unlimited),
+    // --memory-reservation, --cpu-shares, --cpuset-cpus; 0 or "" means unset.
+    std::int64_t memory_swap = 0;
+    std::int64_t memory_reservation = 0;
+    std::int64_t cpu_shares = 0;
+    std::string cpuset_cpus;
     // The device nodes the container may create and open (enforced through cgroups).
     DevicePolicy devices = DevicePolicy::docker_default();
     // Like docker run -t: the container runs on a new pseudo-terminal (also its
@@ -112,6 +118,9 @@ public:
     // Relays the caller's stdio until the container's output closes, then reaps it;
     // returns Docker's exit status.
     int relay_and_wait();
+    // After relay_and_wait: whether the kernel's OOM killer killed a process of the
+    // container (Docker's State.OOMKilled).
+    bool oom_killed() const;
 
     // What a monitor (runtime/detach.hpp) takes over, all close-on-exec descriptors it
     // inherits after clearing that flag.
@@ -143,8 +152,11 @@ std::unique_ptr<StartedContainer> start_container(const ContainerSpec& spec);
 // by this process while it waits are forwarded to the container.
 // Thread safe: several containers may run at once from different threads.
 int run_container(const ContainerSpec& spec);
-// The same, calling on_start with the container's pid once its command runs.
-int run_container(const ContainerSpec& spec, const std::function<void(pid_t)>& on_start);
+// The same, calling on_start with the container's pid once its command runs, and
+// on_exit with Docker's exit status and whether the OOM killer struck (State.OOMKilled)
+// while its cgroups still exist.
+int run_container(const ContainerSpec& spec, const std::function<void(pid_t)>& on_start,
+                  const std::function<void(int, bool)>& on_exit = {});
 
 // 64 random hex digits, like a Docker container id.
 std::string generate_container_id();

@@ -36,6 +36,10 @@ std::string config_to_json(const ContainerConfig& c) {
         {"memory_limit", c.memory_limit},
         {"pids_limit", c.pids_limit},
         {"cpus", c.cpus},
+        {"memory_swap", c.memory_swap},
+        {"memory_reservation", c.memory_reservation},
+        {"cpu_shares", c.cpu_shares},
+        {"cpuset_cpus", c.cpuset_cpus},
         {"tty", c.tty},
         {"interactive", c.interactive},
         {"stdin_once", c.stdin_once},
@@ -79,6 +83,11 @@ ContainerConfig config_from_json(const std::string& text) {
         c.memory_limit = j.at("memory_limit");
         c.pids_limit = j.at("pids_limit");
         c.cpus = j.at("cpus");
+        // Records from before these flags have none of them.
+        c.memory_swap = j.value("memory_swap", std::int64_t{0});
+        c.memory_reservation = j.value("memory_reservation", std::int64_t{0});
+        c.cpu_shares = j.value("cpu_shares", std::int64_t{0});
+        c.cpuset_cpus = j.value("cpuset_cpus", std::string());
         c.tty = j.at("tty");
         c.interactive = j.at("interactive");
         c.stdin_once = j.value("stdin_once", false);  // records from before attach

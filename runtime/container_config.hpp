@@ -32,6 +32,12 @@ struct ContainerConfig {
     std::int64_t memory_limit = 0;
     std::int64_t pids_limit = 0;
     double cpus = 0;
+    // As ContainerSpec has them; memory_swap as Docker records it (twice the memory when
+    // only --memory was given).
+    std::int64_t memory_swap = 0;
+    std::int64_t memory_reservation = 0;
+    std::int64_t cpu_shares = 0;
+    std::string cpuset_cpus;
     bool tty = false;
     bool interactive = false;
     // Docker's StdinOnce: -i on a container created to be attached (not -d): the end of

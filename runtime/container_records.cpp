@@ -37,7 +37,7 @@ ContainerRecords::ContainerRecords(image::Store& store) : store_(store) {}
 
 ContainerPaths ContainerRecords::paths(const std::string& id) const {
     std::string dir = store_.root() + "/containers/" + id;
-    return {dir, dir + "/config.json", dir + "/" + id + "-json.log", dir + "/exit"};
+    return {dir, dir + "/config.json", dir + "/" + id + "-json.log", dir + "/exit", dir + "/oom_killed"};
 }
 
 ContainerRow ContainerRecords::create(ContainerConfig& config) { return insert(config, "created"); }
@@ -168,7 +168,14 @@ void ContainerRecords::mark_running(const std::string& id, pid_t pid) {
     store_.db().container_set_state(*row);
 }
 
-void ContainerRecords::mark_exited(const std::string& id, int exit_code, const std::string& error) {
+void ContainerRecords::clear_exit_record(const std::string& id) {
+    ::unlink(paths(id).exit.c_str());
+    ::unlink(paths(id).oom_killed.c_str());
+}
+
+bool ContainerRecords::oom_killed(const std::string& id) const { return path_exists(paths(id).oom_killed); }
+
+void ContainerRecords::mark_exited(const std::string& id, int exit_code, const std::string& error, bool oom_killed) {
     auto row = store_.db().container_get(id);
     if (!row) return;
     row->state = "exited";
@@ -178,6 +185,10 @@ void ContainerRecords::mark_exited(const std::string& id, int exit_code, const s
     row->finished_ns = unix_now_ns();
     // A later reader must not take an older exit record for this run's.
     ::unlink(paths(id).exit.c_str());
+    if (oom_killed)
+        atomic_write(paths(id).oom_killed, "");
+    else
+        ::unlink(paths(id).oom_killed.c_str());
     store_.db().container_set_state(*row);
 }
 

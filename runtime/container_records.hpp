@@ -22,6 +22,9 @@ using ContainerRow = image::ContainerRow;
 
 struct ContainerPaths {
     std::string dir, config, log, exit;
+    // Present once the OOM killer struck during the last run (written by kiln run or the
+    // monitor, removed when the container starts again): Docker's State.OOMKilled.
+    std::string oom_killed;
 };
 
 class ContainerRecords {
@@ -55,7 +58,12 @@ public:
     ContainerConfig config(const ContainerRow& row) const;
 
     void mark_running(const std::string& id, pid_t pid);
-    void mark_exited(const std::string& id, int exit_code, const std::string& error = "");
+    // Before a start: the last run's exit record and OOM marker go, so that what the new
+    // run's monitor writes (even before mark_running) is the only record.
+    void clear_exit_record(const std::string& id);
+    void mark_exited(const std::string& id, int exit_code, const std::string& error = "", bool oom_killed = false);
+    // Whether the OOM killer struck during the container's last run.
+    bool oom_killed(const std::string& id) const;
 
     // Removes a container that does not run: snapshot, lease, folder, row. Throws if it runs.
     void remove(const ContainerRow& row);

@@ -46,6 +46,7 @@ int start_and_become_monitor(const ContainerSpec& spec, const DetachPaths& paths
                                      "report=" + std::to_string(report_fd),
                                      "log=" + paths.log_file,
                                      "exit=" + paths.exit_file,
+                                     "oom=" + paths.oom_file,
                                      "rundir=" + h.runtime_dir};
     for (const auto& dir : h.cgroup_dirs) args.push_back("cgroup=" + dir);
     if (paths.attach_listener >= 0) {

@@ -26,6 +26,7 @@ struct DetachPaths {
     std::string monitor_binary;  // kiln-monitor
     std::string log_file;        // the json-file log (appended to)
     std::string exit_file;       // where the monitor records "<code> <finished ns>"
+    std::string oom_file;        // created by the monitor when the OOM killer struck
     // The container's folder and the attach socket listening in it (attach_socket.hpp),
     // which the monitor serves; -1: none.
     std::string attach_dir;

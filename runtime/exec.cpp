@@ -75,7 +75,7 @@ int command_main(void* arg) {
     // The order that matters: every inherited descriptor (the cgroup directory, the
     // pidfd, kiln's own files) is gone before confine_and_exec enters the working
     // directory and checks it lies inside the container's root.
-    if (enter_session(p.process, r) && open_null_stdio(p.process, r) && close_inherited_fds(p.process.report_fd, r))
+    if (enter_session(p.process, r) && open_null_stdio(p.process, r) && close_inherited_fds(p.process, r))
         confine_and_exec(p.process, r);
     report_and_exit(p.process, r);
 }

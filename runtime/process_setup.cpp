@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <climits>
@@ -16,6 +17,8 @@
 #include <string_view>
 
 #include "runtime/env.hpp"
+#include "runtime/exec_command.hpp"
+#include "runtime/exec_hop.hpp"
 #include "runtime/rootfs.hpp"
 #include "runtime/seccomp_compile.hpp"
 #include "runtime/user.hpp"
@@ -58,44 +61,17 @@ bool check_cwd_inside_root(ChildReport& r) {
     return true;
 }
 
-void exec_failure(ChildReport& r, const char* file, int err) {
-    r.kind = ChildReport::exec;
-    r.exit_code = (err == ENOENT || err == ENOTDIR) ? 127 : 126;
-    if (err == ENOENT && !std::strchr(file, '/'))
-        std::snprintf(r.text, sizeof r.text, "exec: \"%s\": executable file not found in $PATH", file);
-    else  // Go-style lower-case text, as `docker run` prints it ("permission denied")
-        std::snprintf(r.text, sizeof r.text, "exec: \"%s\": %c%s", file,
-                      std::tolower(static_cast<unsigned char>(::strerrordesc_np(err)[0])),
-                      ::strerrordesc_np(err) + 1);
-}
-
-// execvpe with the container's PATH, in a stack buffer. Returns only on failure.
-void exec_command(const ProcessPlan& p, ChildReport& r) {
-    const char* file = p.argv[0];
-    if (std::strchr(file, '/')) {
-        ::execve(file, p.argv.data(), p.envp.data());
-        return exec_failure(r, file, errno);
-    }
-    bool denied = false;
-    char candidate[PATH_MAX];
-    const char* dirs = p.path ? p.path : "";
-    for (;;) {
-        const char* end = std::strchr(dirs, ':');
-        std::size_t len = end ? static_cast<std::size_t>(end - dirs) : std::strlen(dirs);
-        int n = len ? std::snprintf(candidate, sizeof candidate, "%.*s/%s", static_cast<int>(len), dirs, file)
-                    : std::snprintf(candidate, sizeof candidate, "%s", file);  // empty entry: cwd
-        if (n > 0 && static_cast<std::size_t>(n) < sizeof candidate) {
-            ::execve(candidate, p.argv.data(), p.envp.data());
-            int err = errno;
-            if (err == EACCES)
-                denied = true;
-            else if (err != ENOENT && err != ENOTDIR && err != ELOOP && err != ENAMETOOLONG)
-                return exec_failure(r, file, err);  // found, but not runnable (ENOEXEC, ...)
-        }
-        if (!end) break;
-        dirs = end + 1;
-    }
-    exec_failure(r, file, denied ? EACCES : ENOENT);
+// execve of kiln-exec, which execs the command (exec_hop.hpp says why). It inherits only
+// the report pipe, and marks it close-on-exec again itself.
+void exec_through_hop(ProcessPlan& p, ChildReport& r) {
+    if (::fcntl(p.report_fd, F_SETFD, 0) != 0) return void(r.fail_errno(errno, "keep the report pipe for kiln-exec"));
+    std::snprintf(p.hop_report_arg, sizeof p.hop_report_arg, "%d", p.report_fd);
+    p.hop_argv[1] = p.hop_report_arg;
+    ::syscall(SYS_execveat, p.hop_fd, "", p.hop_argv.data(), p.envp.data(), AT_EMPTY_PATH);
+    // A seccomp profile of the user's may refuse execveat where it allows execve.
+    std::snprintf(p.hop_path, sizeof p.hop_path, "/proc/self/fd/%d", p.hop_fd);
+    ::execve(p.hop_path, p.hop_argv.data(), p.envp.data());
+    r.fail_errno(errno, "exec kiln-exec");
 }
 
 }  // namespace
@@ -128,6 +104,9 @@ void prepare_process(ProcessPlan& p, const std::vector<std::string>& args, const
     static const int last_cap = last_capability();
     p.last_cap = last_cap;
     p.caps = docker_default_capabilities();
+    p.hop_fd = exec_hop_fd();
+    p.hop_argv.assign({const_cast<char*>("kiln-exec"), nullptr});
+    p.hop_argv.insert(p.hop_argv.end(), p.argv.begin(), p.argv.end());
 }
 
 void reset_signals(const ProcessPlan& p) {
@@ -171,10 +150,13 @@ bool open_null_stdio(const ProcessPlan& p, ChildReport& r) {
     return true;
 }
 
-bool close_inherited_fds(int report_fd, ChildReport& r) {
-    if (report_fd > 3 && ::close_range(3, static_cast<unsigned>(report_fd) - 1, 0) != 0)
-        return r.fail_errno(errno, "close_range");
-    if (::close_range(static_cast<unsigned>(report_fd) + 1, ~0U, 0) != 0) return r.fail_errno(errno, "close_range");
+bool close_inherited_fds(const ProcessPlan& p, ChildReport& r) {
+    const unsigned low = static_cast<unsigned>(std::min(p.report_fd, p.hop_fd));
+    const unsigned high = static_cast<unsigned>(std::max(p.report_fd, p.hop_fd));
+    // The gaps below, between and above the two kept descriptors (both above 2).
+    const unsigned ranges[3][2] = {{3, low - 1}, {low + 1, high - 1}, {high + 1, ~0U}};
+    for (const auto& [first, last] : ranges)
+        if (first <= last && ::close_range(first, last, 0) != 0) return r.fail_errno(errno, "close_range");
     return true;
 }
 
@@ -213,10 +195,10 @@ void confine_and_exec(ProcessPlan& p, ChildReport& r) {
 
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return void(r.fail_errno(errno, "set no_new_privs"));
     if (!p.seccomp->empty() && !install_seccomp(*p.seccomp, r)) return;
-    // Only stdio survives execve; the report pipe stays open until then.
+    // Only stdio survives execve; the report pipe stays open until then, through the hop.
     if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) return void(r.fail_errno(errno, "close_range"));
     ::umask(022);
-    exec_command(p, r);
+    exec_through_hop(p, r);
 }
 
 void report_and_exit(const ProcessPlan& p, const ChildReport& report) {

@@ -41,6 +41,11 @@ struct ProcessPlan {
     int last_cap = 0;
     CapMask caps = 0;
     const std::vector<Rlimit>* rlimits = nullptr;  // --ulimit; nullptr: kiln's own limits
+    // The command is started through kiln-exec (exec_hop.hpp), never by kiln's own binary.
+    int hop_fd = -1;
+    std::vector<char*> hop_argv;  // "kiln-exec", the report fd (filled in the child), argv
+    char hop_report_arg[16] = {};
+    char hop_path[32] = {};
 };
 
 // Parent side. args[0] is looked up in the PATH of env (default_env's PATH, HOSTNAME
@@ -66,14 +71,17 @@ bool enter_session(const ProcessPlan& plan, ChildReport& report);
 // container's root: a host /dev/null would let the container chmod it through /proc/N/fd.
 bool open_null_stdio(const ProcessPlan& plan, ChildReport& report);
 
-// Closes every descriptor but stdio and the report pipe. Close-on-exec is not enough: a
-// descriptor still open when the working directory is entered lets `-w /proc/self/fd/N`
-// (or WORKDIR) land in the host's filesystem (CVE-2024-21626).
-bool close_inherited_fds(int report_fd, ChildReport& report);
+// Closes every descriptor but stdio, the report pipe and kiln-exec's memfd (a file, not a
+// directory). Close-on-exec is not enough: a descriptor still open when the working
+// directory is entered lets `-w /proc/self/fd/N` (or WORKDIR) land in the host's
+// filesystem (CVE-2024-21626).
+bool close_inherited_fds(const ProcessPlan& plan, ChildReport& report);
 
 // User, capabilities (bounding set; effective and permitted for root, none for others),
-// HOME, chdir with the cwd checked inside the root, no_new_privs, seccomp, execve. Returns
-// only on failure, with the report filled (kind exec: 126/127 and Docker's message).
+// HOME, chdir with the cwd checked inside the root, no_new_privs, seccomp, then the
+// command through kiln-exec. Returns only on failure, with the report filled (a failed
+// execve of the command itself comes from kiln-exec: kind exec, 126/127 and Docker's
+// message).
 void confine_and_exec(ProcessPlan& plan, ChildReport& report);
 
 // The end of every setup child: the report (if any) to the parent in one write below

@@ -2,7 +2,7 @@
 // process that cloned the container execs this program in place, so the container stays
 // its child and its descriptors come along by inheritance, while kiln's heap does not.
 // It writes the container's output to the json-file log, reaps it, records its exit
-// status beside the log, removes its cgroups and runtime dir, and exits. The runtime
+// status (and whether the OOM killer struck) beside the log, removes its cgroups and runtime dir, and exits. The runtime
 // dir's lock, held until then, tells any kiln process that the container still runs.
 //
 // With a restart policy (--restart) it decides, as Docker's restart manager, whether the
@@ -17,7 +17,7 @@
 // stdin pipe or pty master. With --rm it execs `kiln container-cleanup` last, which
 // removes the container as `kiln rm` does.
 //
-//   kiln-monitor pid=P pidfd=N out=N [err=N] lock=N report=N log=PATH exit=PATH
+//   kiln-monitor pid=P pidfd=N out=N [err=N] lock=N report=N log=PATH exit=PATH [oom=PATH]
 //                rundir=PATH [cgroup=DIR]... [listen=N attach=DIR in=N tty=1 once=1]
 //                [restart=POLICY max=N count=N delay=MS] [rm=1] [kiln=PATH root=DIR id=ID]
 #include <fcntl.h>
@@ -39,6 +39,7 @@
 
 #include "runtime/monitor/attach_server.hpp"
 #include "runtime/monitor/json_log.hpp"
+#include "runtime/monitor/oom_count.hpp"
 #include "runtime/monitor/restart_rules.hpp"
 
 namespace {
@@ -46,7 +47,7 @@ namespace {
 struct Arguments {
     pid_t pid = -1;
     int pidfd = -1, out = -1, err = -1, lock = -1, report = -1, in = -1, listener = -1;
-    std::string log, exit, rundir, attach_dir;
+    std::string log, exit, oom, rundir, attach_dir;
     bool tty = false, stdin_once = false, auto_remove = false;
     std::vector<std::string> cgroups;
     std::string restart = "no", kiln, root, id;
@@ -70,6 +71,7 @@ bool parse(int argc, char** argv, Arguments& a) {
         else if (key == "report") a.report = number();
         else if (key == "log") a.log = value;
         else if (key == "exit") a.exit = value;
+        else if (key == "oom") a.oom = value;
         else if (key == "rundir") a.rundir = value;
         else if (key == "attach") a.attach_dir = value;
         else if (key == "listen") a.listener = number();
@@ -164,6 +166,17 @@ void record_exit(const std::string& path, int code) {
     ::rename(tmp.c_str(), path.c_str());
 }
 
+// Docker's State.OOMKilled: read before the cgroups go, written before the exit record
+// (which readers take as the end of the run).
+void record_oom_kill(const Arguments& a) {
+    if (a.oom.empty()) return;
+    std::int64_t kills = 0;
+    for (const auto& dir : a.cgroups) kills += kiln::runtime::cgroup_oom_kills(dir);
+    if (kills == 0) return;
+    int fd = ::open(a.oom.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) ::close(fd);
+}
+
 // The runtime dir holds only files and empty directories (the rootfs mountpoint: the
 // mount itself lived in the container's namespace).
 void remove_runtime_dir(const std::string& dir) {
@@ -250,6 +263,7 @@ int main(int argc, char** argv) {
     }
     const int code = decode_status(status);
     const std::int64_t finished_ns = now_ns();
+    record_oom_kill(a);
     record_exit(a.exit, code);
     remove_cgroups(a.cgroups);
     clients.finish(code);

@@ -242,6 +242,19 @@ void build_small_image(const Kiln& kiln, const std::string& name) {
     REQUIRE(r.exit_code == 0);
 }
 
+std::string inspect_value(const Kiln& kiln, const std::string& name, const std::string& format) {
+    return trimmed(kiln({"inspect", "-f", format, name}).out);
+}
+
+bool host_traces_gone(const std::string& id) {
+    for (const char* h : {"/sys/fs/cgroup/kiln/", "/sys/fs/cgroup/pids/kiln/", "/sys/fs/cgroup/memory/kiln/",
+                          "/sys/fs/cgroup/devices/kiln/", "/sys/fs/cgroup/unified/kiln/", "/sys/fs/cgroup/cpu/kiln/",
+                          "/sys/fs/cgroup/cpuset/kiln/"})
+        if (path_exists(h + id)) return false;
+    if (path_exists(runtime::runtime_dirs_parent() + "/" + id)) return false;
+    return read_file("/proc/self/mountinfo").find(id) == std::string::npos;
+}
+
 std::set<std::string> dir_entries(const std::string& dir) {
     std::set<std::string> out;
     if (!path_exists(dir)) return out;
@@ -320,14 +333,6 @@ TerminalRun run_on_terminal(const std::vector<std::string>& argv) {
     ssize_t n;
     while ((n = ::read(slave.get(), buf, sizeof buf)) > 0) result.input_queue.append(buf, static_cast<std::size_t>(n));
     return result;
-}
-
-bool host_traces_gone(const std::string& id) {
-    for (const char* h : {"/sys/fs/cgroup/kiln/", "/sys/fs/cgroup/pids/kiln/", "/sys/fs/cgroup/memory/kiln/",
-                          "/sys/fs/cgroup/devices/kiln/", "/sys/fs/cgroup/unified/kiln/"})
-        if (kiln::path_exists(h + id)) return false;
-    if (kiln::path_exists(kiln::runtime::runtime_dirs_parent() + "/" + id)) return false;
-    return kiln::read_file("/proc/self/mountinfo").find(id) == std::string::npos;
 }
 
 std::string trimmed(std::string s) {

@@ -137,11 +137,14 @@ bool soon(Pred pred, int ms = 5000) {
     return pred();
 }
 
+// `kiln inspect -f format name`, trimmed.
+std::string inspect_value(const Kiln& kiln, const std::string& name, const std::string& format);
+
+// Whether nothing a container `id` leaves on the host while it exists is left: its cgroup
+// in every hierarchy, its runtime dir, a mount naming it.
+bool host_traces_gone(const std::string& id);
+
 // Names in dir (empty if it does not exist).
 std::set<std::string> dir_entries(const std::string& dir);
-
-// True when nothing a container leaves on the host while it exists is left: its cgroups
-// (every hierarchy here), its runtime dir, a mount naming it.
-bool host_traces_gone(const std::string& id);
 
 }  // namespace kiln::test

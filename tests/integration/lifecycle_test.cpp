@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "harness.hpp"
-#include "runtime/runtime_dir.hpp"
 #include "util/fs.hpp"
 
 namespace {

@@ -54,3 +54,38 @@ TEST_CASE("pids limits take a decimal integer where 0 and -1 mean none", "[build
         CHECK_THROWS_AS(parse_pids_limit(bad), kiln::Error);
     }
 }
+
+TEST_CASE("memory swap is a size or -1 for unlimited", "[builder][flags]") {
+    CHECK(kiln::builder::parse_memory_swap("-1") == -1);
+    CHECK(kiln::builder::parse_memory_swap("64m") == 64LL << 20);
+    for (const char* bad : {"-2", "-1m", "", "nan", "0x10m", "1e3"}) {
+        INFO(bad);
+        CHECK_THROWS_AS(kiln::builder::parse_memory_swap(bad), kiln::Error);
+    }
+    CHECK_THROWS_WITH(kiln::builder::parse_memory_swap("-2"), Catch::Contains("for \"--memory-swap\" flag"));
+}
+
+TEST_CASE("cpu shares take a decimal integer, negatives refused", "[builder][flags]") {
+    CHECK(kiln::builder::parse_cpu_shares("512") == 512);
+    CHECK(kiln::builder::parse_cpu_shares("0") == 0);
+    CHECK(kiln::builder::parse_cpu_shares("-0") == 0);
+    CHECK_THROWS_WITH(kiln::builder::parse_cpu_shares("-5"), Catch::Contains("CPU shares must be a positive integer"));
+    for (const char* bad : {"", "0x10", "1e3", "+5", "5 ", " 5", "nan", "99999999999999999999", "--5"}) {
+        INFO(bad);
+        CHECK_THROWS_AS(kiln::builder::parse_cpu_shares(bad), kiln::Error);
+    }
+}
+
+TEST_CASE("cpuset cpus are kernel cpu lists within the online CPUs", "[builder][flags]") {
+    using kiln::builder::parse_cpuset_cpus;
+    CHECK(parse_cpuset_cpus("0-1", "0-3\n") == "0-1");
+    CHECK(parse_cpuset_cpus("0,1", "0-1") == "0,1");
+    CHECK(parse_cpuset_cpus("1,3-5", "0-7") == "1,3-5");
+    CHECK(parse_cpuset_cpus("", "0-1").empty());
+    CHECK_THROWS_WITH(parse_cpuset_cpus("2", "0-1\n"), "Requested CPUs are not available - requested 2, available: 0-1");
+    CHECK_THROWS_WITH(parse_cpuset_cpus("1", "0,2-3"), "Requested CPUs are not available - requested 1, available: 0,2-3");
+    for (const char* bad : {"1-0", "0,", ",0", "a", "0-", "-1", "0--1", "0x1", "+1", " 0", "0 ", "0,,1", "99999"}) {
+        INFO(bad);
+        CHECK_THROWS_WITH(parse_cpuset_cpus(bad, "0-1"), std::string("Invalid value ") + bad + " for cpuset cpus");
+    }
+}
