@@ -185,8 +185,9 @@ std::vector<Digest> ImageConfig::diff_ids() const {
 }
 
 void ImageConfig::add_history(const std::string& created_by, bool empty_layer,
-                              const std::string& created, const std::string& comment) {
+                              const std::string& created, const std::string& comment, const std::string& author) {
     json entry = {{"created", created}};
+    if (!author.empty()) entry["author"] = author;
     if (!created_by.empty()) entry["created_by"] = created_by;
     if (!comment.empty()) entry["comment"] = comment;
     if (empty_layer) entry["empty_layer"] = true;

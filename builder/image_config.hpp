@@ -51,9 +51,9 @@ public:
 
     void add_layer(const Digest& diff_id);
     std::vector<Digest> diff_ids() const;
-    // created_by and comment are left out of the entry when empty.
+    // created_by, comment and author are left out of the entry when empty.
     void add_history(const std::string& created_by, bool empty_layer, const std::string& created,
-                     const std::string& comment = "");
+                     const std::string& comment = "", const std::string& author = "");
 
     const nlohmann::json& as_json() const { return config_; }
     // Canonical serialisation: the image ID is the sha256 of exactly these bytes.

@@ -48,6 +48,9 @@ void register_image_commands(CLI::App& app, const GlobalOptions& global, int& ex
 void register_build_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_container_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_archive_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_cp_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+// commit (diff CONTAINER is in register_inspect_commands: it falls back to images).
+void register_commit_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_ps_commands(CLI::App& app, const GlobalOptions& global);
 void register_exec_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 // These add to the `container` group, which main creates first.

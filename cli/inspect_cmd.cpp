@@ -10,6 +10,8 @@
 #include "image/layer_diff.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
+#include "runtime/container_changes.hpp"
+#include "runtime/container_records.hpp"
 #include "util/error.hpp"
 #include "util/human_units.hpp"
 
@@ -151,6 +153,14 @@ void register_history(CLI::App& app, const GlobalOptions& global, int& exit_code
     });
 }
 
+std::optional<runtime::ContainerRow> find_container(image::Store& store, const std::string& name) {
+    try {
+        return runtime::ContainerRecords(store).resolve(name);
+    } catch (const Error&) {
+        return std::nullopt;  // no such container (or an ambiguous prefix): try the images
+    }
+}
+
 std::string kind_letter(char kind) { return std::string(1, kind); }
 
 TemplateValue layer_json(std::size_t index, const image::ImageLayer& l) {
@@ -193,12 +203,18 @@ void register_diff(CLI::App& app, const GlobalOptions& global, int& exit_code) {
         bool json = false;
     };
     auto flags = std::make_shared<Flags>();
-    auto* cmd = app.add_subcommand("diff", "Show the files each layer of an image adds (A), changes (C) and deletes (D)");
+    auto* cmd = app.add_subcommand("diff", "Inspect changes to files on a container's filesystem, or each layer of an image (A added, C changed, D deleted)");
     cmd->add_option("--layer", flags->layer, "Only layer N (0 is the bottom layer, as in RootFS.Layers)");
     cmd->add_flag("--json", flags->json, "Print JSON, with sizes and wasted bytes per layer");
-    cmd->add_option("image", flags->image, "Image")->required();
+    cmd->add_option("name", flags->image, "Container or image")->required();
     cmd->callback([flags, &global, &exit_code] {
         image::Store store(global.root);
+        // A container first, as `kiln inspect` looks names up; its changes, as docker diff.
+        if (!flags->layer && !flags->json)
+            if (auto row = find_container(store, flags->image)) {
+                for (const auto& c : runtime::container_changes(store, *row)) std::cout << c.kind << " " << c.path << "\n";
+                return;
+            }
         auto loaded = load_layers(store, flags->image);
         if (!loaded) {
             exit_code = 1;

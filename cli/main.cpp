@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
     kiln::cli::register_container_inspect_commands(app, global, exit_code);
     kiln::cli::register_image_commands(app, global, exit_code);
     kiln::cli::register_archive_commands(app, global, exit_code);
+    kiln::cli::register_cp_commands(app, global, exit_code);
+    kiln::cli::register_commit_commands(app, global, exit_code);
     kiln::cli::register_inspect_commands(app, global, exit_code);
     kiln::cli::register_cache_commands(app, global, exit_code);
     kiln::cli::register_pull_commands(app, global, exit_code);

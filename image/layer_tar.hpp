@@ -5,6 +5,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <utility>
 
 #include "util/digest.hpp"
 
@@ -36,12 +39,21 @@ struct TarWriteOptions {
     // Off when the caller knows the digest already (a layer's recorded diffID): hashing is
     // a quarter of the time of a save that streams the tar. The result's digest is empty.
     bool hash = true;
+    // Entries (with everything beneath them) to leave out; name is relative to the tree's
+    // top, without a trailing '/'. Empty: none.
+    std::function<bool(const std::string& name, const struct stat& st)> skip;
 };
 
 // The version of write_layer_tar's byte format. A layer marked as reproducible by one
 // version is hashed again by a kiln whose writer writes different bytes: bump it then.
 constexpr int kCanonicalTarFormat = 1;
 TarStats write_layer_tar(const std::string& dir, const ByteSink& sink, const TarWriteOptions& options);
+
+// The tar of one entry `name` of the directory parent_fd (a directory with everything
+// beneath it, walked through fds, never following a symlink), named archive_name in the
+// stream ("." for a directory's contents). display_name is the parent in errors.
+TarStats write_entry_tar(int parent_fd, const std::string& name, const std::string& archive_name,
+                         const std::string& display_name, const ByteSink& sink, const TarWriteOptions& options);
 
 // Reads a layer tar (plain, gzip, xz, zstd, detected from the bytes) from fd and unpacks it
 // into dest, turning ".wh.NAME" into overlay whiteouts and ".wh..wh..opq" into the opaque
@@ -52,6 +64,22 @@ TarStats extract_layer_tar(int fd, const std::string& dest);
 
 // Pulls up to cap bytes into buf; returns 0 at the end of the stream. Throws kiln::Error.
 using ByteSource = std::function<std::size_t(void* buf, std::size_t cap)>;
+
+struct ExtractOptions {
+    // A layer: ".wh." names become whiteouts, and an entry replaces whatever is in its way.
+    // Otherwise (`kiln cp`) names are taken as they are, and a directory is never
+    // replaced by a non-directory (Docker's NoOverwriteDirNonDir).
+    bool layer = true;
+    // Every entry owned by this uid/gid instead of the archive's (docker cp without -a).
+    std::optional<std::pair<uid_t, gid_t>> owner;
+};
+
+// Unpacks a tar (plain or compressed) from source into the directory dest_fd with the
+// same guarantees as extract_layer_tar: every path resolves inside that directory, as if
+// it were "/", so nothing in the tar or already on disk leads outside it. dest_name names
+// it in errors.
+TarStats extract_tar_into(int dest_fd, const std::string& dest_name, const ByteSource& source,
+                          const ExtractOptions& options);
 // The same, reading the (possibly compressed) layer from source: lets a caller tee the
 // blob's bytes elsewhere (a hash, the content store) while the layer unpacks.
 // tar_bytes (may be empty) sees the uncompressed stream, the bytes the diffID covers.

@@ -25,6 +25,7 @@
 #include "image/layer_tar.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/dir_list.hpp"
 #include "util/fs.hpp"
 
 namespace kiln::image {
@@ -112,21 +113,6 @@ std::pair<std::string, std::string> split(const std::string& rel) {
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-// The entries of the directory dirfd (without "." and "..").
-std::vector<std::string> list_names(int dirfd, const std::string& what) {
-    UniqueFd dup(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dup) throw_errno("open " + what);
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(dup.get()), ::closedir);
-    if (!dir) throw_errno("open " + what);
-    dup.release();
-    std::vector<std::string> names;
-    while (dirent* d = ::readdir(dir.get())) {
-        std::string_view n = d->d_name;
-        if (n != "." && n != "..") names.emplace_back(n);
-    }
-    return names;
-}
-
 // Removes name (a file, or a directory tree) beneath dirfd without following symlinks.
 void remove_at(int dirfd, const std::string& name, const std::string& what) {
     if (::unlinkat(dirfd, name.c_str(), 0) == 0 || errno == ENOENT) return;
@@ -149,9 +135,10 @@ struct DirTime {
 
 class Extractor {
 public:
-    explicit Extractor(const std::string& dest) : dest_(dest), root_(open_directory(dest)) {
+    Extractor(const std::string& dest, UniqueFd root, const ExtractOptions& options)
+        : dest_(dest), root_(std::move(root)), options_(options) {
         is_root_ = ::geteuid() == 0;
-        fresh_ = list_names(root_.get(), dest_).empty();
+        fresh_ = options_.layer && list_names(root_.get(), dest_).empty();
     }
 
     void entry(archive* tar, archive_entry* ent) {
@@ -176,7 +163,7 @@ public:
         }
         auto [parent, base] = split(rel);
 
-        if (base == kOpaqueMarker) {
+        if (options_.layer && base == kOpaqueMarker) {
             int dirfd = dir(parent);
             UniqueFd fd(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
             if (!fd) throw_errno("open " + where(parent));
@@ -184,8 +171,8 @@ public:
                 throw_errno("mark " + where(parent) + " opaque (needs root)");
             return;
         }
-        if (starts_with(base, kWhiteoutMeta)) return;  // aufs bookkeeping, not content
-        if (starts_with(base, kWhiteoutPrefix)) {
+        if (options_.layer && starts_with(base, kWhiteoutMeta)) return;  // aufs bookkeeping, not content
+        if (options_.layer && starts_with(base, kWhiteoutPrefix)) {
             std::string victim = base.substr(kWhiteoutPrefix.size());
             if (victim.empty() || victim == "." || victim == "..")
                 throw Error("layer tar has an invalid whiteout " + printable(name));
@@ -206,6 +193,8 @@ public:
         int dirfd = dir(parent);
         struct stat st;
         bool exists = ::fstatat(dirfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+        if (exists && S_ISDIR(st.st_mode) && (hardlink || type != AE_IFDIR) && !options_.layer)
+            throw Error("cannot overwrite directory " + printable(where(rel)) + " with non-directory");
         if (hardlink) {
             if (exists) remove_existing(dirfd, base, rel);
             make_hardlink(dirfd, base, rel, hardlink);
@@ -297,7 +286,9 @@ private:
     std::string where(const std::string& rel) const { return dest_ + "/" + rel; }
 
     void root_entry(archive_entry* ent) {
-        if (is_root_ && ::fchown(root_.get(), archive_entry_uid(ent), archive_entry_gid(ent)) != 0)
+        const uid_t uid = options_.owner ? options_.owner->first : static_cast<uid_t>(archive_entry_uid(ent));
+        const gid_t gid = options_.owner ? options_.owner->second : static_cast<gid_t>(archive_entry_gid(ent));
+        if (is_root_ && ::fchown(root_.get(), uid, gid) != 0)
             throw_errno("chown " + dest_);
         if (::fchmod(root_.get(), archive_entry_perm(ent) & 07777) != 0) throw_errno("chmod " + dest_);
         root_time_ = mtime_of(ent);
@@ -394,8 +385,8 @@ private:
     void finish_metadata(int dirfd, const std::string& base, const std::string& rel, archive_entry* ent,
                          int fd, bool is_dir) {
         const std::string what = where(rel);
-        const uid_t uid = static_cast<uid_t>(archive_entry_uid(ent));
-        const gid_t gid = static_cast<gid_t>(archive_entry_gid(ent));
+        const uid_t uid = options_.owner ? options_.owner->first : static_cast<uid_t>(archive_entry_uid(ent));
+        const gid_t gid = options_.owner ? options_.owner->second : static_cast<gid_t>(archive_entry_gid(ent));
         mode_t perm = archive_entry_perm(ent) & 07777;
         if (is_dir && !is_root_) perm |= 0700;  // the exact mode is set in finish()
         const bool link = archive_entry_filetype(ent) == AE_IFLNK;
@@ -435,6 +426,7 @@ private:
 
     std::string dest_;
     UniqueFd root_;
+    ExtractOptions options_;
     bool is_root_ = false;
     bool fresh_ = false;  // dest was empty: everything in it comes from this layer
     std::string cached_rel_;
@@ -465,8 +457,7 @@ struct SourceReader {
 };
 
 // Unpacks what raw (opened, not yet read) decompresses into dest.
-TarStats extract_from(archive* raw, const std::string& dest, const std::function<void()>& rethrow,
-                      const ByteSink& tee) {
+TarStats extract_from(archive* raw, Extractor& ex, const std::function<void()>& rethrow, const ByteSink& tee) {
     ArchivePtr tar(archive_read_new());
     if (!tar) throw Error("libarchive: out of memory");
     auto fail = [&](archive* a, const std::string& what) {
@@ -485,7 +476,6 @@ TarStats extract_from(archive* raw, const std::string& dest, const std::function
     if (archive_read_open(tar.get(), &src, nullptr, tar_read_callback, nullptr) != ARCHIVE_OK)
         fail(tar.get(), "read layer tar");
 
-    Extractor ex(dest);
     for (;;) {
         archive_entry* ent = nullptr;
         r = archive_read_next_header(tar.get(), &ent);
@@ -523,10 +513,13 @@ TarStats extract_layer_tar(int fd, const std::string& dest) {
     ArchivePtr raw = new_raw_reader();
     if (archive_read_open_fd(raw.get(), fd, kReadBlock) != ARCHIVE_OK)
         archive_fail(raw.get(), "open layer tar");
-    return extract_from(raw.get(), dest, [] {}, {});
+    Extractor ex(dest, open_directory(dest), ExtractOptions{});
+    return extract_from(raw.get(), ex, [] {}, {});
 }
 
-TarStats extract_layer_tar(const ByteSource& source, const std::string& dest, const ByteSink& tar_bytes) {
+namespace {
+
+TarStats extract_source(const ByteSource& source, Extractor& ex, const ByteSink& tar_bytes) {
     ArchivePtr raw = new_raw_reader();
     SourceReader reader;
     reader.source = &source;
@@ -537,7 +530,22 @@ TarStats extract_layer_tar(const ByteSource& source, const std::string& dest, co
         rethrow();
         archive_fail(raw.get(), "open layer tar");
     }
-    return extract_from(raw.get(), dest, rethrow, tar_bytes);
+    return extract_from(raw.get(), ex, rethrow, tar_bytes);
+}
+
+}  // namespace
+
+TarStats extract_layer_tar(const ByteSource& source, const std::string& dest, const ByteSink& tar_bytes) {
+    Extractor ex(dest, open_directory(dest), ExtractOptions{});
+    return extract_source(source, ex, tar_bytes);
+}
+
+TarStats extract_tar_into(int dest_fd, const std::string& dest_name, const ByteSource& source,
+                          const ExtractOptions& options) {
+    UniqueFd root(::openat(dest_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw_errno("open " + dest_name);
+    Extractor ex(dest_name, std::move(root), options);
+    return extract_source(source, ex, {});
 }
 
 TarStats decompress_layer(const ByteSource& source, const ByteSink& sink) {

@@ -340,6 +340,16 @@ public:
         for (const auto& name : names) entry(dirfd, prefix, name);
     }
 
+    // One entry of dirfd (a directory with everything beneath it) written as archive_name.
+    void entry(int dirfd, const std::string& prefix, const std::string& name, const std::string& archive_name) {
+        struct stat st;
+        if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+            throw_errno("stat " + where(prefix + name));
+        Entry& e = scratch_;
+        e.name.assign(prefix).append(archive_name);
+        entry_body(dirfd, prefix, name, st);
+    }
+
 private:
     std::vector<std::string> list(int dirfd, const std::string& prefix) {
         int dup = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -366,12 +376,11 @@ private:
 
     std::string where(const std::string& rel) const { return root_ + "/" + rel; }
 
-    void entry(int dirfd, const std::string& prefix, const std::string& name) {
-        struct stat st;
-        if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-            throw_errno("stat " + where(prefix + name));
+    void entry(int dirfd, const std::string& prefix, const std::string& name) { entry(dirfd, prefix, name, name); }
+
+    void entry_body(int dirfd, const std::string& prefix, const std::string& name, const struct stat& st) {
         Entry& e = scratch_;
-        e.name.assign(prefix).append(name);
+        if (options_.skip && options_.skip(e.name, st)) return;
         e.mode = st.st_mode & 07777;
         e.uid = st.st_uid;
         e.gid = st.st_gid;
@@ -511,6 +520,14 @@ TarStats write_layer_tar(const std::string& dir, const ByteSink& sink, const Tar
 
 TarStats write_layer_tar(const std::string& dir, const ByteSink& sink) {
     return write_layer_tar(dir, sink, TarWriteOptions{});
+}
+
+TarStats write_entry_tar(int parent_fd, const std::string& name, const std::string& archive_name,
+                         const std::string& display_name, const ByteSink& sink, const TarWriteOptions& options) {
+    TarWriter tar(sink, options.hash);
+    Walker walker(tar, display_name, options);
+    walker.entry(parent_fd, "", name, archive_name);
+    return tar.finish();
 }
 
 }  // namespace kiln::image

@@ -297,3 +297,28 @@ TEST_CASE("extract: a whiteout never hides entries of its own layer", "[tar_extr
     REQUIRE(::lstat((t.dest + "/old").c_str(), &st) == 0);
     CHECK(S_ISCHR(st.st_mode));
 }
+
+TEST_CASE("extract into a directory fd for cp: names kept, directories never replaced by files, inside dest",
+          "[tar_extract]") {
+    Sandbox s;
+    kiln::mkdir_p(s.dest + "/keep");
+    kiln::atomic_write(s.dest + "/keep/inner", "old");
+    kiln::image::ExtractOptions options;
+    options.layer = false;
+    auto extract = [&](const std::vector<Item>& items) {
+        std::string bytes = build_tar(items);
+        UniqueFd fd = bytes_fd(bytes);
+        UniqueFd dir = kiln::open_directory(s.dest);
+        kiln::image::extract_tar_into(dir.get(), "dest", [&](void* buf, std::size_t cap) {
+            return kiln::read_some(fd.get(), buf, cap, "the test tar");
+        }, options);
+    };
+    // A ".wh." name is a file like any other here, not a whiteout.
+    extract({{Item::File, ".wh.keep", "plain"}, {Item::Symlink, "up", "/"}, {Item::File, "up/../outside/x", "pwn"}});
+    CHECK(kiln::read_file(s.dest + "/.wh.keep") == "plain");
+    CHECK(kiln::read_file(s.dest + "/keep/inner") == "old");
+    s.check_clean();
+    CHECK_THROWS_WITH(extract({{Item::File, "keep", "a file over a directory"}}),
+                      Catch::Contains("cannot overwrite directory"));
+    CHECK(kiln::read_file(s.dest + "/keep/inner") == "old");
+}
