@@ -126,7 +126,19 @@ echo "== pull into an empty store"
 if "$KILN" pull --help >/dev/null 2>&1; then
   bench kiln-pull "rm -rf $WORK/store-pull" "$KILN --root $WORK/store-pull pull -q $KILN_DST"
   PULLSTORE="$PODMAN_DRIVER@$WORK/pullstore+$WORK/pullrun"
-  bench skopeo-pull "rm -rf $WORK/pullstore $WORK/pullrun $WORK/bic/*" \
+  # containers-storage's overlay driver leaves its home bind-mounted on itself (a private
+  # mount, in this namespace), so the store cannot simply be removed: unmount, then remove.
+  cat > "$WORK/fresh-pullstore" <<EOS
+#!/bin/sh
+set -e
+for dir in "$WORK/pullstore" "$WORK/pullrun"; do
+  findmnt -rn -o TARGET | grep -x -e "\$dir" -e "\$dir/.*" | sort -r | while read -r m; do umount "\$m"; done
+done
+rm -rf "$WORK/pullstore" "$WORK/pullrun" "$WORK"/bic/*
+sync
+EOS
+  chmod +x "$WORK/fresh-pullstore"
+  bench skopeo-pull "$WORK/fresh-pullstore" \
     "skopeo copy -q --src-tls-verify=false docker://$KILN_DST containers-storage:[$PULLSTORE]localhost/pulled:1"
   ratio kiln-pull skopeo-pull
 else

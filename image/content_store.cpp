@@ -19,27 +19,29 @@ ContentStore::ContentStore(std::string root)
     mkdir_p(tmp_dir_);
 }
 
-ContentStore::Writer::Writer(ContentStore& store)
-    : store_(&store), file_(std::make_unique<StagingFile>(store.tmp_dir_, "blob-")) {}
+ContentStore::Writer::Writer(ContentStore& store, bool hash)
+    : store_(&store), file_(std::make_unique<StagingFile>(store.tmp_dir_, "blob-")), hashing_(hash) {}
 
 ContentStore::Writer::~Writer() = default;
 ContentStore::Writer::Writer(Writer&&) noexcept = default;
 
 void ContentStore::Writer::write(const void* data, std::size_t size) {
     if (!file_ || finished_) throw Error("content store: write after commit");
-    hash_.update(data, size);
+    if (hashing_) hash_.update(data, size);
     file_->write(data, size);
     size_ += size;
 }
 
 Digest ContentStore::Writer::finish() {
+    if (!hashing_) throw Error("content store: a blob written without hashing has no digest of its own");
     if (!finished_) finished_ = hash_.finish();
     return *finished_;
 }
 
 Digest ContentStore::Writer::commit(const std::optional<Digest>& expected) {
     if (!file_) throw Error("content store: blob committed twice");
-    Digest got = finish();
+    if (!hashing_ && !expected) throw Error("content store: a blob written without hashing needs its digest");
+    Digest got = hashing_ ? finish() : *expected;
     if (expected && *expected != got) {
         file_.reset();  // unlinks the staged data
         throw Error("content store: digest mismatch: expected " + expected->str() + ", got " +

@@ -26,7 +26,10 @@ public:
     // Destroying an uncommitted writer leaves nothing behind.
     class Writer {
     public:
-        explicit Writer(ContentStore& store);
+        // hash: false for bytes the caller checks against their digest itself as they stream
+        // (a registry download): they are not hashed a second time, and commit() takes the
+        // caller's digest, which it then requires.
+        explicit Writer(ContentStore& store, bool hash = true);
         ~Writer();
         Writer(Writer&&) noexcept;
         Writer& operator=(Writer&&) = delete;
@@ -34,7 +37,8 @@ public:
         void write(std::string_view data) { write(data.data(), data.size()); }
         std::uint64_t size() const { return size_; }
         // Ends the stream and returns its digest without publishing it: a load checks
-        // every blob first and commits them all at the end. No write() may follow.
+        // every blob first and commits them all at the end. No write() may follow. Not for
+        // a writer that does not hash.
         Digest finish();
         // Verifies against expected (if given) and moves the blob into place. On mismatch
         // throws kiln::Error and the data is discarded.
@@ -46,8 +50,11 @@ public:
         Sha256 hash_;
         std::optional<Digest> finished_;
         std::uint64_t size_ = 0;
+        bool hashing_ = true;
     };
     Writer writer() { return Writer(*this); }
+    // A writer for bytes whose digest the caller verifies as they stream (see Writer).
+    Writer writer_verified_by_caller() { return Writer(*this, false); }
 
     Digest put(std::string_view data);
     // Reads fd to its end.

@@ -179,6 +179,7 @@ std::vector<std::string> ImageStore::remove(const std::string& ref, bool force) 
     if (!id) throw Error("No such image: " + ref);
     std::vector<std::string> lines;
     std::optional<ImageRow> deleted;
+    std::vector<ImageManifestRow> manifests;
     db_.in_transaction([&] {
         auto row = db_.get_image(*id);
         if (!row) throw Error("No such image: " + ref);
@@ -229,6 +230,7 @@ std::vector<std::string> ImageStore::remove(const std::string& ref, bool force) 
             untag_all();
             return;
         }
+        manifests = db_.image_manifests_for(*id);
         db_.delete_image(*id);
         db_.delete_blob(row->config_digest);
         deleted = row;
@@ -237,6 +239,8 @@ std::vector<std::string> ImageStore::remove(const std::string& ref, bool force) 
     if (!deleted) return lines;
     // Rows are gone first; files follow. A crash in between leaves only unreferenced files.
     content_.remove(deleted->config_digest);
+    // A manifest names its config, so no other image shares one.
+    for (const auto& m : manifests) content_.remove(m.digest);
     if (deleted->top_chain_id) {
         for (const auto& chain : layers_.release_chain(*deleted->top_chain_id))
             lines.push_back("Deleted: " + chain.str());

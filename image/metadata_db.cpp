@@ -210,6 +210,18 @@ CREATE TABLE IF NOT EXISTS blob_sources(
     PRIMARY KEY(digest, domain, repository));
 )sql";
 
+// Version 8: the image manifests a pull received, byte for byte in the content store, named
+// here per image so a push can send the very manifest the registry served (its digest then
+// stays the one the image came with). Idempotent on its own like the two steps before it.
+constexpr const char* kSchemaV8ImageManifests = R"sql(
+CREATE TABLE IF NOT EXISTS image_manifests(
+    image_id   TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    created    INTEGER NOT NULL,
+    PRIMARY KEY(image_id, digest));
+)sql";
+
 LayerRow layer_row(const Stmt& s) {
     return LayerRow{s.digest(0), s.digest(1), s.opt_digest(2), static_cast<std::uint64_t>(s.integer(3)),
                     s.text(4), s.integer(5)};
@@ -307,6 +319,7 @@ void MetadataDb::migrate() {
         }
     if (version < 6) exec(kSchemaV6RepoDigests);
     if (version < 7) exec(kSchemaBlobSources);
+    if (version < 8) exec(kSchemaV8ImageManifests);
     exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
     tx.commit();
 }
@@ -442,6 +455,26 @@ void MetadataDb::delete_image(const Digest& id) {
     std::lock_guard lock(mutex_);
     Stmt(db_, "DELETE FROM images WHERE id=?", id).run();
     Stmt(db_, "DELETE FROM repo_digests WHERE image_id=?", id).run();
+    Stmt(db_, "DELETE FROM image_manifests WHERE image_id=?", id).run();
+}
+
+// ---- image manifests
+
+void MetadataDb::put_image_manifest(const Digest& image_id, const Digest& digest, const std::string& media_type) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "INSERT OR REPLACE INTO image_manifests(image_id, digest, media_type, created) VALUES(?,?,?,?)",
+         image_id, digest, media_type, unix_now())
+        .run();
+}
+
+std::vector<ImageManifestRow> MetadataDb::image_manifests_for(const Digest& image_id) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT digest, media_type FROM image_manifests WHERE image_id=? ORDER BY created DESC, rowid DESC",
+           image_id);
+    std::vector<ImageManifestRow> out;
+    while (s.step()) out.push_back(ImageManifestRow{s.digest(0), s.text(1)});
+    return out;
 }
 
 // ---- repo digests

@@ -41,6 +41,12 @@ struct BlobRow {
     std::optional<Digest> diff_id;
 };
 
+// A manifest a pull received for an image (bytes in the content store under digest).
+struct ImageManifestRow {
+    Digest digest;
+    std::string media_type;
+};
+
 // One build-cache entry. kind "layer" means result is a chain ID ("sha256:…"); such
 // entries keep their layer alive through garbage collection. Any other kind (e.g.
 // "config") is an opaque value for the builder.
@@ -88,7 +94,7 @@ struct ContainerRow {
 // apart by SQLite's own locking. All SQL of kiln lives in metadata_db.cpp.
 class MetadataDb {
 public:
-    static constexpr int kSchemaVersion = 7;
+    static constexpr int kSchemaVersion = 8;
 
     explicit MetadataDb(const std::string& path);
     ~MetadataDb();
@@ -136,7 +142,11 @@ public:
     // Image ids whose hex starts with hex_prefix (lowercase hex only, else none).
     std::vector<Digest> images_with_prefix(std::string_view hex_prefix);
     std::vector<Digest> images_with_top_chain(const Digest& chain_id);
-    void delete_image(const Digest& id);  // and its repo digests
+    void delete_image(const Digest& id);  // and its repo digests and manifests
+
+    // image manifests: the manifests pulls received for an image (image/pulled_manifest.hpp).
+    void put_image_manifest(const Digest& image_id, const Digest& digest, const std::string& media_type);
+    std::vector<ImageManifestRow> image_manifests_for(const Digest& image_id);  // newest first
 
     // repo digests: (image, repository "docker.io/library/busybox", manifest digest) as a
     // pull found them; docker's RepoDigests.

@@ -18,6 +18,8 @@ namespace kiln::image {
 
 namespace {
 
+constexpr std::uint64_t kWritebackStretch = 8u << 20;
+
 void lock_or_throw(int fd, const std::string& path) {
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) throw_errno("lock " + path);
 }
@@ -51,6 +53,15 @@ void StagingFile::write(const void* data, std::size_t size) {
         }
         p += n;
         size -= static_cast<std::size_t>(n);
+        written_ += static_cast<std::uint64_t>(n);
+    }
+    // Start writeback of every full stretch as it is written, so commit's fsync finds the file
+    // mostly on disk already instead of flushing a whole large blob at the end (half a second
+    // and more for a 512 MiB layer). Only a hint: a failure is the fsync's to report.
+    if (written_ - flushed_ >= kWritebackStretch) {
+        ::sync_file_range(fd_.get(), static_cast<off_t>(flushed_), static_cast<off_t>(written_ - flushed_),
+                          SYNC_FILE_RANGE_WRITE);
+        flushed_ = written_;
     }
 }
 

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -29,6 +30,8 @@ public:
 private:
     std::string path_;
     UniqueFd fd_;
+    std::uint64_t written_ = 0;  // bytes so far
+    std::uint64_t flushed_ = 0;  // bytes handed to writeback already
 };
 
 // A directory being built in tmp/: removed on destruction unless released. The lock is held

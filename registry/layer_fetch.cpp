@@ -83,7 +83,9 @@ private:
 FetchedLayer fetch_layer(Repository& repo, image::Store& store, const image::Descriptor& descriptor,
                          const Progress& progress, const std::atomic<bool>& cancel) {
     const std::string what = "layer " + descriptor.digest.str();
-    image::ContentStore::Writer blob = store.content().writer();
+    // get_blob hashes the bytes against the digest as they stream; the content store need not
+    // hash them again (a second SHA-256 pass over every layer).
+    image::ContentStore::Writer blob = store.content().writer_verified_by_caller();
     BytePipe pipe;
 
     std::optional<image::StagedLayer> staged;
@@ -132,9 +134,9 @@ FetchedLayer fetch_layer(Repository& repo, image::Store& store, const image::Des
         throw Error("registry " + repo.domain() + ": " + what + ": it sent " + std::to_string(blob.size()) +
                     " bytes, the manifest says " +
                     std::to_string(descriptor.size));
-    Digest got = blob.finish();
-    if (got != descriptor.digest) throw Error("registry " + repo.domain() + ": " + what + ": its bytes hash to " + got.str());
-    return FetchedLayer{std::move(*staged), std::move(blob), got, static_cast<std::uint64_t>(descriptor.size)};
+    // get_blob returned: its hash of these very bytes was the descriptor's digest.
+    return FetchedLayer{std::move(*staged), std::move(blob), descriptor.digest,
+                        static_cast<std::uint64_t>(descriptor.size)};
 }
 
 }  // namespace kiln::registry

@@ -19,7 +19,7 @@ namespace kiln::registry {
 
 struct FetchedLayer {
     image::StagedLayer layer;         // unpacked; its diff_id is what the tar hashed to
-    image::ContentStore::Writer blob;  // the compressed blob, finished, not yet committed
+    image::ContentStore::Writer blob;  // the compressed blob, verified, not yet committed (commit(blob_digest))
     Digest blob_digest;
     std::uint64_t blob_size = 0;
 };

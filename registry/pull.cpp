@@ -11,6 +11,7 @@
 #include "image/blob_cache.hpp"
 #include "image/blob_sources.hpp"
 #include "image/layer_store.hpp"
+#include "image/pulled_manifest.hpp"
 #include "image/store.hpp"
 #include "registry/client.hpp"
 #include "registry/layer_fetch.hpp"
@@ -75,6 +76,8 @@ struct Resolved {
     ManifestResponse top;  // what the reference named (an index, or the manifest itself)
     PullableManifest image;
     Digest image_manifest_digest;
+    std::string image_manifest_bytes;  // as served: a push of the unchanged image sends them again
+    std::string image_manifest_media_type;
     bool from_index = false;
 };
 
@@ -114,6 +117,8 @@ Resolved resolve_manifest(Repository& repo, const image::Reference& ref, const s
         throw Error(where + e.what());
     }
     r.image_manifest_digest = chosen.digest;
+    r.image_manifest_bytes = std::move(chosen.bytes);
+    r.image_manifest_media_type = kind;
     return r;
 }
 
@@ -303,6 +308,8 @@ PullResult pull_image(Repository& repo, image::Store& store, const image::Refere
             published.push_back(info.chain_id);
         }
         if (!have_image) store.images().put_image(config_bytes);
+        image::record_pulled_manifest(store, image_id, resolved.image_manifest_media_type,
+                                      resolved.image_manifest_bytes);
         db.in_transaction([&] {
             if (tagging) db.set_ref(name_ref.str(), image_id);
             db.put_repo_digest(image_id, repository, resolved.top.digest);

@@ -13,6 +13,7 @@
 #include "image/blob_sources.hpp"
 #include "image/metadata_db.hpp"
 #include "image/oci.hpp"
+#include "image/pulled_manifest.hpp"
 #include "image/store.hpp"
 #include "registry/session.hpp"
 #include "util/error.hpp"
@@ -58,8 +59,12 @@ void add_blob(std::vector<PushBlob>& blobs, PushBlob blob) {
     blobs.push_back(std::move(blob));
 }
 
+// A pulled image, unchanged and with its blobs kept, goes out as the manifest it came in as
+// (docker keeps the digest of a re-pushed image the same way); anything else gets kiln's own.
+// An asked-for compression means kiln's manifest with exactly that.
 image::ManifestPlan plan_for(image::Store& store, const Digest& id, const PushOptions& options) {
     if (options.compression) return image::plan_manifest(store, id, *options.compression, image::BlobChoice::Exact);
+    if (auto pulled = image::plan_pulled_manifest(store, id)) return std::move(*pulled);
     return image::plan_manifest(store, id, image::Compression::Gzip, image::BlobChoice::PreferKept);
 }
 

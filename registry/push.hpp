@@ -39,9 +39,10 @@ struct PushEvent {
 using PushObserver = std::function<void(const PushEvent&)>;
 
 struct PushOptions {
-    // Layer blobs: unset reuses any compressed blob the store keeps for a layer (a pulled
-    // layer leaves as the bytes it came in as) and gzips the others, for compatibility;
-    // set (gzip or zstd) makes every layer that compression.
+    // Layer blobs: unset reuses the manifest a pulled image came with (when its blobs are
+    // all kept), else any compressed blob the store keeps for a layer (a pulled layer leaves
+    // as the bytes it came in as) and gzips the others, for compatibility; set (gzip or
+    // zstd) makes kiln's own manifest with every layer in that compression.
     std::optional<image::Compression> compression;
     std::size_t max_concurrent_uploads = 5;  // docker push's max-concurrent-uploads
     PushObserver observer;                   // called from several threads, never at once

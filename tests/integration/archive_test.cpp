@@ -22,6 +22,7 @@
 #include "util/digest.hpp"
 #include "util/fs.hpp"
 
+using kiln::test::have_tool;
 using kiln::test::import_base;
 using kiln::test::Kiln;
 using kiln::test::run_command;
@@ -29,18 +30,6 @@ using kiln::test::run_command;
 namespace {
 
 namespace fs = std::filesystem;
-
-bool have_tool(const std::string& name) {
-    return run_command({"sh", "-c", "command -v " + name}).exit_code == 0;
-}
-
-#define SKIP_UNLESS_TOOL(name)                                                       \
-    do {                                                                             \
-        if (!have_tool(name)) {                                                      \
-            WARN("skipped: " name " is not installed (scripts/setup installs it)"); \
-            return;                                                                  \
-        }                                                                            \
-    } while (0)
 
 std::string read(const std::string& path) { return kiln::read_file(path); }
 

@@ -29,6 +29,8 @@ namespace kiln::test {
 
 bool is_root() { return ::geteuid() == 0; }
 
+bool have_tool(const std::string& name) { return run_command({"sh", "-c", "command -v " + name}).exit_code == 0; }
+
 Sandbox::Sandbox(std::vector<std::string> args) {
     mkdir_p(dir.path() + "/upper");
     mkdir_p(dir.path() + "/work");

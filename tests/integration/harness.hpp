@@ -21,10 +21,22 @@
         }                                                           \
     } while (0)
 
+// Tests of interop with another tool (skopeo, podman, umoci) say so and pass without it.
+#define SKIP_UNLESS_TOOL(name)                                                       \
+    do {                                                                             \
+        if (!kiln::test::have_tool(name)) {                                          \
+            WARN("skipped: " name " is not installed (scripts/setup installs it)"); \
+            return;                                                                  \
+        }                                                                            \
+    } while (0)
+
 namespace kiln::test {
 
 // True when the tests run as root (needed for namespaces, mounts and cgroups).
 bool is_root();
+
+// True when `name` is a command on PATH.
+bool have_tool(const std::string& name);
 
 // Fills `dir` (created if missing) with a busybox root filesystem made from Debian's
 // static /bin/busybox (package busybox-static): one symlink per applet from

@@ -98,3 +98,25 @@ TEST_CASE("stale staging entries are removed only when unlocked", "[store][conte
     kiln::image::remove_stale_entries(tmp, 60);
     CHECK(kiln::path_exists(tmp + "/fresh"));
 }
+
+TEST_CASE("a content store writer for bytes the caller verifies commits under the caller's digest",
+          "[store][content]") {
+    kiln::TempDir root("/tmp", "kiln-cs-test-");
+    ContentStore cs(root.path());
+    // Large enough to cross the staging file's writeback stretches.
+    const std::string data((9u << 20) + 5, 'v');
+    {
+        auto w = cs.writer_verified_by_caller();
+        for (std::size_t at = 0; at < data.size(); at += 1u << 20) w.write(std::string_view(data).substr(at, 1u << 20));
+        CHECK(w.size() == data.size());
+        CHECK_THROWS_WITH(w.finish(), Catch::Contains("no digest of its own"));
+        CHECK(w.commit(kiln::sha256_of(data)) == kiln::sha256_of(data));
+    }
+    CHECK(cs.read(kiln::sha256_of(data), data.size()) == data);
+    {
+        auto w = cs.writer_verified_by_caller();
+        w.write("x");
+        CHECK_THROWS_WITH(w.commit(), Catch::Contains("needs its digest"));
+    }
+    CHECK(list_dir_names(root.path() + "/tmp").empty());
+}

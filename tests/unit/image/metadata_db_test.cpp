@@ -202,3 +202,25 @@ TEST_CASE("metadata db migrates a version 3 build cache, counting hits from then
     db.cache_put("new", "sha256:y", "layer");  // stored again without a step: the text stays
     CHECK(db.cache_entry("new")->step == "RUN make");
 }
+
+TEST_CASE("metadata db adds the image_manifests table to a version 7 store", "[store][db]") {
+    kiln::TempDir dir("/tmp", "kiln-db-test-");
+    const std::string path = dir.path() + "/kiln.db";
+    const auto image = kiln::sha256_of("config"), manifest = kiln::sha256_of("manifest");
+    {
+        MetadataDb db(path);
+        db.put_image(kiln::image::ImageRow{image, image, std::nullopt, 1, 0});
+        db.exec("DROP TABLE image_manifests; PRAGMA user_version=7");
+    }
+    MetadataDb db(path);
+    CHECK(db.schema_version() == MetadataDb::kSchemaVersion);
+    CHECK(db.get_image(image));
+    CHECK(db.image_manifests_for(image).empty());
+    db.put_image_manifest(image, manifest, "application/vnd.docker.distribution.manifest.v2+json");
+    const auto rows = db.image_manifests_for(image);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].digest == manifest);
+    CHECK(rows[0].media_type == "application/vnd.docker.distribution.manifest.v2+json");
+    db.delete_image(image);  // the image's manifests go with it
+    CHECK(db.image_manifests_for(image).empty());
+}

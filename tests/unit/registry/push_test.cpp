@@ -12,6 +12,7 @@
 #include "image/blob_cache.hpp"
 #include "image/blob_sources.hpp"
 #include "image/oci.hpp"
+#include "image/pulled_manifest.hpp"
 #include "image/store.hpp"
 #include "registry/push.hpp"
 #include "util/error.hpp"
@@ -327,6 +328,72 @@ TEST_CASE_METHOD(Fixture, "a layer leaves as the compressed blob it came in as, 
     for (const auto& l : kiln::image::parse_manifest(zstd.manifest).layers)
         CHECK(l.media_type == kiln::image::media::kOciLayerZstd);
     CHECK(zstd.blobs[0].digest != original_digest);
+}
+
+TEST_CASE_METHOD(Fixture, "a pulled image goes out as the manifest bytes it came with while its blobs are kept",
+                 "[registry][push]") {
+    // What a pull leaves: gzip blobs recorded for the layers and the registry's manifest as
+    // served, here a Docker schema 2 one laid out as no serializer of kiln's would.
+    auto pulled = nlohmann::ordered_json::object();
+    pulled["schemaVersion"] = 2;
+    pulled["mediaType"] = kiln::image::media::kDockerManifest;
+    pulled["config"] = {{"mediaType", kiln::image::media::kDockerConfig},
+                        {"size", store.images().config(id).size()},
+                        {"digest", id.str()}};
+    pulled["layers"] = nlohmann::ordered_json::array();
+    std::vector<Digest> blobs;
+    for (const auto& l : layers) {
+        auto blob = kiln::image::ensure_layer_blob(store, l, kiln::image::Compression::Gzip);
+        blobs.push_back(blob.digest);
+        pulled["layers"].push_back(
+            {{"mediaType", kiln::image::media::kDockerLayerGzip}, {"size", blob.size}, {"digest", blob.digest.str()}});
+    }
+    const std::string bytes = pulled.dump(3) + "\n";
+    kiln::image::record_pulled_manifest(store, id, std::string(kiln::image::media::kDockerManifest), bytes);
+    const auto ref = parse_reference("localhost:5000/copy:1");
+    store.images().tag(ref.str(), id);
+
+    PushOptions options;
+    auto plan = kiln::registry::plan_push(store, ref, options);
+    CHECK(plan.manifest == bytes);
+    CHECK(plan.manifest_digest == kiln::sha256_of(bytes));
+    CHECK(plan.manifest_media_type == kiln::image::media::kDockerManifest);
+    REQUIRE(plan.blobs.size() == 4);
+    for (std::size_t i = 0; i < 3; ++i) CHECK(plan.blobs[i].digest == blobs[i]);
+    FakeRegistry reg("localhost:5000", "copy");
+    auto result = kiln::registry::execute_push(store, reg, plan, options);
+    CHECK(result.manifest_digest == kiln::sha256_of(bytes));
+    CHECK(reg.count("PUT manifest 1 application/vnd.docker.distribution.manifest.v2+json") == 1);
+    // By digest too: the pulled manifest's digest names the image.
+    CHECK(kiln::registry::plan_push(store, parse_reference("localhost:5000/copy@" + plan.manifest_digest.str()), options)
+              .manifest == bytes);
+
+    SECTION("an asked compression makes kiln's own manifest") {
+        options.compression = kiln::image::Compression::Gzip;
+        CHECK(kiln::registry::plan_push(store, ref, options).manifest != bytes);
+    }
+    SECTION("a kept blob that is gone makes kiln's own manifest with the blobs there are") {
+        REQUIRE(store.content().remove(blobs[1]));
+        auto own = kiln::registry::plan_push(store, ref, options);
+        CHECK(own.manifest != bytes);
+        CHECK(own.manifest_media_type == kiln::image::media::kOciManifest);
+        CHECK(own.blobs[0].digest == blobs[0]);
+    }
+    SECTION("a manifest file rotten on disk is not sent") {
+        kiln::atomic_write(store.content().path(kiln::sha256_of(bytes)), bytes + " ");
+        CHECK(kiln::registry::plan_push(store, ref, options).manifest != bytes);
+    }
+    SECTION("a manifest listing other layers is not this image's") {
+        auto other = pulled;
+        other["layers"].erase(other["layers"].begin());
+        kiln::image::record_pulled_manifest(store, id, std::string(kiln::image::media::kDockerManifest), other.dump());
+        CHECK(kiln::registry::plan_push(store, ref, options).manifest == bytes);
+    }
+    SECTION("removing the image removes its kept manifest") {
+        store.images().remove(ref.str(), true);
+        store.images().remove("localhost:5000/app:latest", true);
+        CHECK_FALSE(store.content().has(kiln::sha256_of(bytes)));
+    }
 }
 
 TEST_CASE_METHOD(Fixture, "flag --all-tags finds every tag of the repository and nothing else", "[registry][push]") {
