@@ -57,6 +57,10 @@ public:
     void mark_running(const std::string& id, pid_t pid);
     void mark_exited(const std::string& id, int exit_code, const std::string& error = "");
 
+    // Docker's rename: new_name is checked (validate_container_name) and must differ from
+    // the current one and be free; throws kiln::Error in Docker's words otherwise.
+    void rename(const ContainerRow& row, const std::string& new_name);
+
     // Removes a container that does not run: snapshot, lease, folder, row. Throws if it runs.
     void remove(const ContainerRow& row);
 
