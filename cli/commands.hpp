@@ -1,8 +1,10 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "builder/image_source.hpp"
 #include "runtime/detach_keys.hpp"
@@ -11,6 +13,9 @@
 
 namespace kiln::image {
 class Store;
+}
+namespace kiln::runtime {
+class ContainerRecords;
 }
 
 namespace kiln::cli {
@@ -40,6 +45,12 @@ inline CLI::App* subcommand_group(CLI::App& app, const std::string& name, const 
     }
 }
 
+// Runs action for each container named, as the docker CLI's container verbs do: an error
+// (kiln::Error) is reported on stderr for that container, the others go on, exit_code is 1.
+using ContainerAction = std::function<void(image::Store&, runtime::ContainerRecords&, const std::string&)>;
+void for_each_container(const GlobalOptions& global, const std::vector<std::string>& names, int& exit_code,
+                        const ContainerAction& action);
+
 // One register function per command group (one file each). A command's callback does its
 // work and stores the process exit code in `exit_code`; errors are thrown as kiln::Error.
 void register_parse_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
@@ -53,6 +64,12 @@ void register_cp_commands(CLI::App& app, const GlobalOptions& global, int& exit_
 void register_commit_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_ps_commands(CLI::App& app, const GlobalOptions& global);
 void register_exec_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+// pause, unpause, rename, port, top, stats.
+void register_pause_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_rename_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_port_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_top_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_stats_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 // These add to the `container` group, which main creates first.
 void register_container_ops_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void register_container_inspect_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);

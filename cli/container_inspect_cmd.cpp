@@ -7,6 +7,7 @@
 #include "image/store.hpp"
 #include "runtime/container_records.hpp"
 #include "runtime/container_status.hpp"
+#include "runtime/freezer.hpp"
 #include "runtime/restart_policy.hpp"
 #include "runtime/monitor/json_log.hpp"
 #include "util/error.hpp"
@@ -47,6 +48,17 @@ void add_host_settings(const runtime::ContainerConfig& c, TemplateValue& host) {
     host["RestartPolicy"] = {{"Name", c.restart.name}, {"MaximumRetryCount", c.restart.max_retries}};
 }
 
+// Docker's PortMap JSON: {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}.
+TemplateValue port_map_json(const runtime::PortMap& ports) {
+    TemplateValue out = TemplateValue::object();
+    for (const auto& [port, bindings] : ports) {
+        TemplateValue list = TemplateValue::array();
+        for (const auto& b : bindings) list.push_back({{"HostIp", b.host_ip}, {"HostPort", b.host_port}});
+        out[port] = list;
+    }
+    return out;
+}
+
 TemplateValue inspect_json(image::Store& store, runtime::ContainerRecords& records, const runtime::ContainerRow& row) {
     auto c = records.config(row);
     const bool running = row.state == "running";
@@ -54,7 +66,7 @@ TemplateValue inspect_json(image::Store& store, runtime::ContainerRecords& recor
     TemplateValue state;
     state["Status"] = runtime::docker_state(row);
     state["Running"] = running;
-    state["Paused"] = false;
+    state["Paused"] = running && runtime::container_paused(row.id);
     state["Restarting"] = restarting.has_value();
     state["OOMKilled"] = !running && records.oom_killed(row.id);
     state["Dead"] = false;
@@ -92,6 +104,7 @@ TemplateValue inspect_json(image::Store& store, runtime::ContainerRecords& recor
     v["HostConfig"] = {{"Binds", binds},
                        {"LogConfig", {{"Type", "json-file"}, {"Config", TemplateValue::object()}}},
                        {"NetworkMode", "none"},
+                       {"PortBindings", port_map_json(c.port_bindings)},
                        {"AutoRemove", c.auto_remove},
                        {"Memory", c.memory_limit},
                        {"MemorySwap", c.memory_swap},
@@ -120,7 +133,8 @@ TemplateValue inspect_json(image::Store& store, runtime::ContainerRecords& recor
                    {"Labels", labels},
                    {"StopSignal", c.stop_signal}};
     if (c.stop_timeout) v["Config"]["StopTimeout"] = *c.stop_timeout;
-    v["NetworkSettings"] = {{"Bridge", ""}, {"SandboxID", ""}, {"Ports", TemplateValue::object()},
+    v["NetworkSettings"] = {{"Bridge", ""}, {"SandboxID", ""},
+                            {"Ports", port_map_json(running ? c.port_bindings : runtime::PortMap{})},
                             {"IPAddress", ""}, {"MacAddress", ""}, {"Networks", TemplateValue::object()}};
     return v;
 }

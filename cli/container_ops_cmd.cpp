@@ -22,23 +22,6 @@ namespace {
 
 constexpr int docker_stop_timeout = 10;
 
-using Action = std::function<void(image::Store&, runtime::ContainerRecords&, const std::string&)>;
-
-// Runs action for each container named, Docker's way: errors per container, exit 1.
-void for_each_container(const GlobalOptions& global, const std::vector<std::string>& names, int& exit_code,
-                        const Action& action) {
-    image::Store store(global.root);
-    runtime::ContainerRecords records(store);
-    for (const auto& name : names) {
-        try {
-            action(store, records, name);
-        } catch (const Error& e) {
-            std::cerr << "kiln: " << e.what() << std::endl;
-            exit_code = 1;
-        }
-    }
-}
-
 int stop_timeout(const runtime::ContainerConfig& config, const CLI::Option* given, int value) {
     if (given->count()) return value;
     return config.stop_timeout ? *config.stop_timeout : docker_stop_timeout;
@@ -194,6 +177,20 @@ void register_prune(CLI::App& app, const GlobalOptions& global) {
 }
 
 }  // namespace
+
+void for_each_container(const GlobalOptions& global, const std::vector<std::string>& names, int& exit_code,
+                        const ContainerAction& action) {
+    image::Store store(global.root);
+    runtime::ContainerRecords records(store);
+    for (const auto& name : names) {
+        try {
+            action(store, records, name);
+        } catch (const Error& e) {
+            std::cerr << "kiln: " << e.what() << std::endl;
+            exit_code = 1;
+        }
+    }
+}
 
 void register_container_ops_commands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
     register_stop_and_restart(app, global, exit_code);

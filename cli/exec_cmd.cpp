@@ -8,6 +8,7 @@
 #include "image/store.hpp"
 #include "runtime/container_control.hpp"
 #include "runtime/container_records.hpp"
+#include "runtime/freezer.hpp"
 #include "util/error.hpp"
 
 namespace kiln::cli {
@@ -48,6 +49,9 @@ void register_exec_commands(CLI::App& app, const GlobalOptions& global, int& exi
             row = records.resolve(rest.front());
             init = runtime::open_container_init(row);
             if (!init) throw Error("container " + row.id + " is not running");
+            // Joining a frozen group would freeze the new process before it could exec.
+            if (runtime::container_paused(row.id))
+                throw Error("Container " + row.id + " is paused, unpause the container before exec");
         } catch (const Error& e) {
             std::cerr << "kiln: " << e.what() << std::endl;
             exit_code = 1;

@@ -35,6 +35,11 @@ int main(int argc, char** argv) {
     kiln::cli::register_ps_commands(app, global);
     kiln::cli::register_exec_commands(app, global, exit_code);
     kiln::cli::register_attach_commands(app, global, exit_code);
+    kiln::cli::register_pause_commands(app, global, exit_code);
+    kiln::cli::register_rename_commands(app, global, exit_code);
+    kiln::cli::register_port_commands(app, global, exit_code);
+    kiln::cli::register_top_commands(app, global, exit_code);
+    kiln::cli::register_stats_commands(app, global, exit_code);
     app.add_subcommand("container", "Manage containers")->require_subcommand(1);
     kiln::cli::register_container_ops_commands(app, global, exit_code);
     kiln::cli::register_container_inspect_commands(app, global, exit_code);

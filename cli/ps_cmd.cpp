@@ -1,12 +1,15 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "image/layer_diff.hpp"
 #include "image/store.hpp"
 #include "runtime/container_records.hpp"
 #include "runtime/container_status.hpp"
 #include "runtime/monitor/json_log.hpp"
+#include "util/digest.hpp"
 #include "util/error.hpp"
 #include "util/go_template.hpp"
+#include "util/human_units.hpp"
 
 namespace kiln::cli {
 
@@ -35,6 +38,24 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
     std::string out;
     for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
     return out;
+}
+
+// The docker CLI's SIZE: the writable layer's bytes, then with the image's ("virtual").
+std::string size_text(image::Store& store, const runtime::ContainerRow& row) {
+    std::uint64_t upper = 0, image_size = 0;
+    try {
+        for (const auto& entry : image::scan_layer(store.layers().existing(runtime::container_snapshot_key(row.id)).upper_dir))
+            upper += entry.size;
+    } catch (const Error&) {
+        // Removed meanwhile: nothing written.
+    }
+    try {
+        if (auto summary = store.images().get(Digest::parse(row.image_id))) image_size = summary->size;
+    } catch (const Error&) {
+        // The image is gone (removed with -f): only the writable layer counts.
+    }
+    const std::uint64_t virtual_size = upper + image_size;
+    return human_size(upper) + (image_size > 0 ? " (virtual " + human_size(virtual_size) + ")" : "");
 }
 
 // The fields the docker CLI's ps formatter offers.
@@ -75,7 +96,7 @@ TemplateValue ps_headers() {
 
 void register_ps_commands(CLI::App& app, const GlobalOptions& global) {
     struct Flags {
-        bool all = false, quiet = false, latest = false, no_trunc = false;
+        bool all = false, quiet = false, latest = false, no_trunc = false, size = false;
         int last = -1;
         std::vector<std::string> filters;
         std::string format;
@@ -87,6 +108,7 @@ void register_ps_commands(CLI::App& app, const GlobalOptions& global) {
         cmd->add_flag("-l,--latest", flags->latest, "Show the latest created container");
         cmd->add_option("-n,--last", flags->last, "Show n last created containers");
         cmd->add_flag("--no-trunc", flags->no_trunc, "Don't truncate output");
+        cmd->add_flag("-s,--size", flags->size, "Display total file sizes");
         repeatable(cmd->add_option("-f,--filter", flags->filters, "Filter output (status=, name=, id=, label=, ancestor=, exited=)"));
         cmd->add_option("--format", flags->format, "Format output using a Go template ('table' for a table)");
         cmd->callback([flags, &global] {
@@ -94,6 +116,10 @@ void register_ps_commands(CLI::App& app, const GlobalOptions& global) {
             for (const auto& f : flags->filters) filters.push_back(runtime::parse_ps_filter(f));
             std::string format = flags->format.empty() ? default_ps_format : flags->format;
             if (format == "table") format = default_ps_format;
+            // As the docker CLI: -s adds SIZE to the default table; a format naming .Size
+            // gets sizes without it.
+            if (flags->size && format == default_ps_format) format += "\t{{.Size}}";
+            const bool sizes = format.find(".Size") != std::string::npos;
             const bool table = format.starts_with("table");
             if (table) format = format.substr(5);
             while (!format.empty() && (format.front() == ' ' || format.front() == '\t')) format.erase(0, 1);
@@ -114,7 +140,9 @@ void register_ps_commands(CLI::App& app, const GlobalOptions& global) {
                 if (!all && row.state != "running") continue;
                 auto config = records.config(row);
                 if (!runtime::ps_filters_match(filters, row, config)) continue;
-                out += tmpl.execute(ps_fields(row, config, !flags->no_trunc, now)) + "\n";
+                auto fields = ps_fields(row, config, !flags->no_trunc, now);
+                if (sizes) fields["Size"] = size_text(store, row);
+                out += tmpl.execute(fields) + "\n";
                 ++shown;
             }
             std::cout << (table ? tabwrite(out) : out) << std::flush;

@@ -805,6 +805,13 @@ void MetadataDb::container_set_state(const ContainerRow& r) {
         .run();
 }
 
+bool MetadataDb::container_rename(const std::string& id, const std::string& name, const std::string& config) {
+    std::lock_guard lock(mutex_);
+    // OR IGNORE: a name another row holds (UNIQUE) changes nothing instead of throwing.
+    Stmt(db_, "UPDATE OR IGNORE containers SET name=?, config=? WHERE id=?", name, config, id).run();
+    return sqlite3_changes(db_) > 0;
+}
+
 void MetadataDb::container_delete(const std::string& id) {
     std::lock_guard lock(mutex_);
     Stmt(db_, "DELETE FROM containers WHERE id=?", id).run();

@@ -222,6 +222,9 @@ public:
     // Writes the state columns (state, pid, exit_code, started_ns, finished_ns, error).
     void container_set_state(const ContainerRow& row);
     void container_delete(const std::string& id);
+    // Gives the container a new name (and the config that records it); false if another
+    // container has that name or the row is gone.
+    bool container_rename(const std::string& id, const std::string& name, const std::string& config);
 
     // Runs fn inside one write transaction (commits when fn returns, rolls back on throw).
     template <class Fn>

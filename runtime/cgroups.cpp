@@ -1,5 +1,6 @@
 #include "runtime/cgroups.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -32,7 +33,7 @@ void debug_note(const std::string& text) {
     if (std::getenv("KILN_DEBUG")) std::fprintf(stderr, "kiln: debug: %s\n", text.c_str());
 }
 
-enum class Controller { unified, pids, memory, cpu, cpuset, devices };
+enum class Controller { unified, pids, memory, cpu, cpuset, devices, blkio, freezer };
 
 struct Hierarchy {
     std::string root;
@@ -56,6 +57,8 @@ const std::vector<Hierarchy>& hierarchies() {
             {"cpu", Controller::cpu},
             {"cpuset", Controller::cpuset},
             {"devices", Controller::devices},
+            {"blkio", Controller::blkio},  // accounting only: stats' BLOCK I/O
+            {"freezer", Controller::freezer},
             {"unified", Controller::unified},
         };
         for (auto [sub, controller] : known) {
@@ -68,6 +71,12 @@ const std::vector<Hierarchy>& hierarchies() {
         return out;
     }();
     return found;
+}
+
+bool has_unified() {
+    for (const auto& h : hierarchies())
+        if (h.controller == Controller::unified) return true;
+    return false;
 }
 
 // Writes text to an existing cgroup control file.
@@ -220,10 +229,12 @@ Cgroup::Cgroup(const std::string& name, const CgroupLimits& limits, const Device
     try {
         for (const auto& [root, controller] : hierarchies()) {
             // Joining a v1 cpu group can fail for a real-time caller (no RT budget in the
-            // new group); only a cpu limit is worth that. A v1 cpuset group must be
+            // new group); only a cpu limit or shares are worth that. A v1 cpuset group must be
             // filled in before anyone joins it; only --cpuset-cpus is worth that.
             if (controller == Controller::cpu && limits.cpus <= 0 && limits.cpu_shares <= 0) continue;
             if (controller == Controller::cpuset && limits.cpuset_cpus.empty()) continue;
+            // pause freezes through cgroup2's cgroup.freeze where there is one.
+            if (controller == Controller::freezer && has_unified()) continue;
             std::string parent = root + "/kiln";
             if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
                 if (errno == EROFS) {
@@ -236,7 +247,7 @@ Cgroup::Cgroup(const std::string& name, const CgroupLimits& limits, const Device
                 // Pure v2: delegate the controllers kiln limits to its subtree. Best effort:
                 // a controller the root does not offer is simply not limited.
                 int ignored;
-                for (const char* c : {"+pids", "+memory", "+cpu", "+cpuset"})
+                for (const char* c : {"+pids", "+memory", "+cpu", "+cpuset", "+io"})
                     write_control(parent + "/cgroup.subtree_control", c, ignored);
             }
             std::string dir = parent + "/" + name;
@@ -306,6 +317,49 @@ ContainerCgroups find_container_cgroups(const std::string& name) {
     return found;
 }
 
+ContainerCgroupPaths container_cgroup_paths(const std::string& name) {
+    ContainerCgroupPaths found;
+    for (const auto& h : hierarchies()) {
+        std::string dir = h.root + "/kiln/" + name;
+        if (!is_cgroup_dir(dir)) continue;
+        switch (h.controller) {
+            case Controller::unified: found.unified = std::move(dir); break;
+            case Controller::pids: found.pids = std::move(dir); break;
+            case Controller::memory: found.memory = std::move(dir); break;
+            case Controller::cpu: found.cpu = std::move(dir); break;
+            case Controller::blkio: found.blkio = std::move(dir); break;
+            case Controller::freezer: found.freezer = std::move(dir); break;
+            case Controller::cpuset:
+            case Controller::devices: break;
+        }
+    }
+    return found;
+}
+
+namespace {
+
+void collect_pids(const std::string& dir, int depth, std::vector<pid_t>& out) {
+    for (pid_t pid : cgroup_pids(dir)) out.push_back(pid);
+    if (depth > 32) return;  // deeper than any sane nesting: what is above is enough
+    std::unique_ptr<DIR, int (*)(DIR*)> listing(::opendir(dir.c_str()), ::closedir);
+    if (!listing) return;
+    while (const dirent* entry = ::readdir(listing.get()))
+        if (entry->d_type == DT_DIR && entry->d_name[0] != '.') collect_pids(dir + "/" + entry->d_name, depth + 1, out);
+}
+
+}  // namespace
+
+std::vector<pid_t> container_pids(const std::string& name) {
+    auto paths = container_cgroup_paths(name);
+    std::vector<pid_t> pids;
+    for (const auto* dir : {&paths.unified, &paths.pids, &paths.memory})
+        if (!dir->empty()) {
+            collect_pids(*dir, 0, pids);
+            break;
+        }
+    return pids;
+}
+
 bool remove_leftover_cgroup(const std::string& name) {
     using namespace std::chrono;
     bool all_gone = true;
@@ -315,6 +369,8 @@ bool remove_leftover_cgroup(const std::string& name) {
         // cgroup.kill (5.14+) kills the whole group at once, even tasks forking meanwhile;
         // elsewhere kill what is listed until nothing is.
         int err;
+        // A v1 frozen task never acts on SIGKILL: thaw a paused container's group first.
+        if (h.controller == Controller::freezer) write_control(dir + "/freezer.state", "THAWED", err);
         bool killed = h.controller == Controller::unified && write_control(dir + "/cgroup.kill", "1", err);
         const auto deadline = steady_clock::now() + seconds(2);
         for (;;) {

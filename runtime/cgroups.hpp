@@ -1,7 +1,8 @@
 #pragma once
 // A per-container cgroup in every hierarchy the host offers: cgroup v1 `pids`, `memory`,
-// `devices`, (with a cpu limit or shares) `cpu` and (with --cpuset-cpus) `cpuset`, plus cgroup2 (at /sys/fs/cgroup on a pure v2
-// host, /sys/fs/cgroup/unified on a "hybrid" one). Hybrid hosts are common on older
+// `devices`, `blkio`, (with a cpu limit or shares) `cpu`, (with --cpuset-cpus) `cpuset` and
+// (without cgroup2) `freezer`, plus cgroup2 (at /sys/fs/cgroup on a pure v2 host,
+// /sys/fs/cgroup/unified on a "hybrid" one). Hybrid hosts are common on older
 // distributions; crun refuses them, kiln uses both halves.
 #include <sys/types.h>
 
@@ -83,6 +84,20 @@ struct ContainerCgroups {
 };
 // Throws kiln::Error if the container has no group at all (it is not running).
 ContainerCgroups find_container_cgroups(const std::string& name);
+
+// Where a container's groups are, by what they account or control, for reading its usage
+// (stats, top) and freezing it (pause). Each is empty where the host has no such group for
+// it: the v1 cpu group exists only with a cpu limit, the v1 freezer only without cgroup2.
+struct ContainerCgroupPaths {
+    std::string unified;                          // cgroup2 (pure v2 or hybrid)
+    std::string pids, memory, cpu, blkio, freezer;  // cgroup v1
+};
+ContainerCgroupPaths container_cgroup_paths(const std::string& name);
+
+// Every process in container `name`'s group and the groups below it (a container may
+// make its own in its cgroup namespace), from cgroup2 or else a v1 hierarchy. Empty when
+// it has no group.
+std::vector<pid_t> container_pids(const std::string& name);
 
 // For what a killed kiln left behind: kills every process still in "<hierarchy>/kiln/<name>"
 // and removes those directories, in every hierarchy. Best effort (a directory that stays

@@ -18,6 +18,11 @@ std::string config_to_json(const ContainerConfig& c) {
     for (const auto& u : c.ulimits) ulimits.push_back({{"name", u.name}, {"soft", u.soft}, {"hard", u.hard}});
     for (const auto& d : c.devices)
         devices.push_back({{"host", d.host}, {"container", d.container}, {"permissions", d.permissions}});
+    nlohmann::json ports = nlohmann::json::object();
+    for (const auto& [port, bindings] : c.port_bindings) {
+        ports[port] = nlohmann::json::array();
+        for (const auto& b : bindings) ports[port].push_back({{"host_ip", b.host_ip}, {"host_port", b.host_port}});
+    }
     nlohmann::json j = {
         {"id", c.id},
         {"name", c.name},
@@ -58,6 +63,7 @@ std::string config_to_json(const ContainerConfig& c) {
         {"devices", devices},
         {"init", c.init},
         {"restart", {{"name", c.restart.name}, {"max_retries", c.restart.max_retries}}},
+        {"port_bindings", ports},
     };
     return j.dump();
 }
@@ -108,6 +114,8 @@ ContainerConfig config_from_json(const std::string& text) {
             c.devices.push_back({d.at("host"), d.at("container"), d.at("permissions")});
         c.init = j.value("init", false);
         if (j.contains("restart")) c.restart = {j["restart"].at("name"), j["restart"].at("max_retries")};
+        for (const auto& [port, bindings] : j.value("port_bindings", nlohmann::json::object()).items())
+            for (const auto& b : bindings) c.port_bindings[port].push_back({b.at("host_ip"), b.at("host_port")});
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("container config: ") + e.what());
     }

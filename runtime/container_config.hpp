@@ -57,6 +57,7 @@ struct ContainerConfig {
     std::vector<DeviceMapping> devices;
     bool init = false;  // --init
     RestartPolicy restart;
+    PortMap port_bindings;  // -p (issue #11's networks): none until then
 };
 
 std::string config_to_json(const ContainerConfig& config);

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 
+#include "runtime/freezer.hpp"
 #include "runtime/runtime_dir.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -35,7 +36,17 @@ UniqueFd open_container_init(const ContainerRow& row) {
 bool signal_container(const ContainerRow& row, int sig) {
     UniqueFd pidfd = open_container_init(row);
     if (!pidfd) return false;
-    return ::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) == 0;
+    if (::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) != 0) return false;
+    // As Docker: a paused container is thawed once signalled, so that it can act on it.
+    auto freezer = container_freezer(row.id);
+    if (freezer_frozen(freezer)) {
+        try {
+            freezer_set(freezer, false);
+        } catch (const Error&) {
+            // It exited meanwhile and took its group along.
+        }
+    }
+    return true;
 }
 
 bool wait_container_stopped(const ContainerRow& row, int timeout_ms) {

@@ -14,7 +14,7 @@ namespace kiln::runtime {
 // holds for the pidfd's whole life).
 UniqueFd open_container_init(const ContainerRow& row);
 
-// Sends sig to the container's init. False if it does not run.
+// Sends sig to the container's init, then thaws it if it is paused. False if it does not run.
 bool signal_container(const ContainerRow& row, int sig);
 
 // Waits until the container has stopped and its monitor has recorded the exit, at most

@@ -24,6 +24,11 @@ std::uint64_t random_seed() {
 
 std::string lease_owner(const std::string& id) { return "container:" + id; }
 
+std::string name_conflict(const std::string& name, const std::string& holder_id) {
+    return "Conflict. The container name \"/" + name + "\" is already in use by container \"" + holder_id +
+           "\". You have to remove (or rename) that container to be able to reuse that name.";
+}
+
 }  // namespace
 
 std::string container_snapshot_key(const std::string& id) { return "container-" + id; }
@@ -67,9 +72,7 @@ ContainerRow ContainerRecords::insert(ContainerConfig& config, const std::string
         if (db.container_insert(row)) break;
         if (named) {
             auto holder = db.container_by_name(row.name);
-            throw Error("Conflict. The container name \"/" + row.name + "\" is already in use by container \"" +
-                        (holder ? holder->id : std::string("?")) +
-                        "\". You have to remove (or rename) that container to be able to reuse that name.");
+            throw Error(name_conflict(row.name, holder ? holder->id : std::string("?")));
         }
         if (attempt > 50) throw Error("could not generate a unique container name");
     }
@@ -190,6 +193,26 @@ void ContainerRecords::mark_exited(const std::string& id, int exit_code, const s
     else
         ::unlink(paths(id).oom_killed.c_str());
     store_.db().container_set_state(*row);
+}
+
+void ContainerRecords::rename(const ContainerRow& row, const std::string& new_name) {
+    const std::string bare = new_name.starts_with('/') ? new_name.substr(1) : new_name;
+    if (bare == row.name) throw Error("Renaming a container with the same name as its current name");
+    std::string name;
+    try {
+        name = validate_container_name(new_name);
+    } catch (const Error& e) {
+        throw Error(std::string("Error when allocating new name: ") + e.what());
+    }
+    auto config = config_from_json(row.config);
+    config.name = name;
+    const std::string json = config_to_json(config);
+    if (!store_.db().container_rename(row.id, name, json)) {
+        auto holder = store_.db().container_by_name(name);
+        if (!holder) throw Error("No such container: " + row.id);
+        throw Error("Error when allocating new name: " + name_conflict(name, holder->id));
+    }
+    atomic_write(paths(row.id).config, json);
 }
 
 void ContainerRecords::remove(const ContainerRow& row) {

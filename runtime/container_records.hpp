@@ -65,6 +65,10 @@ public:
     // Whether the OOM killer struck during the container's last run.
     bool oom_killed(const std::string& id) const;
 
+    // Docker's rename: new_name is checked (validate_container_name) and must differ from
+    // the current one and be free; throws kiln::Error in Docker's words otherwise.
+    void rename(const ContainerRow& row, const std::string& new_name);
+
     // Removes a container that does not run: snapshot, lease, folder, row. Throws if it runs.
     void remove(const ContainerRow& row);
 

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "runtime/freezer.hpp"
 #include "runtime/restart_policy.hpp"
 #include "util/error.hpp"
 
@@ -29,6 +30,7 @@ std::string human_duration(std::int64_t ns) {
 
 std::string docker_state(const ContainerRow& row) {
     if (row.state == "running" && container_restarting(row.id)) return "restarting";
+    if (row.state == "running" && container_paused(row.id)) return "paused";
     return row.state == "starting" ? "created" : row.state;
 }
 
@@ -37,7 +39,7 @@ std::string status_text(const ContainerRow& row, std::int64_t now_ns) {
         if (auto wait = container_restarting(row.id))
             return "Restarting (" + std::to_string(wait->exit_code) + ") " + human_duration(now_ns - wait->finished_ns) +
                    " ago";
-        return "Up " + human_duration(now_ns - row.started_ns);
+        return "Up " + human_duration(now_ns - row.started_ns) + (container_paused(row.id) ? " (Paused)" : "");
     }
     if (row.state == "exited" && row.started_ns > 0)
         return "Exited (" + std::to_string(row.exit_code) + ") " + human_duration(now_ns - row.finished_ns) + " ago";

@@ -15,7 +15,7 @@ namespace kiln::runtime {
 // "3 hours", "2 weeks", …
 std::string human_duration(std::int64_t ns);
 
-// Docker's State.Status: "created", "running", "exited".
+// Docker's State.Status: "created", "running", "paused", "restarting", "exited".
 std::string docker_state(const ContainerRow& row);
 // The STATUS column.
 std::string status_text(const ContainerRow& row, std::int64_t now_ns);

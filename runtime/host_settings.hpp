@@ -2,7 +2,9 @@
 // Values of `docker run` flags as a container's record keeps them (Docker's HostConfig
 // shapes), shared by the parsers and the record.
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace kiln::runtime {
 
@@ -26,5 +28,14 @@ struct RestartPolicy {
     int max_retries = 0;      // on-failure:N; 0 means no limit
     bool operator==(const RestartPolicy&) const = default;
 };
+
+// -p: one host address a container port is published on (HostConfig.PortBindings).
+struct PortBinding {
+    std::string host_ip;  // "" or "0.0.0.0" for every address
+    std::string host_port;
+    bool operator==(const PortBinding&) const = default;
+};
+// "80/tcp" → where it is published.
+using PortMap = std::map<std::string, std::vector<PortBinding>>;
 
 }  // namespace kiln::runtime

@@ -9,18 +9,32 @@
 
 namespace kiln {
 
-std::string human_size(std::uint64_t bytes, int precision) {
-    static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+namespace {
+
+// go-units CustomSize: divide by base while it fits a larger unit, then Go's %.*g.
+std::string custom_size(std::uint64_t bytes, int precision, double base, const char* const (&units)[9]) {
     double value = static_cast<double>(bytes);
     std::size_t unit = 0;
-    while (value >= 1000.0 && unit + 1 < std::size(kUnits)) {
-        value /= 1000.0;
+    while (value >= base && unit + 1 < std::size(units)) {
+        value /= base;
         ++unit;
     }
     // C's %g and Go's %g agree on digits and exponent form for these magnitudes.
     char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "%.*g%s", precision, value, kUnits[unit]);
+    std::snprintf(buffer, sizeof buffer, "%.*g%s", precision, value, units[unit]);
     return buffer;
+}
+
+}  // namespace
+
+std::string human_size(std::uint64_t bytes, int precision) {
+    static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+    return custom_size(bytes, precision, 1000.0, kUnits);
+}
+
+std::string bytes_size(std::uint64_t bytes) {
+    static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
+    return custom_size(bytes, 4, 1024.0, kUnits);
 }
 
 std::string human_duration(std::int64_t seconds) {

@@ -12,6 +12,10 @@ namespace kiln {
 // Listings use precision 3 (`images`, `history`); totals use 4 (`system df`, prune).
 std::string human_size(std::uint64_t bytes, int precision = 3);
 
+// go-units BytesSize: binary units, Go's %.4g ("64MiB", "1.953GiB", "512B"), as `stats`
+// prints memory.
+std::string bytes_size(std::uint64_t bytes);
+
 // go-units HumanDuration: "Less than a second", "About a minute", "3 hours", "2 weeks".
 std::string human_duration(std::int64_t seconds);
 

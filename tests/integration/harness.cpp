@@ -251,7 +251,7 @@ std::string inspect_value(const Kiln& kiln, const std::string& name, const std::
 bool host_traces_gone(const std::string& id) {
     for (const char* h : {"/sys/fs/cgroup/kiln/", "/sys/fs/cgroup/pids/kiln/", "/sys/fs/cgroup/memory/kiln/",
                           "/sys/fs/cgroup/devices/kiln/", "/sys/fs/cgroup/unified/kiln/", "/sys/fs/cgroup/cpu/kiln/",
-                          "/sys/fs/cgroup/cpuset/kiln/"})
+                          "/sys/fs/cgroup/cpuset/kiln/", "/sys/fs/cgroup/blkio/kiln/", "/sys/fs/cgroup/freezer/kiln/"})
         if (path_exists(h + id)) return false;
     if (path_exists(runtime::runtime_dirs_parent() + "/" + id)) return false;
     return read_file("/proc/self/mountinfo").find(id) == std::string::npos;

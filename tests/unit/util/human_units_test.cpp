@@ -14,6 +14,16 @@ TEST_CASE("human_size writes go-units' decimal sizes", "[util][units]") {
     CHECK(human_size(72800000) == "72.8MB");
 }
 
+TEST_CASE("bytes_size writes go-units' binary sizes, as stats prints memory", "[util][units]") {
+    CHECK(bytes_size(0) == "0B");
+    CHECK(bytes_size(1023) == "1023B");
+    CHECK(bytes_size(1024) == "1KiB");
+    CHECK(bytes_size(1536) == "1.5KiB");
+    CHECK(bytes_size(64 << 20) == "64MiB");
+    CHECK(bytes_size(2047ull << 20) == "1.999GiB");
+    CHECK(bytes_size(123456789) == "117.7MiB");
+}
+
 TEST_CASE("human_duration follows go-units HumanDuration", "[util][units]") {
     CHECK(human_duration(0) == "Less than a second");
     CHECK(human_duration(1) == "1 second");

@@ -1,0 +1,27 @@
+// `kiln port CONTAINER [PRIVATE_PORT[/PROTO]]`: a running container's published ports, as
+// the docker CLI prints them (runtime/port_bindings.hpp).
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "runtime/container_records.hpp"
+#include "runtime/port_bindings.hpp"
+
+namespace kiln::cli {
+
+void register_port_commands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+    auto args = std::make_shared<std::pair<std::string, std::string>>();
+    auto* cmd = app.add_subcommand("port", "List port mappings or a specific mapping for the container");
+    cmd->add_option("CONTAINER", args->first, "Container")->required();
+    cmd->add_option("PRIVATE_PORT", args->second, "PRIVATE_PORT[/PROTO]");
+    cmd->callback([args, &global, &exit_code] {
+        for_each_container(global, {args->first}, exit_code, [&](image::Store&, auto& records, const std::string& name) {
+            auto row = records.resolve(name);
+            // Docker's NetworkSettings.Ports: the bindings in force, none while stopped.
+            const runtime::PortMap ports = row.state == "running" ? records.config(row).port_bindings : runtime::PortMap{};
+            for (const auto& line : runtime::port_lines(ports, args->second, name)) std::cout << line << "\n";
+            std::cout << std::flush;
+        });
+    });
+}
+
+}  // namespace kiln::cli
