@@ -24,7 +24,7 @@ GrowingLayerBlob::GrowingLayerBlob(Store& store, const LayerInfo& layer, Compres
       layer_(layer),
       compression_(compression),
       writer_(store.content().writer()),
-      fd_(::dup(writer_.fd())),
+      fd_(::fcntl(writer_.fd(), F_DUPFD_CLOEXEC, 0)),
       maker_() {
     if (!fd_) throw_errno("dup the blob being made");
     maker_ = std::thread([this] { make(); });
