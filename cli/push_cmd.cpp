@@ -44,6 +44,7 @@ std::string status_text(const registry::PushEvent& e) {
 registry::PushResult push_one(registry::Session& session, image::Store& store, const image::Reference& ref,
                               const PushFlags& flags) {
     registry::PushOptions options;
+    options.compress_while_uploading = true;
     if (!flags.compression.empty()) options.compression = registry::parse_push_compression(flags.compression);
     std::optional<TransferProgress> display;
     if (!flags.quiet) display.emplace(std::cout, stdout_is_terminal());

@@ -31,7 +31,8 @@ std::string TransferProgress::bar(std::uint64_t done, std::uint64_t total, doubl
         if (filled < kBarWidth) text += ">" + std::string(static_cast<std::size_t>(kBarWidth - filled - 1), ' ');
         text += "]  ";
     }
-    text += human_size(done) + "/" + human_size(total);
+    text += human_size(done);
+    if (total > 0) text += "/" + human_size(total);  // 0: not known yet (a blob still being made)
     if (seconds > 0.2 && done > 0) {
         const double rate = static_cast<double>(done) / seconds;
         text += "  " + human_size(static_cast<std::uint64_t>(rate)) + "/s";

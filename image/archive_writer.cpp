@@ -55,7 +55,8 @@ Descriptor descriptor(std::string_view media_type, const Digest& digest, std::ui
 
 }  // namespace
 
-ManifestPlan plan_manifest(Store& store, const Digest& image_id, Compression compression, BlobChoice choice) {
+ManifestPlan plan_manifest(Store& store, const Digest& image_id, Compression compression, BlobChoice choice,
+                           bool make_blobs) {
     ManifestPlan plan;
     plan.image_id = image_id;
     plan.config = store.images().config(image_id);
@@ -75,10 +76,16 @@ ManifestPlan plan_manifest(Store& store, const Digest& image_id, Compression com
                         plan.layers[i].diff_id.str() + ", its config says " + config.diff_ids[i].str());
         std::optional<LayerBlob> kept;
         if (choice == BlobChoice::PreferKept) kept = find_kept_compressed_blob(store, plan.layers[i].diff_id);
+        if (!kept && choice == BlobChoice::Exact) kept = find_layer_blob(store, plan.layers[i].diff_id, compression);
+        if (!kept && !make_blobs && compression != Compression::None) {
+            plan.unmade.push_back(i);
+            plan.manifest.layers.push_back(descriptor(layer_media_type(compression), Digest{}, 0));
+            continue;
+        }
         LayerBlob blob = kept ? *kept : ensure_layer_blob(store, plan.layers[i], compression);
         plan.manifest.layers.push_back(descriptor(blob.media_type, blob.digest, blob.size));
     }
-    plan.manifest_json = serialize(plan.manifest);
+    if (plan.unmade.empty()) plan.manifest_json = serialize(plan.manifest);
     return plan;
 }
 

@@ -44,13 +44,18 @@ struct ManifestPlan {
     Manifest manifest;
     std::string manifest_json;  // serialize(manifest): the bytes its digest names
     std::vector<LayerInfo> layers;  // bottom first, matching manifest.layers
+    // With make_blobs off: the manifest layers whose blob the store does not keep yet. Their
+    // descriptors have the media type only, and manifest_json is empty.
+    std::vector<std::size_t> unmade;
 };
 // Which layer blob a plan takes: exactly the asked compression (made now if need be), or
 // any compressed blob the store keeps for the layer (a pulled layer's original bytes), the
 // asked compression only for layers that have none.
 enum class BlobChoice { Exact, PreferKept };
+// make_blobs: compress the layers that have no such blob now (kept for later); off leaves
+// them to the caller (a push that compresses while it uploads), listed in `unmade`.
 ManifestPlan plan_manifest(Store& store, const Digest& image_id, Compression compression,
-                           BlobChoice choice = BlobChoice::Exact);
+                           BlobChoice choice = BlobChoice::Exact, bool make_blobs = true);
 
 // Writes the images named by refs (names as a user types them, or image ids) to out,
 // each blob once. Throws kiln::Error naming the first unknown image before anything is

@@ -154,10 +154,11 @@ LayerBlob ensure_layer_blob(Store& store, const LayerInfo& layer, Compression c)
     if (c == Compression::None) return LayerBlob{layer_media_type(c), layer.diff_id, layer.size};
     if (auto kept = find_layer_blob(store, layer.diff_id, c)) return *kept;
     ContentStore::Writer blob = store.content().writer();
-    Compressor compressor(c, [&](const void* d, std::size_t n) { blob.write(d, n); });
+    // The writer hashes what it stores: the compressor need not hash the same bytes again.
+    Compressor compressor(c, [&](const void* d, std::size_t n) { blob.write(d, n); }, -1, false);
     stream_layer_tar(store, layer, compressor.sink());
     TarStats packed = compressor.finish();
-    LayerBlob out{layer_media_type(c), blob.commit(packed.digest), packed.size};
+    LayerBlob out{layer_media_type(c), blob.commit(), packed.size};
     record_layer_blob(store, layer.diff_id, out);
     return out;
 }

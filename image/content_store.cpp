@@ -32,6 +32,11 @@ void ContentStore::Writer::write(const void* data, std::size_t size) {
     size_ += size;
 }
 
+int ContentStore::Writer::fd() const {
+    if (!file_) throw Error("content store: blob already committed");
+    return file_->fd();
+}
+
 Digest ContentStore::Writer::finish() {
     if (!hashing_) throw Error("content store: a blob written without hashing has no digest of its own");
     if (!finished_) finished_ = hash_.finish();

@@ -36,6 +36,9 @@ public:
         void write(const void* data, std::size_t size);
         void write(std::string_view data) { write(data.data(), data.size()); }
         std::uint64_t size() const { return size_; }
+        // The staged file, readable (pread) below size() while the writer lives: a push
+        // sends a blob's first bytes while the rest is still being written.
+        int fd() const;
         // Ends the stream and returns its digest without publishing it: a load checks
         // every blob first and commits them all at the end. No write() may follow. Not for
         // a writer that does not hash.

@@ -94,10 +94,11 @@ enum class Compression { None, Gzip, Zstd };
 // Compresses a stream on the fly (for layer blobs: write_layer_tar → Compressor → blob
 // file), hashing the compressed bytes as they leave. Output is deterministic (no gzip
 // timestamp or name), so the same layer always gives the same blob digest.
-// level: -1 for the codec's default (gzip 6, zstd 3).
+// level: -1 for the codec's default (gzip 6, zstd 3). hash: off when the sink hashes the
+// bytes anyway (a content store writer): finish() then returns an empty digest.
 class Compressor {
 public:
-    Compressor(Compression codec, ByteSink out, int level = -1);
+    Compressor(Compression codec, ByteSink out, int level = -1, bool hash = true);
     ~Compressor();
     Compressor(const Compressor&) = delete;
     Compressor& operator=(const Compressor&) = delete;

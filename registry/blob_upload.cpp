@@ -53,18 +53,94 @@ std::optional<std::uint64_t> range_end(std::string range, std::uint64_t known) {
 
 }  // namespace
 
+namespace {
+
+// Opens an upload session: its Location.
+std::string start_upload(Transport& t, const std::string& url, const std::string& what) {
+    http::Response r = t.send(bare_request("POST", url), what, 0, Transport::kUnreachableAttempts);
+    if (r.status != 202 || r.header("location").empty()) t.fail(what, r);
+    return http::resolve_url(url, r.header("location"));
+}
+
+// PATCHes the blob chunk by chunk from offset 0; chunk_end(offset) gives where the chunk
+// starting at offset ends (offset itself: nothing more to send). After a failure asks the
+// registry where the upload is and goes on from there, or from 0 with a new session when
+// the registry lost it. Leaves location at the session's latest Location.
+void upload_chunks(Transport& t, std::string& location, const std::function<std::string()>& restart,
+                   const std::function<std::uint64_t(std::uint64_t)>& chunk_end, const BlobReader& reader,
+                   const std::string& what, const std::string& prefix, const std::function<void(std::uint64_t)>& sent) {
+    std::uint64_t offset = 0;
+    int failures = 0;
+    for (;;) {
+        const std::uint64_t end = chunk_end(offset);
+        if (end <= offset) return;
+        ExchangeResult r = t.exchange([&] {
+            http::Request q;
+            q.method = "PATCH";
+            q.url = location;
+            q.headers.push_back("Content-Type: application/octet-stream");
+            q.headers.push_back("Content-Range: " + std::to_string(offset) + "-" + std::to_string(end - 1));
+            set_range_body(q, reader, offset, end, prefix);
+            return q;
+        });
+        if (r.response && r.response->status == 202) {
+            // Always the latest Location: the reference registry signs the offset into it.
+            if (auto l = r.response->header("location"); !l.empty()) location = http::resolve_url(location, l);
+            auto confirmed = range_end(r.response->header("range"), offset);
+            offset = confirmed ? *confirmed : end;
+            if (offset > end) throw Error(prefix + ": the registry reports more bytes than were sent");
+            failures = 0;
+            if (sent) sent(offset);
+            continue;
+        }
+        bool lost = r.response && (r.response->status == 404 || r.response->status == 416 || r.response->status == 400);
+        if (r.response && !lost && !Transport::retryable(*r.response)) t.fail(what, *r.response);
+        if (!r.response && !Transport::retryable(r.error)) t.fail(what, r.error, failures + 1);
+        if (++failures >= Transport::attempt_limit(r, Transport::kUnreachableAttempts)) {
+            if (r.response) throw Error(t.describe(what, *r.response) + " after " + std::to_string(failures) + " attempts");
+            t.fail(what, r.error, failures);
+        }
+        Transport::backoff(failures, r.response ? &*r.response : nullptr);
+
+        // Where is the upload now? The registry may hold part of the chunk, or (restarted, or
+        // the upload expired) nothing at all.
+        ExchangeResult status = t.exchange(bare_request("GET", location));
+        if (status.response && status.response->status == 204) {
+            if (auto l = status.response->header("location"); !l.empty()) location = http::resolve_url(location, l);
+            auto confirmed = range_end(status.response->header("range"), offset);
+            offset = confirmed ? std::min(*confirmed, end) : 0;
+        } else if (status.response && status.response->status >= 400 && status.response->status < 500) {
+            location = restart();
+            offset = 0;
+        }
+        // Otherwise (no answer, 5xx) the registry is still away: try the same chunk again.
+    }
+}
+
+// Closes an upload with the blob's digest.
+void finish_upload(Transport& t, const std::string& location, const Digest& digest, const std::string& what) {
+    std::string final_url = with_query(location, "digest=" + http::query_escape(digest.str()));
+    http::Response r = t.send(
+        [&] {
+            http::Request q;
+            q.method = "PUT";
+            q.url = final_url;
+            q.headers.push_back("Content-Type: application/octet-stream");
+            return q;
+        },
+        what, 0, Transport::kUnreachableAttempts);
+    if (r.status != 201) t.fail(what, r);
+}
+
+}  // namespace
+
 void Repository::upload_blob(const Digest& digest, std::uint64_t size, const BlobReader& reader, const Progress& progress) {
     Transport& t = state_->origin();
     std::string what = "blob " + digest.str();
     std::string prefix = "registry " + t.endpoint().host + ": " + what;
     std::string digest_param = "digest=" + http::query_escape(digest.str());
-
-    auto start_session = [&] {
-        std::string url = t.url(state_->api("/blobs/uploads/"));
-        http::Response r = t.send(bare_request("POST", url), what, 0, Transport::kUnreachableAttempts);
-        if (r.status != 202 || r.header("location").empty()) t.fail(what, r);
-        return http::resolve_url(url, r.header("location"));
-    };
+    const std::string uploads = t.url(state_->api("/blobs/uploads/"));
+    auto start_session = [&] { return start_upload(t, uploads, what); };
 
     if (size <= kMonolithicUploadLimit) {
         for (int attempt = 1;; ++attempt) {
@@ -92,64 +168,31 @@ void Repository::upload_blob(const Digest& digest, std::uint64_t size, const Blo
     }
 
     std::string location = start_session();
-    std::uint64_t offset = 0;
-    int failures = 0;
-    while (offset < size) {
-        std::uint64_t end = std::min(offset + kUploadChunkSize, size);
-        ExchangeResult r = t.exchange([&] {
-            http::Request q;
-            q.method = "PATCH";
-            q.url = location;
-            q.headers.push_back("Content-Type: application/octet-stream");
-            q.headers.push_back("Content-Range: " + std::to_string(offset) + "-" + std::to_string(end - 1));
-            set_range_body(q, reader, offset, end, prefix);
-            return q;
+    upload_chunks(
+        t, location, start_session, [&](std::uint64_t offset) { return std::min(offset + kUploadChunkSize, size); },
+        reader, what, prefix, [&](std::uint64_t done) {
+            if (progress) progress(done, size);
         });
-        if (r.response && r.response->status == 202) {
-            // Always the latest Location: the reference registry signs the offset into it.
-            if (auto l = r.response->header("location"); !l.empty()) location = http::resolve_url(location, l);
-            auto confirmed = range_end(r.response->header("range"), offset);
-            offset = confirmed ? *confirmed : end;
-            if (offset > size) throw Error(prefix + ": the registry reports more bytes than the blob has");
-            failures = 0;
-            if (progress) progress(offset, size);
-            continue;
-        }
-        bool lost = r.response && (r.response->status == 404 || r.response->status == 416 || r.response->status == 400);
-        if (r.response && !lost && !Transport::retryable(*r.response)) t.fail(what, *r.response);
-        if (!r.response && !Transport::retryable(r.error)) t.fail(what, r.error, failures + 1);
-        if (++failures >= Transport::attempt_limit(r, Transport::kUnreachableAttempts)) {
-            if (r.response) throw Error(t.describe(what, *r.response) + " after " + std::to_string(failures) + " attempts");
-            t.fail(what, r.error, failures);
-        }
-        Transport::backoff(failures, r.response ? &*r.response : nullptr);
-
-        // Where is the upload now? The registry may hold part of the chunk, or (restarted, or
-        // the upload expired) nothing at all.
-        ExchangeResult status = t.exchange(bare_request("GET", location));
-        if (status.response && status.response->status == 204) {
-            if (auto l = status.response->header("location"); !l.empty()) location = http::resolve_url(location, l);
-            auto confirmed = range_end(status.response->header("range"), offset);
-            offset = confirmed ? std::min(*confirmed, size) : 0;
-        } else if (status.response && status.response->status >= 400 && status.response->status < 500) {
-            location = start_session();
-            offset = 0;
-        }
-        // Otherwise (no answer, 5xx) the registry is still away: try the same chunk again.
-    }
-
-    std::string final_url = with_query(location, digest_param);
-    http::Response r = t.send(
-        [&] {
-            http::Request q;
-            q.method = "PUT";
-            q.url = final_url;
-            q.headers.push_back("Content-Type: application/octet-stream");
-            return q;
-        },
-        what, 0, Transport::kUnreachableAttempts);
-    if (r.status != 201) t.fail(what, r);
+    finish_upload(t, location, digest, what);
     if (progress) progress(size, size);
+}
+
+std::pair<Digest, std::uint64_t> Repository::upload_growing_blob(const GrowingBlob& blob, const Progress& progress) {
+    Transport& t = state_->origin();
+    const std::string what = "blob of layer " + blob.name;
+    const std::string prefix = "registry " + t.endpoint().host + ": " + what;
+    const std::string uploads = t.url(state_->api("/blobs/uploads/"));
+    auto start_session = [&] { return start_upload(t, uploads, what); };
+    std::string location = start_session();
+    upload_chunks(
+        t, location, start_session, [&](std::uint64_t offset) { return offset + blob.wait(offset, kStreamChunkSize); },
+        blob.read, what, prefix, [&](std::uint64_t done) {
+            if (progress) progress(done, 0);
+        });
+    auto [digest, size] = blob.complete();
+    finish_upload(t, location, digest, "blob " + digest.str());
+    if (progress) progress(size, size);
+    return {digest, size};
 }
 
 bool Repository::mount_blob(const Digest& digest, const std::string& from_path) {

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "image/reference.hpp"
@@ -31,6 +32,21 @@ struct ManifestResponse {
 
 inline constexpr std::uint64_t kMonolithicUploadLimit = 64ull << 20;
 inline constexpr std::uint64_t kUploadChunkSize = 64ull << 20;
+// A blob made while it uploads goes out in smaller chunks: each is sent as soon as it is
+// made, so less of the making waits before the first byte leaves.
+inline constexpr std::uint64_t kStreamChunkSize = 16ull << 20;
+
+// A blob whose bytes are still being made while it uploads (a layer compressed on the way):
+// its digest is known only at the end.
+struct GrowingBlob {
+    std::string name;  // for messages: what the blob is made from (a layer's diffID)
+    // Blocks until `want` bytes past offset exist or the blob is complete; returns how many
+    // there are from offset, at most want (0: offset is the end). Throws when making failed.
+    std::function<std::uint64_t(std::uint64_t offset, std::uint64_t want)> wait;
+    BlobReader read;  // bytes below what wait() reported, at any offset
+    // Called once wait() has reported the end: the blob's digest and size.
+    std::function<std::pair<Digest, std::uint64_t>()> complete;
+};
 
 // The media types a pull accepts, in the Accept header's order.
 extern const std::vector<std::string> kManifestMediaTypes;
@@ -80,6 +96,10 @@ public:
     // kUploadChunkSize) for larger ones; a dropped connection resumes from the offset the
     // registry reports (a registry that lost the upload gets a new one).
     void upload_blob(const Digest& digest, std::uint64_t size, const BlobReader& reader, const Progress& progress = {});
+    // Uploads a blob while it is being made: POST, a PATCH of each kStreamChunkSize as soon
+    // as it exists (resumed like upload_blob's), then PUT ?digest= with the digest the
+    // complete blob has. Returns that digest and the size. progress sees total 0 until the end.
+    std::pair<Digest, std::uint64_t> upload_growing_blob(const GrowingBlob& blob, const Progress& progress = {});
 
     // Every tag (following Link pagination).
     std::vector<std::string> tags();

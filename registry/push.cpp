@@ -11,6 +11,7 @@
 
 #include "image/archive_writer.hpp"
 #include "image/blob_sources.hpp"
+#include "image/growing_blob.hpp"
 #include "image/metadata_db.hpp"
 #include "image/oci.hpp"
 #include "image/pulled_manifest.hpp"
@@ -41,6 +42,9 @@ public:
                      const Progress& progress) override {
         repo_.upload_blob(digest, size, reader, progress);
     }
+    std::pair<Digest, std::uint64_t> upload_growing_blob(const GrowingBlob& blob, const Progress& progress) override {
+        return repo_.upload_growing_blob(blob, progress);
+    }
 
 private:
     Repository& repo_;
@@ -62,10 +66,11 @@ void add_blob(std::vector<PushBlob>& blobs, PushBlob blob) {
 // A pulled image, unchanged and with its blobs kept, goes out as the manifest it came in as
 // (docker keeps the digest of a re-pushed image the same way); anything else gets kiln's own.
 // An asked-for compression means kiln's manifest with exactly that.
-image::ManifestPlan plan_for(image::Store& store, const Digest& id, const PushOptions& options) {
-    if (options.compression) return image::plan_manifest(store, id, *options.compression, image::BlobChoice::Exact);
+image::ManifestPlan plan_for(image::Store& store, const Digest& id, const PushOptions& options, bool make_blobs) {
+    if (options.compression)
+        return image::plan_manifest(store, id, *options.compression, image::BlobChoice::Exact, make_blobs);
     if (auto pulled = image::plan_pulled_manifest(store, id)) return std::move(*pulled);
-    return image::plan_manifest(store, id, image::Compression::Gzip, image::BlobChoice::PreferKept);
+    return image::plan_manifest(store, id, image::Compression::Gzip, image::BlobChoice::PreferKept, make_blobs);
 }
 
 // The observer, called by one thread at a time.
@@ -127,7 +132,92 @@ BlobState push_blob(image::Store& store, PushTarget& target, const PushBlob& blo
     return BlobState::Pushed;
 }
 
+// The blobs a push made on the way, by diffID, for the manifest written after them.
+class MadeBlobs {
+public:
+    void add(const Digest& diff_id, const image::LayerBlob& blob) {
+        std::lock_guard lock(mutex_);
+        made_.emplace_back(diff_id, blob);
+    }
+    std::optional<image::LayerBlob> find(const Digest& diff_id) const {
+        std::lock_guard lock(mutex_);
+        for (const auto& [d, b] : made_)
+            if (d == diff_id) return b;
+        return std::nullopt;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<std::pair<Digest, image::LayerBlob>> made_;
+};
+
+// A layer with no kept blob: compressed while it uploads. One that turns out small (done
+// within the first stream chunk) goes the ordinary way, HEAD first, as one PUT.
+BlobState push_made_blob(image::Store& store, PushTarget& target, const PushBlob& blob, Events& events,
+                         MadeBlobs& made) {
+    image::GrowingLayerBlob growing(store, *blob.make, blob.compression);
+    if (growing.wait(0, kStreamChunkSize) < kStreamChunkSize) {
+        image::LayerBlob done = growing.finish();
+        made.add(blob.diff_id, done);
+        PushBlob known = blob;
+        known.make.reset();
+        known.digest = done.digest;
+        known.size = done.size;
+        return push_blob(store, target, known, events);
+    }
+    events.emit(BlobState::Pushing, blob, 0);
+    GrowingBlob source;
+    source.name = blob.diff_id.str();
+    source.wait = [&](std::uint64_t offset, std::uint64_t want) { return growing.wait(offset, want); };
+    source.read = [&](std::uint64_t offset, void* buf, std::size_t cap) { return growing.read(offset, buf, cap); };
+    source.complete = [&] {
+        image::LayerBlob done = growing.complete();
+        return std::pair{done.digest, done.size};
+    };
+    auto [digest, size] = target.upload_growing_blob(
+        source, [&](std::uint64_t done, std::uint64_t) { events.emit(BlobState::Pushing, blob, done); });
+    // Kept once the registry has it: the file went to disk while the upload finished.
+    made.add(blob.diff_id, growing.finish());
+    PushBlob known = blob;
+    known.digest = digest;
+    known.size = size;
+    events.emit(BlobState::Pushed, known, size);
+    return BlobState::Pushed;
+}
+
+// The plan with the blobs made on the way filled in: every digest, and the manifest.
+PushPlan completed(const PushPlan& plan, const MadeBlobs& made) {
+    if (!plan.manifest.empty()) return plan;
+    PushPlan done = plan;
+    for (auto& b : done.blobs) {
+        if (!b.make) continue;
+        auto blob = made.find(b.diff_id);
+        if (!blob) throw Error("layer " + b.diff_id.str() + " was not pushed");
+        b.digest = blob->digest;
+        b.size = blob->size;
+        b.make.reset();
+    }
+    for (std::size_t i = 0; i < done.draft.layers.size(); ++i) {
+        auto& d = done.draft.layers[i];
+        if (!d.digest.empty()) continue;
+        auto blob = made.find(done.layer_diff_ids.at(i));
+        if (!blob) throw Error("layer " + done.layer_diff_ids.at(i).str() + " was not pushed");
+        d.digest = blob->digest;
+        d.size = static_cast<std::int64_t>(blob->size);
+    }
+    done.manifest = image::serialize(done.draft);
+    done.manifest_digest = sha256_of(done.manifest);
+    return done;
+}
+
 }  // namespace
+
+std::pair<Digest, std::uint64_t> PushTarget::upload_growing_blob(const GrowingBlob& blob, const Progress& progress) {
+    blob.wait(0, ~std::uint64_t{0});  // returns at the end
+    auto [digest, size] = blob.complete();
+    upload_blob(digest, size, blob.read, progress);
+    return {digest, size};
+}
 
 bool push_stored_blob(Repository& repo, image::Store& store, const Digest& digest, std::uint64_t size) {
     if (repo.head_blob(digest)) return false;
@@ -157,7 +247,7 @@ void count(PushResult& result, BlobState state) {
 // Pushes blobs with at most `workers` at once; the first failure stops the queue and is
 // thrown once every running transfer has ended.
 void push_blobs(image::Store& store, PushTarget& target, const std::vector<const PushBlob*>& blobs,
-                std::size_t workers, Events& events, PushResult& result) {
+                std::size_t workers, Events& events, MadeBlobs& made, PushResult& result) {
     if (blobs.empty()) return;
     workers = std::clamp<std::size_t>(workers, 1, blobs.size());
     for (std::size_t i = workers; i < blobs.size(); ++i) events.emit(BlobState::Waiting, *blobs[i]);
@@ -172,7 +262,8 @@ void push_blobs(image::Store& store, PushTarget& target, const std::vector<const
             if (i >= blobs.size()) return;
             const PushBlob& blob = *blobs[i];
             try {
-                BlobState state = push_blob(store, target, blob, events);
+                BlobState state =
+                    blob.make ? push_made_blob(store, target, blob, events, made) : push_blob(store, target, blob, events);
                 std::lock_guard lock(mutex);
                 count(result, state);
             } catch (const std::exception& e) {
@@ -238,7 +329,7 @@ PushPlan plan_push(image::Store& store, const image::Reference& ref, const PushO
         for (const auto& tagged : local_tags(store, bare)) {
             auto id = store.db().get_ref(tagged.str());
             if (!id) continue;
-            auto candidate = plan_for(store, *id, options);
+            auto candidate = plan_for(store, *id, options, true);
             if (sha256_of(candidate.manifest_json) == *ref.digest) {
                 manifest = std::move(candidate);
                 break;
@@ -248,50 +339,66 @@ PushPlan plan_push(image::Store& store, const image::Reference& ref, const PushO
     } else {
         auto id = store.db().get_ref(ref.str());
         if (!id) throw Error(missing_image(store, ref));
-        manifest = plan_for(store, *id, options);
+        manifest = plan_for(store, *id, options, !options.compress_while_uploading);
     }
 
     PushPlan plan;
     plan.image_id = manifest->image_id;
     plan.manifest = std::move(manifest->manifest_json);
     plan.manifest_media_type = manifest->manifest.media_type;
-    plan.manifest_digest = sha256_of(plan.manifest);
+    if (!plan.manifest.empty()) plan.manifest_digest = sha256_of(plan.manifest);
     plan.reference = ref.digest ? ref.digest->str() : ref.tag;
+    const image::Compression compression = options.compression.value_or(image::Compression::Gzip);
     for (std::size_t i = 0; i < manifest->layers.size(); ++i) {
         const auto& d = manifest->manifest.layers[i];
-        add_blob(plan.blobs, PushBlob{d.digest, static_cast<std::uint64_t>(d.size), manifest->layers[i].diff_id, true,
-                                      image::blob_source_repositories(store, d.digest, ref.domain, ref.path)});
+        const image::LayerInfo& layer = manifest->layers[i];
+        plan.layer_diff_ids.push_back(layer.diff_id);
+        if (std::find(manifest->unmade.begin(), manifest->unmade.end(), i) != manifest->unmade.end()) {
+            // Made once even when the image lists the layer twice.
+            if (std::none_of(plan.blobs.begin(), plan.blobs.end(),
+                             [&](const PushBlob& b) { return b.make && b.diff_id == layer.diff_id; }))
+                plan.blobs.push_back(PushBlob{Digest{}, 0, layer.diff_id, true, {}, layer, compression});
+            continue;
+        }
+        add_blob(plan.blobs, PushBlob{d.digest, static_cast<std::uint64_t>(d.size), layer.diff_id, true,
+                                      image::blob_source_repositories(store, d.digest, ref.domain, ref.path), {}, {}});
     }
+
     const auto& config = manifest->manifest.config;
     add_blob(plan.blobs, PushBlob{config.digest, static_cast<std::uint64_t>(config.size), config.digest, false,
-                                  image::blob_source_repositories(store, config.digest, ref.domain, ref.path)});
+                                  image::blob_source_repositories(store, config.digest, ref.domain, ref.path), {}, {}});
+    plan.draft = std::move(manifest->manifest);
     return plan;
 }
 
-PushResult execute_push(image::Store& store, PushTarget& target, const PushPlan& plan, const PushOptions& options) {
+PushResult execute_push(image::Store& store, PushTarget& target, const PushPlan& planned, const PushOptions& options) {
     PushResult result;
-    result.reference = plan.reference;
-    result.manifest_digest = plan.manifest_digest;
-    result.manifest_size = plan.manifest.size();
-    result.manifest_media_type = plan.manifest_media_type;
+    result.reference = planned.reference;
+    result.manifest_media_type = planned.manifest_media_type;
     Events events(options.observer);
-    for (const auto& b : plan.blobs) events.emit(BlobState::Preparing, b);
+    for (const auto& b : planned.blobs) events.emit(BlobState::Preparing, b);
 
     // An unchanged image: the tag names our manifest already. The registry accepted that
     // manifest only with all its blobs present and keeps them while it is referenced, so
-    // nothing else needs asking.
-    if (target.head_manifest(plan.reference) == plan.manifest_digest) {
-        for (const auto& b : plan.blobs) events.emit(BlobState::Exists, b, b.size);
-        result.existed = plan.blobs.size();
-        record_sources(store, target, plan);
+    // nothing else needs asking. (A plan with blobs still to make cannot know its manifest.)
+    if (!planned.manifest.empty() && target.head_manifest(planned.reference) == planned.manifest_digest) {
+        for (const auto& b : planned.blobs) events.emit(BlobState::Exists, b, b.size);
+        result.existed = planned.blobs.size();
+        result.manifest_digest = planned.manifest_digest;
+        result.manifest_size = planned.manifest.size();
+        record_sources(store, target, planned);
         return result;
     }
 
     // Layers first (in parallel), then the config, then the manifest that names them.
     std::vector<const PushBlob*> layers, config;
-    for (const auto& b : plan.blobs) (b.layer ? layers : config).push_back(&b);
-    push_blobs(store, target, layers, options.max_concurrent_uploads, events, result);
-    push_blobs(store, target, config, 1, events, result);
+    for (const auto& b : planned.blobs) (b.layer ? layers : config).push_back(&b);
+    MadeBlobs made;
+    push_blobs(store, target, layers, options.max_concurrent_uploads, events, made, result);
+    push_blobs(store, target, config, 1, events, made, result);
+    const PushPlan plan = completed(planned, made);
+    result.manifest_digest = plan.manifest_digest;
+    result.manifest_size = plan.manifest.size();
 
     Digest put = target.put_manifest(plan.reference, plan.manifest_media_type, plan.manifest);
     if (put != plan.manifest_digest)

@@ -3,9 +3,12 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "image/layer_store.hpp"
 #include "image/layer_tar.hpp"
+#include "image/oci.hpp"
 #include "image/reference.hpp"
 #include "registry/client.hpp"
 #include "util/digest.hpp"
@@ -45,6 +48,10 @@ struct PushOptions {
     // zstd) makes kiln's own manifest with every layer in that compression.
     std::optional<image::Compression> compression;
     std::size_t max_concurrent_uploads = 5;  // docker push's max-concurrent-uploads
+    // A layer with no kept blob is compressed while it uploads (PushBlob::make) instead of
+    // by plan_push before anything is sent. Ignored for a push by digest, whose plan needs
+    // every blob's digest to find the manifest.
+    bool compress_while_uploading = false;
     PushObserver observer;                   // called from several threads, never at once
 };
 
@@ -70,6 +77,9 @@ public:
     virtual bool mount_blob(const Digest& digest, const std::string& from_path) = 0;
     virtual void upload_blob(const Digest& digest, std::uint64_t size, const BlobReader& reader,
                              const Progress& progress) = 0;
+    // A blob made while it uploads; returns its digest and size. The default waits until it
+    // is made and uploads it as any other blob.
+    virtual std::pair<Digest, std::uint64_t> upload_growing_blob(const GrowingBlob& blob, const Progress& progress);
 };
 
 // One blob the push must make sure the registry has.
@@ -79,6 +89,10 @@ struct PushBlob {
     Digest diff_id;  // = digest for the config
     bool layer = true;
     std::vector<std::string> mount_sources;  // other repositories of the registry that hold it
+    // Set when the store keeps no blob of the layer yet (compress_while_uploading): the push
+    // compresses it on the way; digest and size stay empty in the plan.
+    std::optional<image::LayerInfo> make;
+    image::Compression compression = image::Compression::Gzip;
 };
 
 // What a push sends, decided from the store before any request: the blobs (layers bottom
@@ -86,9 +100,13 @@ struct PushBlob {
 struct PushPlan {
     Digest image_id;
     std::vector<PushBlob> blobs;
+    // Empty while blobs are to be made (PushBlob::make): execute_push fills `draft`'s
+    // descriptors of those layers once they are made and serializes it then.
     std::string manifest;
     std::string manifest_media_type;
     Digest manifest_digest;
+    image::Manifest draft;
+    std::vector<Digest> layer_diff_ids;  // of draft.layers, in order
     std::string reference;  // tag, or digest string when pushing by digest
 };
 

@@ -95,13 +95,19 @@ TEST_CASE("a push whose upload connection drops resumes and completes", "[regist
                  "FROM localhost/busybox\nRUN head -c 83886080 /dev/urandom > /big\n");
     std::string name = reg.host() + "/big:1";
     REQUIRE(kiln({"build", "-q", "-t", name, ctx.path()}).exit_code == 0);
-    reg.proxy().drop(FaultProxy::Direction::request, 20ll << 20, "/blobs/uploads/", 1, "PATCH");
+    auto dropped = [](RegistryServer& r) {
+        for (const auto& q : r.proxy().log())
+            if (q.action == "drop-request") return true;
+        return false;
+    };
+
+    // The first push compresses the layer while it uploads, in PATCHes of 16 MiB as they
+    // are made: the connection drops inside the first one.
+    reg.proxy().drop(FaultProxy::Direction::request, 10ll << 20, "/blobs/uploads/", 1, "PATCH");
     auto pushed = kiln({"push", name});
     INFO(pushed.out << pushed.err);
     REQUIRE(pushed.exit_code == 0);
-    bool dropped = false;
-    for (const auto& r : reg.proxy().log()) dropped = dropped || r.action == "drop-request";
-    CHECK(dropped);
+    CHECK(dropped(reg));
     // What the registry holds is what kiln meant to push: a fresh store pulls and runs it.
     Kiln other;
     auto pulled = other({"pull", name});
@@ -109,4 +115,16 @@ TEST_CASE("a push whose upload connection drops resumes and completes", "[regist
     REQUIRE(pulled.exit_code == 0);
     auto size = other({"run", "--rm", name, "sh", "-c", "wc -c < /big"});
     CHECK(trimmed(size.out) == "83886080");
+
+    // The blob the first push kept goes up as a file, in PATCHes of 64 MiB, to a second
+    // registry: dropped inside the first one, resumed, and the same manifest as before.
+    RegistryServer second({.fault_proxy = true});
+    std::string again = second.host() + "/big:1";
+    REQUIRE(kiln({"tag", name, again}).exit_code == 0);
+    second.proxy().drop(FaultProxy::Direction::request, 20ll << 20, "/blobs/uploads/", 1, "PATCH");
+    auto kept = kiln({"push", again});
+    INFO(kept.out << kept.err);
+    REQUIRE(kept.exit_code == 0);
+    CHECK(dropped(second));
+    CHECK(pushed_digest(kept.out) == pushed_digest(pushed.out));
 }

@@ -37,6 +37,7 @@ TEST_CASE("transfer progress on a terminal redraws each item's own line in place
 TEST_CASE("transfer progress bar: fill, bytes, rate and time left", "[cli][progress]") {
     CHECK(TransferProgress::bar(0, 100, 0) == "[>" + std::string(49, ' ') + "]  0B/100B");
     CHECK(TransferProgress::bar(100, 100, 0) == "[" + std::string(50, '=') + "]  100B/100B");
+    CHECK(TransferProgress::bar(100, 0, 0) == "100B");  // a blob still being made: no total yet
     const std::string half = TransferProgress::bar(5'000'000, 10'000'000, 2.0);
     CHECK(half.find("[" + std::string(25, '=') + ">") == 0);
     CHECK(half.find("5MB/10MB  2.5MB/s  2s") != std::string::npos);

@@ -396,6 +396,88 @@ TEST_CASE_METHOD(Fixture, "a pulled image goes out as the manifest bytes it came
     }
 }
 
+TEST_CASE_METHOD(Fixture, "a push that compresses while it uploads keeps each blob and the manifest names it",
+                 "[registry][push]") {
+    FakeRegistry reg("localhost:5000", "app");
+    PushOptions options;
+    options.compress_while_uploading = true;
+    const auto ref = parse_reference("localhost:5000/app");
+    auto plan = kiln::registry::plan_push(store, ref, options);
+    CHECK(plan.manifest.empty());  // no layer has a blob yet: nothing was compressed
+    REQUIRE(plan.blobs.size() == 4);
+    for (std::size_t i = 0; i < 3; ++i) {
+        CHECK(plan.blobs[i].make);
+        CHECK(plan.blobs[i].digest.empty());
+        CHECK_FALSE(kiln::image::find_layer_blob(store, layers[i].diff_id, kiln::image::Compression::Gzip));
+    }
+    auto result = kiln::registry::execute_push(store, reg, plan, options);
+    CHECK(result.uploaded == 4);
+    CHECK(reg.manifests["app:latest"] == result.manifest_digest);
+
+    // The blobs are kept: a compress-first plan finds them and makes the same manifest, and
+    // a small blob went the ordinary way (HEAD, then one upload).
+    auto kept = kiln::registry::plan_push(store, ref, PushOptions{});
+    CHECK(kept.manifest_digest == result.manifest_digest);
+    CHECK(kept.manifest.size() == result.manifest_size);
+    for (std::size_t i = 0; i < 3; ++i) {
+        CHECK(reg.count("HEAD blob " + kept.blobs[i].digest.str()) == 1);
+        CHECK(reg.count("UPLOAD blob " + kept.blobs[i].digest.str()) == 1);
+    }
+    // Now that they are kept, the next push is the unchanged-image one.
+    reg.clear_log();
+    kiln::registry::execute_push(store, reg, kiln::registry::plan_push(store, ref, options), options);
+    CHECK(reg.requests() == std::vector<std::string>{"HEAD manifest latest"});
+}
+
+TEST_CASE("a layer larger than a stream chunk uploads while it is compressed, as the same blob", "[registry][push]") {
+    kiln::TempDir root("/tmp", "kiln-push-test-");
+    kiln::image::Store store(root.path());
+    // Random bytes: over one stream chunk even compressed.
+    std::string big(kiln::registry::kStreamChunkSize + (3u << 20), '\0');
+    std::uint64_t x = 88172645463325252ull;
+    for (auto& c : big) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        c = static_cast<char>(x);
+    }
+    auto snap = store.layers().prepare("big", std::nullopt);
+    kiln::atomic_write(snap.upper_dir + "/big", big);
+    LayerInfo layer = store.layers().commit("big");
+    nlohmann::json cfg = {{"architecture", "amd64"},
+                          {"os", "linux"},
+                          {"rootfs", {{"type", "layers"}, {"diff_ids", {layer.diff_id.str()}}}}};
+    store.images().tag("localhost:5000/big:latest", store.images().put_image(cfg.dump()));
+
+    FakeRegistry reg("localhost:5000", "big");
+    PushOptions options;
+    options.compress_while_uploading = true;
+    std::vector<PushEvent> events;
+    options.observer = [&](const PushEvent& e) { events.push_back(e); };
+    const auto ref = parse_reference("localhost:5000/big");
+    auto result = kiln::registry::execute_push(store, reg, kiln::registry::plan_push(store, ref, options), options);
+    CHECK(result.uploaded == 2);
+
+    auto blob = kiln::image::find_layer_blob(store, layer.diff_id, kiln::image::Compression::Gzip);
+    REQUIRE(blob);
+    CHECK(blob->size > kiln::registry::kStreamChunkSize);
+    CHECK(reg.count("UPLOAD blob " + blob->digest.str()) == 1);
+    CHECK(reg.count("HEAD blob " + blob->digest.str()) == 0);  // its digest was not known before
+    // Pushing shows the bytes with no total until the blob is made; Pushed names the blob.
+    bool unknown_total = false, pushed = false;
+    for (const auto& e : events) {
+        if (!e.layer) continue;
+        unknown_total = unknown_total || (e.state == BlobState::Pushing && e.total == 0);
+        pushed = pushed || (e.state == BlobState::Pushed && e.digest == blob->digest && e.total == blob->size);
+    }
+    CHECK(unknown_total);
+    CHECK(pushed);
+    // Compressing first gives the same blob (the bytes do not depend on how they went out),
+    // and the kept file holds exactly those bytes.
+    kiln::image::Compressor gz(kiln::image::Compression::Gzip, {});
+    kiln::image::stream_layer_tar(store, layer, gz.sink());
+    CHECK(gz.finish().digest == blob->digest);
+    CHECK(kiln::image::stream_blob(store, blob->digest, [](const void*, std::size_t) {}).size == blob->size);
+}
+
 TEST_CASE_METHOD(Fixture, "flag --all-tags finds every tag of the repository and nothing else", "[registry][push]") {
     store.images().tag("localhost:5000/app:v1", id);
     store.images().tag("localhost:5000/other:v1", id);
