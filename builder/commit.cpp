@@ -1,11 +1,5 @@
 #include "builder/commit.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <thread>
-
 #include "builder/config_edit.hpp"
 #include "builder/image_config.hpp"
 #include "image/blob_cache.hpp"
@@ -15,6 +9,7 @@
 #include "runtime/cgroups.hpp"
 #include "runtime/container_changes.hpp"
 #include "runtime/container_control.hpp"
+#include "runtime/freezer.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -22,47 +17,32 @@ namespace kiln::builder {
 
 namespace {
 
-// Freezes a running container's processes through its cgroup2 group (cgroup.freeze) for
-// as long as this object lives, so the layer is one moment of its files. A container that
-// was frozen already (paused) stays so afterwards; one without a cgroup2 group is not
-// frozen (docker, too, commits then without pausing).
+// Freezes a running container through the freezer `kiln pause` uses (cgroup2's
+// cgroup.freeze, else the v1 freezer) for as long as this object lives, so the layer is one
+// moment of its files. A container that was paused already stays so afterwards; one that
+// does not run, or has no freezer group, is committed as it is (docker, too).
 class Freeze {
 public:
     explicit Freeze(const runtime::ContainerRow& row) {
         if (!runtime::open_container_init(row)) return;
-        runtime::ContainerCgroups groups;
-        try {
-            groups = runtime::find_container_cgroups(row.id);
-        } catch (const Error&) {
-            return;
-        }
-        if (!groups.v2_fd) return;
-        UniqueFd freeze(::openat(groups.v2_fd.get(), "cgroup.freeze", O_RDWR | O_CLOEXEC));
-        if (!freeze) return;
-        char state = '0';
-        if (::pread(freeze.get(), &state, 1, 0) == 1 && state == '1') return;
-        if (::pwrite(freeze.get(), "1", 1, 0) != 1) throw_errno("freeze container " + row.id);
-        freeze_ = std::move(freeze);
-        wait_frozen(groups.v2_fd.get(), row.id);
+        auto group = runtime::container_freezer(row.id);
+        if (group.dir.empty() || runtime::freezer_frozen(group)) return;
+        runtime::freezer_set(group, true);
+        group_ = std::move(group);
     }
     ~Freeze() {
-        if (freeze_) (void)!::pwrite(freeze_.get(), "0", 1, 0);
+        if (group_.dir.empty()) return;
+        try {
+            runtime::freezer_set(group_, false);
+        } catch (const Error&) {
+            // The container went away meanwhile: nothing is left to thaw.
+        }
     }
     Freeze(const Freeze&) = delete;
     Freeze& operator=(const Freeze&) = delete;
 
 private:
-    static void wait_frozen(int group, const std::string& id) {
-        for (int i = 0; i < 1000; ++i) {
-            UniqueFd events(::openat(group, "cgroup.events", O_RDONLY | O_CLOEXEC));
-            if (!events) throw_errno("read the cgroup events of container " + id);
-            if (read_all(events.get(), "cgroup.events").find("frozen 1") != std::string::npos) return;
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
-        throw Error("container " + id + " did not freeze within 5 s");
-    }
-
-    UniqueFd freeze_;
+    runtime::FreezerGroup group_;
 };
 
 std::string joined(const std::vector<std::string>& words) {

@@ -231,10 +231,16 @@ namespace {
 
 // The message of a failed blob, naming registry and blob once (the client's own errors
 // already do).
+// A blob compressed on the way has no digest until it is made: the layer's diffID names it
+// until then, and once made the client's message names the blob itself.
 [[noreturn]] void rethrow_naming(const PushTarget& target, const PushBlob& blob, const std::exception& e) {
     std::string msg = e.what();
-    if (msg.find(blob.digest.str()) != std::string::npos && msg.find(target.domain()) != std::string::npos)
-        throw Error(msg);
+    const bool names_registry = msg.find("registry " + target.domain()) != std::string::npos;
+    if (blob.make) {
+        if (names_registry && msg.find("sha256:") != std::string::npos) throw Error(msg);
+        throw Error("registry " + target.domain() + ": blob of layer " + blob.diff_id.str() + ": " + msg);
+    }
+    if (msg.find(blob.digest.str()) != std::string::npos && names_registry) throw Error(msg);
     throw Error("registry " + target.domain() + ": blob " + blob.digest.str() + ": " + msg);
 }
 
