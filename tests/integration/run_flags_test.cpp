@@ -226,7 +226,10 @@ TEST_CASE("run --init reaps orphaned zombies and passes stop's signal to the com
     CHECK(trimmed(kiln({"exec", "inited", "cat", "/proc/1/comm"}).out) == "docker-init");
     REQUIRE(kiln({"exec", "-d", "inited", "true"}).exit_code == 0);
     REQUIRE(kiln({"exec", "-d", "inited", "true"}).exit_code == 0);
-    CHECK(soon([&] { return zombies("inited") == "0\n"; }));
+    const bool reaped = soon([&] { return zombies("inited") == "0\n"; });
+    // Which process stayed a zombie, and whose child it is, when one did.
+    INFO(kiln({"exec", "inited", "ps", "-o", "pid,ppid,stat,comm"}).out);
+    CHECK(reaped);
     // The init is read-only and not kiln: the container cannot rewrite its pid 1.
     CHECK(kiln({"exec", "inited", "sh", "-c", "echo x >> /proc/1/exe"}).exit_code != 0);
 
