@@ -1,6 +1,8 @@
 #include "builder/build.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -8,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "builder/cache_explain.hpp"
 #include "builder/cache_key.hpp"
 #include "builder/chown.hpp"
 #include "builder/config_edit.hpp"
@@ -83,6 +86,7 @@ public:
         run_lint();
 
         context_ = std::make_unique<BuildContext>(options_.context_dir, dockerfile_path, store_);
+        if (options_.explain_cache) earlier_inputs_ = remembered_inputs(store_.db());
         global_vars_ = std::make_unique<BuildVariables>(file_.escape, options_.build_args);
         for (const auto& arg : program_.global_args)
             for (const auto& [name, value] : arg.args)
@@ -228,12 +232,62 @@ private:
     static constexpr std::string_view kInheritedCmd = " inherited-cmd";
 
     bool restore_from_cache(const Digest& key, StageState& state) {
-        if (options_.no_cache) return false;
-        if (restore_local(key, state) || restore_remote(key, state)) {
+        if (!options_.no_cache && (restore_local(key, state) || restore_remote(key, state))) {
             note_step(state);
+            previous_missed_ = false;
             return true;
         }
+        explain_miss_now();
+        previous_missed_ = true;
         return false;
+    }
+
+    // Every key goes through here: what made it is kept with the step, so that a later
+    // build with --explain-cache can compare.
+    Digest step_key(const CacheKeyInput& input) {
+        Digest key = cache_key(input);
+        pending_inputs_ = StepInputs::make(key, input.parent, input.instruction, input.build_args, input.sources, {});
+        pending_listing_ = nullptr;
+        return key;
+    }
+
+    // Steps without a cache entry of their own (FROM, ARG) keep their inputs too: later
+    // steps stand on their keys.
+    // They run on every build, cached or not: written only the first time, so that a fully
+    // cached rebuild writes nothing.
+    void remember_pending(bool without_entry = false) {
+        if (!pending_inputs_) return;
+        if (!without_entry || !store_.db().cache_entry(pending_inputs_->key.str() + "/inputs")) {
+            fill_listing();
+            remember_inputs(store_.db(), *pending_inputs_);
+        }
+        if (options_.explain_cache) earlier_inputs_.push_back(*pending_inputs_);
+        pending_inputs_.reset();
+    }
+
+    void fill_listing() {
+        if (!pending_listing_) return;
+        pending_inputs_->listing = pending_listing_();
+        pending_listing_ = nullptr;
+        if (pending_inputs_->listing.size() > kMaxListedSources) {
+            pending_inputs_->listing.clear();
+            pending_inputs_->listing_complete = false;
+        }
+    }
+
+    void explain_miss_now() {
+        if (!options_.explain_cache || options_.quiet || !pending_inputs_) return;
+        std::string reason;
+        if (options_.no_cache) {
+            reason = "--no-cache";
+        } else if (previous_missed_ && !previous_reason_.empty()) {
+            reason = previous_reason_;
+        } else {
+            fill_listing();
+            reason = explain_miss(*pending_inputs_, earlier_inputs_, previous_missed_);
+        }
+        previous_reason_.clear();
+        out_ << fmt::format("#{} cache miss: {}\n", step_counter_, reason);
     }
 
     bool restore_local(const Digest& key, StageState& state) {
@@ -305,6 +359,7 @@ private:
         store_.db().cache_put(key.str(), value, "config", current_step_);
         if (made_layer && state.top_layer)
             store_.db().cache_put(key.str() + "/layer", state.top_layer->str(), "layer", current_step_);
+        remember_pending();
         state.key = key;
         note_step(state);
     }
@@ -356,7 +411,10 @@ private:
         auto started = std::chrono::steady_clock::now();
         Digest base_key;
         StageState state = base_state(index, base_name, base_key);
-        state.key = cache_key({std::nullopt, "FROM " + base_key.str(), {}, kPlatform, std::nullopt});
+        state.key = step_key({std::nullopt, "FROM " + base_key.str(), {}, kPlatform, std::nullopt});
+        remember_pending(true);
+        previous_missed_ = false;
+        previous_reason_.clear();
         step_result(false, started);
 
         BuildVariables vars(file_.escape, options_.build_args);
@@ -380,7 +438,7 @@ private:
     template <typename Mutate>
     bool metadata_step(const std::string& created_by, StageState& state, BuildVariables& vars,
                        Mutate&& mutate) {
-        Digest key = cache_key({state.key, created_by, vars.visible_args(), kPlatform, std::nullopt});
+        Digest key = step_key({state.key, created_by, vars.visible_args(), kPlatform, std::nullopt});
         if (restore_from_cache(key, state)) return true;
         mutate();
         state.config.add_history(created_by, true, now_rfc3339());
@@ -410,7 +468,21 @@ private:
             text += " " + name + (value ? "=" + *value : "");
         }
         // ARG changes no config; its value is part of later keys through visible_args().
-        Digest key = cache_key({state.key, text, vars.visible_args(), kPlatform, std::nullopt});
+        Digest key = step_key({state.key, text, vars.visible_args(), kPlatform, std::nullopt});
+        // An ARG has no cache entry: when its key is new, the reason is told at the next
+        // step that misses because of it.
+        if (options_.explain_cache && !previous_missed_) {
+            bool known = std::any_of(earlier_inputs_.begin(), earlier_inputs_.end(),
+                                     [&](const StepInputs& row) { return row.key == key; });
+            // Only what the ARG itself changed is worth telling; a new base or a new step is
+            // told as well by the step that misses.
+            std::string reason = known ? "" : explain_miss(*pending_inputs_, earlier_inputs_, false);
+            if (reason.starts_with("build arg") || reason.starts_with("the instruction changed")) {
+                previous_reason_ = "after " + text + ": " + reason;
+                previous_missed_ = true;
+            }
+        }
+        remember_pending(true);
         state.key = key;
         return true;
     }
@@ -451,7 +523,7 @@ private:
         std::string created_by = "RUN " + std::string(input.host_network ? "--network=host " : "") +
                                  std::string(input.insecure ? "--security=insecure " : "") +
                                  nlohmann::json(args).dump();
-        Digest key = cache_key({state.key, created_by, vars.visible_args(), kPlatform, std::nullopt});
+        Digest key = step_key({state.key, created_by, vars.visible_args(), kPlatform, std::nullopt});
         if (restore_from_cache(key, state)) return true;
         layer_step(created_by, state, [&](const image::Snapshot& snapshot) {
             run_step(input, snapshot, out_);
@@ -514,7 +586,13 @@ private:
                                  (cmd.chown.empty() ? "" : "--chown=" + cmd.chown + " ") +
                                  (cmd.chmod.empty() ? "" : "--chmod=" + cmd.chmod + " ") +
                                  nlohmann::json(sources).dump() + " " + dest;
-        Digest key = cache_key({state.key, created_by, vars.visible_args(), kPlatform, sources_digest});
+        Digest key = step_key({state.key, created_by, vars.visible_args(), kPlatform, sources_digest});
+        if (!from_tree)
+            pending_listing_ = [&, tree, excluded] {
+                std::vector<SourceEntry> listing;
+                digest_copy(*tree, items, options, excluded, &listing);
+                return listing;
+            };
         if (restore_from_cache(key, state)) return true;
         std::string display = std::string(cmd.is_add ? "ADD " : "COPY ") + sources_digest.str() + " in " + dest;
         layer_step(display, state, [&](const image::Snapshot& snapshot) {
@@ -569,6 +647,14 @@ private:
     // Holds every layer the build stands on, so no prune or rmi takes it mid-build.
     image::ProcessLease lease_{store_.db(), store_.root()};
     std::string current_step_;  // the instruction being built, as the cache records it
+    // --explain-cache bookkeeping: the inputs of the step being keyed (its per-file
+    // listing made only when needed: a cached step never pays for it), what earlier
+    // builds ran, and whether the step before missed (and why, for an ARG).
+    std::optional<StepInputs> pending_inputs_;
+    std::function<std::vector<SourceEntry>()> pending_listing_;
+    std::vector<StepInputs> earlier_inputs_;
+    bool previous_missed_ = false;
+    std::string previous_reason_;
     std::size_t building_stage_ = 0;
     std::size_t target_stage_ = 0;
     int step_counter_ = 0;

@@ -34,6 +34,8 @@ struct BuildOptions {
     std::string target;      // stage name; empty = last stage
     bool no_cache = false;
     bool quiet = false;      // only the image ID on stdout
+    // --explain-cache: each step that misses says which of its inputs changed.
+    bool explain_cache = false;
     // BuildKit's entitlements (--allow): a Dockerfile may use RUN --network=host or
     // RUN --security=insecure only where the person running the build grants it.
     bool allow_network_host = false;

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "builder/cache_explain.hpp"
 #include "image/layer_store.hpp"
 #include "image/store.hpp"
 #include "util/error.hpp"
@@ -14,6 +15,37 @@ namespace kiln::builder {
 namespace {
 
 constexpr std::string_view kLayerSuffix = "/layer";
+constexpr std::string_view kInputsKind = "inputs";
+
+// The --explain-cache rows that no longer explain anything: a step's once the step is gone,
+// a FROM's or an ARG's (which have no cache entry) once no remaining step stands on it.
+std::vector<std::string> stale_inputs_rows(image::MetadataDb& db) {
+    std::set<std::string> steps;
+    std::map<std::string, std::optional<StepInputs>> rows;  // row key → its inputs
+    for (const auto& entry : db.cache_list()) {
+        if (entry.kind == kInputsKind)
+            rows.emplace(entry.key, StepInputs::parse(entry.result));
+        else
+            steps.insert(entry.key);
+    }
+    std::map<std::string, std::string> parent_of;  // step key → parent key
+    std::set<std::string> kept;
+    for (const auto& [row_key, inputs] : rows) {
+        if (!inputs) continue;
+        if (inputs->parent) parent_of[inputs->key.str()] = inputs->parent->str();
+        if (steps.count(inputs->key.str())) kept.insert(inputs->key.str());
+    }
+    std::vector<std::string> todo(kept.begin(), kept.end());
+    while (!todo.empty()) {
+        auto it = parent_of.find(todo.back());
+        todo.pop_back();
+        if (it != parent_of.end() && kept.insert(it->second).second) todo.push_back(it->second);
+    }
+    std::vector<std::string> stale;
+    for (const auto& [row_key, inputs] : rows)
+        if (!inputs || !kept.count(inputs->key.str())) stale.push_back(row_key);
+    return stale;
+}
 
 // The config digest at the front of a "config" entry's value (the builder may append markers).
 std::optional<Digest> config_digest(const std::string& value) {
@@ -37,6 +69,7 @@ void add_stack(image::MetadataDb& db, const Digest& top, std::set<Digest>& into)
     for (const auto& row : db.layer_chain(top)) into.insert(row.chain_id);
 }
 
+
 }  // namespace
 
 std::string CacheRecord::short_id() const {
@@ -49,6 +82,7 @@ std::vector<CacheRecord> group_cache_entries(const std::vector<image::CacheEntry
     std::vector<CacheRecord> out;
     std::map<std::string, std::size_t> index_of;
     for (const auto& entry : entries) {
+        if (entry.kind == kInputsKind) continue;  // bookkeeping for --explain-cache, not a result
         bool layer_entry = entry.key.ends_with(kLayerSuffix);
         std::string key = layer_entry ? entry.key.substr(0, entry.key.size() - kLayerSuffix.size()) : entry.key;
         auto [it, fresh] = index_of.try_emplace(key, out.size());
@@ -142,6 +176,7 @@ CachePruneResult prune_cache(image::Store& store, const CachePrunePolicy& policy
             db.cache_delete(r.key);
             db.cache_delete(r.key + std::string(kLayerSuffix));
         }
+        for (const auto& row : stale_inputs_rows(db)) db.cache_delete(row);
     });
     // Rows first, files after: a crash in between leaves only files nothing points at.
     std::map<Digest, std::uint64_t> layer_sizes;

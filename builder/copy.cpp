@@ -152,13 +152,14 @@ void hash_field(Sha256& h, std::string_view v) {
 }  // namespace
 
 Digest digest_copy(const SourceTree& tree, const std::vector<CopyItem>& items,
-                   const CopyOptions& options, const ExcludeFn& excluded) {
+                   const CopyOptions& options, const ExcludeFn& excluded, std::vector<SourceEntry>* listing) {
     Sha256 h;
     for (const auto& item : items) {
         if (item.inline_content) {
             hash_field(h, "inline");
             hash_field(h, item.destination);
             hash_field(h, *item.inline_content);
+            if (listing) listing->push_back({item.destination, "heredoc", sha256_of(*item.inline_content).str()});
             continue;
         }
         for_each_entry(tree, item, excluded,
@@ -167,10 +168,13 @@ Digest digest_copy(const SourceTree& tree, const std::vector<CopyItem>& items,
                            std::string meta = std::to_string(st.st_mode & S_IFMT) + ":" +
                                               std::to_string(effective_mode(st, options));
                            hash_field(h, meta);
+                           std::string content;
                            if (S_ISLNK(st.st_mode))
-                               hash_field(h, tree.read_link(src));
+                               content = tree.read_link(src);
                            else if (S_ISREG(st.st_mode))
-                               hash_field(h, tree.file_digest(src, st).str());
+                               content = tree.file_digest(src, st).str();
+                           if (S_ISLNK(st.st_mode) || S_ISREG(st.st_mode)) hash_field(h, content);
+                           if (listing) listing->push_back({dst, meta, std::move(content)});
                        });
     }
     std::string owner = (options.uid ? std::to_string(*options.uid) : "-") + ":" +

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "builder/cache_explain.hpp"
 #include "builder/source_tree.hpp"
 #include "parser/ast.hpp"
 #include "util/digest.hpp"
@@ -56,8 +57,10 @@ std::vector<CopyItem> plan_copy(const SourceTree& tree, const std::vector<std::s
 
 // Digest of everything the copy would write (paths, types, modes, owners, link targets,
 // file bytes; never mtimes): the COPY part of the step's cache key.
+// listing, when given, receives each entry as the digest saw it (for --explain-cache).
 Digest digest_copy(const SourceTree& tree, const std::vector<CopyItem>& items,
-                   const CopyOptions& options, const ExcludeFn& excluded);
+                   const CopyOptions& options, const ExcludeFn& excluded,
+                   std::vector<SourceEntry>* listing = nullptr);
 
 // Writes the copy into a layer's upper directory. Directories the destination needs that
 // already exist in `lower` keep their owner and mode. Nothing is written outside upper_dir:

@@ -61,6 +61,8 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
     repeatable(cmd->add_option("--allow", flags->allow,
                                "Grant an entitlement: network.host (RUN --network=host), security.insecure"));
     cmd->add_flag("--no-cache", flags->options.no_cache, "Do not use the build cache");
+    cmd->add_flag("--explain-cache", flags->options.explain_cache,
+                  "For every step that misses the cache, say which input changed (instruction, build arg, source file, parent)");
     // `--pull` alone is docker build's "always"; buildx also takes a policy.
     cmd->add_flag("--pull{always}", flags->pull, "Pull images FROM names: always (--pull alone), missing, never");
     cmd->add_flag("-q,--quiet", flags->options.quiet, "Print only the image ID");
