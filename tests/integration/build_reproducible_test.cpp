@@ -65,6 +65,13 @@ TEST_CASE("SOURCE_DATE_EPOCH builds into two stores give the same image ID and s
         CHECK(kiln::read_file(sa) == kiln::read_file(sb));
     }
 
+    // --output type=oci writes the same layout from either store (the manifest digest with it).
+    const std::string oa = work.path() + "/oa.tar", ob = work.path() + "/ob.tar";
+    REQUIRE(kiln_env(first, {"SOURCE_DATE_EPOCH=1700000000"}, {"build", "-q", "-o", "type=oci,dest=" + oa, ctx}).exit_code == 0);
+    REQUIRE(kiln_env(second, {"SOURCE_DATE_EPOCH=1700000000"}, {"build", "-q", "-o", "type=oci,dest=" + ob, ctx}).exit_code == 0);
+    CHECK(kiln::read_file(oa) == kiln::read_file(ob));
+    CHECK(run_command({"tar", "-xOf", oa, "index.json"}).out == run_command({"tar", "-xOf", ob, "index.json"}).out);
+
     SECTION("without the epoch the second store's build differs (the check above can fail)") {
         auto plain = kiln_env(second, {}, {"build", "-q", ctx});
         REQUIRE(plain.exit_code == 0);
