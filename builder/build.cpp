@@ -17,6 +17,7 @@
 #include "builder/context.hpp"
 #include "builder/copy.hpp"
 #include "builder/image_config.hpp"
+#include "builder/reproducible.hpp"
 #include "builder/run_step.hpp"
 #include "builder/variables.hpp"
 #include "image/process_lease.hpp"
@@ -68,11 +69,13 @@ public:
         : store_(store), options_(options), out_(out) {}
 
     BuildResult run() {
-        std::string dockerfile_path = options_.dockerfile.empty()
+        std::string dockerfile_path = options_.dockerfile_text ? "Dockerfile"
+                                      : options_.dockerfile.empty()
                                           ? options_.context_dir + "/Dockerfile"
                                           : options_.dockerfile;
         std::string text;
-        try {
+        if (options_.dockerfile_text) text = *options_.dockerfile_text;
+        else try {
             text = read_file(dockerfile_path);
         } catch (const Error& e) {
             throw Error("cannot read Dockerfile: " + std::string(e.what()));
@@ -85,7 +88,9 @@ public:
         if (program_.stages.empty()) throw Error(dockerfile_path + ": no FROM instruction");
         run_lint();
 
-        context_ = std::make_unique<BuildContext>(options_.context_dir, dockerfile_path, store_);
+        // A Dockerfile from stdin has no <Dockerfile>.dockerignore beside it.
+        context_ = std::make_unique<BuildContext>(options_.context_dir, options_.dockerfile_text ? "" : dockerfile_path,
+                                                  store_, !options_.context_is_scratch);
         if (options_.explain_cache) earlier_inputs_ = remembered_inputs(store_.db());
         global_vars_ = std::make_unique<BuildVariables>(file_.escape, options_.build_args);
         for (const auto& arg : program_.global_args)
@@ -100,6 +105,8 @@ public:
         }
         std::set<std::size_t> needed;
         collect_needed(target, needed);
+        for (const auto& name : options_.no_cache_stages)
+            if (auto idx = stage_index(name)) no_cache_stages_.insert(*idx);  // unknown names: ignored, as BuildKit
         check_entitlements(needed);
         stage_states_.resize(program_.stages.size());
         try {
@@ -118,7 +125,9 @@ public:
 
         const StageState& final_state = *stage_states_[target];
         materialize(final_state);
-        std::string config = final_state.config.serialize();
+        ImageConfig final_config = final_state.config;
+        for (const auto& [key, value] : options_.labels) final_config.set_label(key, value);
+        std::string config = final_config.serialize();
         Digest image_id = store_.images().put_image(config);
         for (const auto& tag : options_.tags) {
             std::string name = image::parse_reference(tag).str();
@@ -232,7 +241,8 @@ private:
     static constexpr std::string_view kInheritedCmd = " inherited-cmd";
 
     bool restore_from_cache(const Digest& key, StageState& state) {
-        if (!options_.no_cache && (restore_local(key, state) || restore_remote(key, state))) {
+        const bool no_cache = options_.no_cache || no_cache_stages_.count(building_stage_);
+        if (!no_cache && (restore_local(key, state) || restore_remote(key, state))) {
             note_step(state);
             previous_missed_ = false;
             return true;
@@ -278,7 +288,7 @@ private:
     void explain_miss_now() {
         if (!options_.explain_cache || options_.quiet || !pending_inputs_) return;
         std::string reason;
-        if (options_.no_cache) {
+        if (options_.no_cache || no_cache_stages_.count(building_stage_)) {
             reason = "--no-cache";
         } else if (previous_missed_ && !previous_reason_.empty()) {
             reason = previous_reason_;
@@ -411,7 +421,9 @@ private:
         auto started = std::chrono::steady_clock::now();
         Digest base_key;
         StageState state = base_state(index, base_name, base_key);
-        state.key = step_key({std::nullopt, "FROM " + base_key.str(), {}, kPlatform, std::nullopt});
+        // Every later key chains from this one: a reproducible build caches apart.
+        std::string epoch_text = options_.source_date_epoch ? " epoch=" + std::to_string(*options_.source_date_epoch) : "";
+        state.key = step_key({std::nullopt, "FROM " + base_key.str() + epoch_text, {}, kPlatform, std::nullopt});
         remember_pending(true);
         previous_missed_ = false;
         previous_reason_.clear();
@@ -441,7 +453,7 @@ private:
         Digest key = step_key({state.key, created_by, vars.visible_args(), kPlatform, std::nullopt});
         if (restore_from_cache(key, state)) return true;
         mutate();
-        state.config.add_history(created_by, true, now_rfc3339());
+        state.config.add_history(created_by, true, created_time());
         record_step(key, state, false);
         return false;
     }
@@ -502,6 +514,7 @@ private:
         auto snapshot = store_.layers().prepare(key, state.top_layer);
         try {
             fill(snapshot);
+            if (options_.source_date_epoch) clamp_tree_mtimes(snapshot.upper_dir, *options_.source_date_epoch);
         } catch (...) {
             store_.layers().remove(key);
             throw;
@@ -509,21 +522,31 @@ private:
         auto layer = store_.layers().commit(key);
         lease_.hold(layer.chain_id);
         state.config.add_layer(layer.diff_id);
-        state.config.add_history(created_by, false, now_rfc3339());
+        state.config.add_history(created_by, false, created_time());
         state.top_layer = layer.chain_id;
+    }
+
+    // RUN --network=default (or none given) takes the build's --network.
+    std::string run_network(const parser::RunCmd& cmd) const {
+        return cmd.network.empty() || cmd.network == "default" ? options_.run.network : cmd.network;
+    }
+
+    std::string created_time() const {
+        return options_.source_date_epoch ? rfc3339_utc(*options_.source_date_epoch) : now_rfc3339();
     }
 
     bool apply(const parser::RunCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
         if (!cmd.mounts.empty())
             throw Error("RUN --mount is not supported by kiln yet");
         RunStepInput input{command_args(cmd.command, state), cmd.command.shell_form, cmd.heredocs,
-                           state.config, vars.visible_args(), cmd.network == "host",
+                           state.config, vars.visible_args(), run_network(cmd) == "host",
                            cmd.security == "insecure"};  // both granted by --allow, checked before the build
+        input.settings = &options_.run;
         auto args = run_step_args(input);
         std::string created_by = "RUN " + std::string(input.host_network ? "--network=host " : "") +
                                  std::string(input.insecure ? "--security=insecure " : "") +
                                  nlohmann::json(args).dump();
-        Digest key = step_key({state.key, created_by, vars.visible_args(), kPlatform, std::nullopt});
+        Digest key = step_key({state.key, created_by + options_.run.cache_text(), vars.visible_args(), kPlatform, std::nullopt});
         if (restore_from_cache(key, state)) return true;
         layer_step(created_by, state, [&](const image::Snapshot& snapshot) {
             run_step(input, snapshot, out_);
@@ -656,6 +679,7 @@ private:
     bool previous_missed_ = false;
     std::string previous_reason_;
     std::size_t building_stage_ = 0;
+    std::set<std::size_t> no_cache_stages_;
     std::size_t target_stage_ = 0;
     int step_counter_ = 0;
 };

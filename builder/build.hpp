@@ -8,6 +8,7 @@
 
 #include "builder/cache_artifact.hpp"
 #include "builder/image_source.hpp"
+#include "builder/run_settings.hpp"
 #include "util/digest.hpp"
 
 namespace kiln::image {
@@ -45,6 +46,24 @@ struct BuildOptions {
     // pulled through puller; each at most once per build.
     PullPolicy pull = PullPolicy::Missing;
     ImagePuller puller;
+    // -f -: the Dockerfile's text (read from stdin), instead of reading `dockerfile`.
+    std::optional<std::string> dockerfile_text;
+    // --label: set in the final image's config (as BuildKit: no history entry).
+    std::map<std::string, std::string> labels;
+    // --no-cache-filter: stages (names or indices) whose steps never use the cache.
+    std::vector<std::string> no_cache_stages;
+    // RUN steps' defaults: --network, --add-host, --shm-size, --ulimit.
+    RunSettings run;
+    // --jobs: how many stages may build at once. Stages build one at a time today.
+    int jobs = 1;
+    // --platform: only this machine's platform can be built.
+    std::string platform = "linux/amd64";
+    // SOURCE_DATE_EPOCH: history and config times are this instant, and layer files newer
+    // than it are written with it (BuildKit's rewrite-timestamp), so a build is reproducible.
+    std::optional<std::int64_t> source_date_epoch;
+    // The context is a scratch directory (extracted from a tarball): remembering its
+    // file digests would only fill the store.
+    bool context_is_scratch = false;
 };
 
 struct BuildResult {

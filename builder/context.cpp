@@ -49,15 +49,16 @@ private:
 };
 
 BuildContext::BuildContext(const std::string& context_dir, const std::string& dockerfile_path,
-                           image::Store& store) {
+                           image::Store& store, bool remember)
+    : remember_(remember) {
     struct stat st;
     if (::stat(context_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         throw Error("build context " + context_dir + " is not a directory");
     tree_ = std::make_unique<Tree>(context_dir, store.db());
 
     // Dockerfile.dockerignore beside the Dockerfile wins over the context's .dockerignore.
-    std::string specific = dockerfile_path + ".dockerignore";
-    std::string ignore_file = path_exists(specific) ? specific : safe_join(context_dir, ".dockerignore");
+    std::string specific = dockerfile_path.empty() ? "" : dockerfile_path + ".dockerignore";
+    std::string ignore_file = !specific.empty() && path_exists(specific) ? specific : safe_join(context_dir, ".dockerignore");
     if (path_exists(ignore_file)) {
         auto patterns = parser::read_dockerignore(read_file(ignore_file));
         if (!patterns.empty())
@@ -76,6 +77,8 @@ ExcludeFn BuildContext::excluder() const {
                      matcher->has_exclusions());
 }
 
-void BuildContext::save_digests() { tree_->save(); }
+void BuildContext::save_digests() {
+    if (remember_) tree_->save();
+}
 
 }  // namespace kiln::builder

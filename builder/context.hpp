@@ -22,8 +22,10 @@ namespace kiln::builder {
 // file is never read twice.
 class BuildContext {
 public:
+    // dockerfile_path empty: no Dockerfile beside the context (read from stdin). remember
+    // false: a scratch context, whose digests save_digests() does not keep.
     BuildContext(const std::string& context_dir, const std::string& dockerfile_path,
-                 image::Store& store);
+                 image::Store& store, bool remember = true);
     ~BuildContext();
 
     const SourceTree& tree() const;
@@ -36,6 +38,7 @@ private:
     class Tree;
     std::unique_ptr<Tree> tree_;
     std::shared_ptr<parser::PatternMatcher> excludes_;
+    bool remember_ = true;
 };
 
 }  // namespace kiln::builder

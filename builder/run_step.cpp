@@ -69,8 +69,10 @@ void run_step(const RunStepInput& input, const image::Snapshot& snapshot, std::o
     spec.rootfs = snapshot.mount;
     spec.host_network = input.host_network;
     spec.privileged = input.insecure;
+    auto settings_files = input.settings ? apply_run_settings(*input.settings, spec) : nullptr;
     out.flush();
     int code = runtime::run_container(spec);
+    if (input.settings) remove_run_settings_stubs(*input.settings, snapshot.upper_dir);
     if (code != 0)
         throw Error(fmt::format("process {} did not complete successfully: exit code: {}",
                                 nlohmann::json(spec.args).dump(), code));

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "builder/image_config.hpp"
+#include "builder/run_settings.hpp"
 #include "image/layer_store.hpp"
 #include "parser/ast.hpp"
 
@@ -18,6 +19,7 @@ struct RunStepInput {
     std::map<std::string, std::string> build_args;
     bool host_network = false;  // RUN --network=host
     bool insecure = false;      // RUN --security=insecure: a privileged container
+    const RunSettings* settings = nullptr;  // the build's --add-host, --shm-size, --ulimit
 };
 
 // The argv the container runs. With heredocs in shell form, a RUN that is nothing but one

@@ -1,6 +1,15 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <iostream>
 
 #include "builder/build.hpp"
+#include "builder/build_output.hpp"
+#include "builder/context_archive.hpp"
+#include "builder/flag_values.hpp"
+#include "builder/reproducible.hpp"
 #include "cli/commands.hpp"
 #include "builder/registry_cache.hpp"
 #include "cli/push_cmd.hpp"
@@ -8,36 +17,63 @@
 #include "image/store.hpp"
 #include "parser/parse.hpp"
 #include "runtime/runtime_dir.hpp"
+#include "runtime/ulimits.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 namespace kiln::cli {
 
 namespace {
 
-// --output as buildx reads it, for the one exporter that concerns a build here: the image,
-// pushed (`type=registry`, or `type=image,push=true`); name= adds names to -t's.
-bool output_pushes(const std::string& output, std::vector<std::string>& tags) {
-    std::string type;
-    bool push = false;
-    std::size_t start = 0;
-    while (start <= output.size()) {
-        std::size_t comma = output.find(',', start);
-        std::string field = output.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        start = comma == std::string::npos ? output.size() + 1 : comma + 1;
-        auto eq = field.find('=');
-        std::string key = field.substr(0, eq), value = eq == std::string::npos ? "" : field.substr(eq + 1);
-        if (key == "type")
-            type = value;
-        else if (key == "push")
-            push = value == "true";
-        else if (key == "name")
-            tags.push_back(value);
-        else
-            throw Error("unknown --output key \"" + key + "\" in \"" + output + "\"");
+// --platform: this machine's platform, in the spellings containerd's parser normalises to it.
+std::string checked_platform(const std::string& text) {
+    std::string p;
+    for (char c : text) p += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (p.find(',') != std::string::npos)
+        throw Error("--platform " + text + ": kiln builds for one platform at a time (linux/amd64)");
+    if (p == "amd64" || p == "x86_64" || p == "linux/amd64" || p == "linux/x86_64" || p == "linux/x86-64" ||
+        p == "linux/amd64/v1")
+        return "linux/amd64";
+    throw Error("--platform " + text + " is not supported: kiln runs RUN steps on this machine's platform only (linux/amd64)");
+}
+
+std::string checked_progress(const std::string& text) {
+    if (text == "auto" || text == "plain" || text == "tty" || text == "quiet") return text;
+    throw Error("invalid progress mode \"" + text + "\" (auto, plain, tty or quiet)");
+}
+
+// The Dockerfile of a context kiln unpacked from a stranger's tarball: opened inside it
+// (a symlink cannot lead out), and only a regular file (not a device the tar made).
+std::string dockerfile_in_scratch(const std::string& context_dir, const std::string& rel) {
+    UniqueFd root = open_directory(context_dir);
+    UniqueFd fd;
+    try {
+        fd = open_in_root(root.get(), rel, O_RDONLY | O_NOFOLLOW);
+    } catch (const Error& e) {
+        throw Error("cannot read Dockerfile " + rel + " in the build context: " + e.what());
     }
-    if (type == "registry") return true;
-    if (type == "image") return push;
-    throw Error("--output type=" + type + " is not supported (type=registry, or type=image[,push=true])");
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) throw_errno("stat Dockerfile " + rel);
+    if (!S_ISREG(st.st_mode)) throw Error("Dockerfile " + rel + " in the build context is not a regular file");
+    if (static_cast<std::uint64_t>(st.st_size) > parser::kMaxDockerfileSize)
+        throw Error(rel + ": Dockerfile larger than " + std::to_string(parser::kMaxDockerfileSize >> 20) + " MiB");
+    return read_all(fd.get(), "Dockerfile " + rel);
+}
+
+std::string read_stdin_dockerfile() {
+    std::string text;
+    char buf[65536];
+    while (std::size_t n = read_some(STDIN_FILENO, buf, sizeof buf, "the Dockerfile from stdin")) {
+        if (text.size() + n > parser::kMaxDockerfileSize)
+            throw Error("the Dockerfile from stdin is larger than " + std::to_string(parser::kMaxDockerfileSize >> 20) + " MiB");
+        text.append(buf, n);
+    }
+    return text;
+}
+
+bool is_regular_file(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 }  // namespace
@@ -51,11 +87,14 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
         std::string output;
         bool push = false;
         std::vector<std::string> cache_from, cache_to;
+        std::vector<std::string> labels, add_hosts, ulimits;
+        std::string iidfile, network = "default", shm_size, progress = "auto", platform;
+        int jobs = 1;
     };
     auto flags = std::make_shared<Flags>();
     auto* cmd = app.add_subcommand("build", "Build an image from a Dockerfile");
     repeatable(cmd->add_option("-t,--tag", flags->options.tags, "Name and optionally a tag (name:tag)"));
-    cmd->add_option("-f,--file", flags->options.dockerfile, "Dockerfile (default: CONTEXT/Dockerfile)");
+    cmd->add_option("-f,--file", flags->options.dockerfile, "Dockerfile (default: CONTEXT/Dockerfile; - reads it from stdin)");
     repeatable(cmd->add_option("--build-arg", flags->build_args, "Build-time variable (NAME=VALUE or NAME)"));
     cmd->add_option("--target", flags->options.target, "Stage to build");
     repeatable(cmd->add_option("--allow", flags->allow,
@@ -63,16 +102,33 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
     cmd->add_flag("--no-cache", flags->options.no_cache, "Do not use the build cache");
     cmd->add_flag("--explain-cache", flags->options.explain_cache,
                   "For every step that misses the cache, say which input changed (instruction, build arg, source file, parent)");
+    repeatable(cmd->add_option("--no-cache-filter", flags->options.no_cache_stages,
+                               "Do not use the build cache for this stage (name or index; repeatable)"));
     // `--pull` alone is docker build's "always"; buildx also takes a policy.
     cmd->add_flag("--pull{always}", flags->pull, "Pull images FROM names: always (--pull alone), missing, never");
     cmd->add_flag("-q,--quiet", flags->options.quiet, "Print only the image ID");
+    cmd->add_option("--progress", flags->progress,
+                    "Progress output: auto, plain, tty (as plain: no live view yet) or quiet (as -q)");
     cmd->add_flag("--push", flags->push, "Push the image to its registry after the build (shorthand for --output=type=registry)");
-    cmd->add_option("-o,--output", flags->output, "Output destination: type=registry (build, then push every -t name)");
+    cmd->add_option("-o,--output", flags->output,
+                    "Output: type=local,dest=DIR | type=tar,dest=FILE | type=oci,dest=FILE | type=docker[,dest=FILE] | "
+                    "type=registry | type=image[,push=true] (DIR alone: local; -: a tar on stdout)");
+    repeatable(cmd->add_option("-l,--label", flags->labels, "Set a label on the image (KEY=VALUE)"));
+    cmd->add_option("--iidfile", flags->iidfile, "Write the image ID to the file");
+    cmd->add_option("--network", flags->network, "Network of RUN steps without --network: default, none or host");
+    repeatable(cmd->add_option("--add-host", flags->add_hosts, "Add a host to RUN steps' /etc/hosts (HOST:IP)"));
+    cmd->add_option("--shm-size", flags->shm_size, "Size of /dev/shm in RUN steps (default 64m)");
+    repeatable(cmd->add_option("--ulimit", flags->ulimits, "Ulimit of RUN steps (TYPE=SOFT[:HARD])"));
+    cmd->add_option("--jobs", flags->jobs,
+                    "Stages built at once, at least 1 (accepted; stages are built one at a time today)");
+    cmd->add_option("--platform", flags->platform, "Target platform: linux/amd64 (the only one kiln builds)");
     repeatable(cmd->add_option("--cache-from", flags->cache_from,
                                "Import the build cache from a registry (type=registry,ref=HOST/REPO:TAG, or a bare reference)"));
     repeatable(cmd->add_option("--cache-to", flags->cache_to,
                                "Export the build cache to a registry (type=registry,ref=HOST/REPO:TAG[,mode=min|max][,ignore-error=true])"));
-    cmd->add_option("context", flags->options.context_dir, "Build context directory")->required();
+    cmd->add_option("context", flags->options.context_dir,
+                    "Build context: a directory, a tarball (plain, gzip, bzip2, xz, zstd), or - (a tarball or a Dockerfile on stdin)")
+        ->required();
     cmd->callback([flags, &global, &exit_code] {
         auto& options = flags->options;
         for (const auto& entitlement : flags->allow) {
@@ -93,14 +149,91 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
             }
             options.build_args[arg.substr(0, eq)] = arg.substr(eq + 1);
         }
-        options.pull = builder::parse_pull_policy(flags->pull);
-        const bool push = flags->push || (!flags->output.empty() && output_pushes(flags->output, options.tags));
+        // buildx passes SOURCE_DATE_EPOCH from the environment as a build arg; one given
+        // as --build-arg wins.
+        if (!options.build_args.count("SOURCE_DATE_EPOCH"))
+            if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch && *epoch)
+                options.build_args["SOURCE_DATE_EPOCH"] = epoch;
+        if (auto it = options.build_args.find("SOURCE_DATE_EPOCH"); it != options.build_args.end() && !it->second.empty())
+            options.source_date_epoch = builder::parse_source_date_epoch(it->second);
+        for (const auto& label : flags->labels) {
+            auto eq = label.find('=');
+            if (eq == 0 || label.empty()) throw Error("invalid --label \"" + label + "\": empty key");
+            options.labels[label.substr(0, eq)] = eq == std::string::npos ? "" : label.substr(eq + 1);
+        }
+        options.run.network = builder::parse_build_network(flags->network);
+        // As buildx: --network host on the command line is the entitlement it needs.
+        if (options.run.network == "host") options.allow_network_host = true;
+        for (const auto& host : flags->add_hosts) options.run.extra_hosts.push_back(builder::parse_add_host(host));
+        if (!flags->shm_size.empty()) {
+            options.run.shm_size = builder::parse_memory_size(flags->shm_size, "--shm-size");
+            if (options.run.shm_size <= 0) throw Error("invalid --shm-size " + flags->shm_size + ": it must be greater than 0");
+        }
+        for (const auto& text : flags->ulimits) {
+            auto limit = runtime::parse_ulimit(text);
+            std::erase_if(options.run.ulimits, [&](const runtime::Ulimit& u) { return u.name == limit.name; });
+            options.run.ulimits.push_back(limit);
+        }
+        runtime::to_rlimits(options.run.ulimits);  // a hard limit above kiln's own is refused now
+        if (flags->jobs < 1) throw Error("invalid --jobs " + std::to_string(flags->jobs) + ": at least 1");
+        options.jobs = flags->jobs;
+        if (!flags->platform.empty()) options.platform = checked_platform(flags->platform);
+        const std::string progress = checked_progress(flags->progress);
+        if (progress == "quiet") options.quiet = true;
+
+        builder::BuildOutput output;
+        if (!flags->output.empty()) output = builder::parse_build_output(flags->output);
+        for (const auto& name : output.names) options.tags.push_back(name);
+        const bool push = flags->push || output.push;
         if (push && options.tags.empty()) throw Error("tag is needed when pushing to registry");
+        if (output.to_stdout() && ::isatty(STDOUT_FILENO))
+            throw Error("--output " + flags->output + ": refusing to write a tar to the terminal (redirect stdout, or give dest=FILE)");
+        // stdout carries the tar, or -q's image ID alone: everything else goes to stderr.
+        std::ostream& progress_out = output.to_stdout() ? std::cerr : std::cout;
+        std::ostream& id_out = output.to_stdout() ? std::cerr : std::cout;
+        options.run.output_to_stderr = options.quiet || output.to_stdout();
+
         std::vector<builder::CacheSpec> cache_from, cache_to;
         for (const auto& text : flags->cache_from) cache_from.push_back(builder::parse_cache_spec(text, "--cache-from"));
         for (const auto& text : flags->cache_to) cache_to.push_back(builder::parse_cache_spec(text, "--cache-to"));
+        // docker build removes an old iidfile first, so a failed build leaves none behind.
+        if (!flags->iidfile.empty() && ::unlink(flags->iidfile.c_str()) != 0 && errno != ENOENT)
+            throw_errno("remove the old --iidfile " + flags->iidfile);
         runtime::sweep_stale_runtime_dirs();  // before the store sweeps their snapshots
         image::Store store(global.root);
+
+        // A context that is no directory is unpacked into a scratch directory first.
+        const bool dockerfile_on_stdin = options.dockerfile == "-";
+        std::unique_ptr<image::StagingDir> scratch_context;
+        if (options.context_dir == "-" || is_regular_file(options.context_dir)) {
+            const bool from_stdin = options.context_dir == "-";
+            if (from_stdin && dockerfile_on_stdin)
+                throw Error("invalid argument: can't use stdin for both build context and dockerfile");
+            UniqueFd file;
+            if (!from_stdin) {
+                file = UniqueFd(::open(options.context_dir.c_str(), O_RDONLY | O_CLOEXEC));
+                if (!file) throw_errno("open build context " + options.context_dir);
+            }
+            auto stream = builder::read_stream_context(from_stdin ? STDIN_FILENO : file.get(),
+                                                       from_stdin ? "stdin" : options.context_dir,
+                                                       store.root() + "/tmp", from_stdin, parser::kMaxDockerfileSize);
+            scratch_context = std::move(stream.dir);
+            options.context_dir = scratch_context->path();
+            options.context_is_scratch = true;
+            if (stream.dockerfile_text) {
+                if (!options.dockerfile.empty())
+                    throw Error("-f " + options.dockerfile + " names no file: stdin holds a Dockerfile, not a context archive");
+                options.dockerfile_text = std::move(stream.dockerfile_text);
+            } else if (dockerfile_on_stdin) {
+                options.dockerfile_text = read_stdin_dockerfile();
+            } else {
+                options.dockerfile_text = dockerfile_in_scratch(
+                    options.context_dir, options.dockerfile.empty() ? "Dockerfile" : options.dockerfile);
+            }
+        } else if (dockerfile_on_stdin) {
+            options.dockerfile_text = read_stdin_dockerfile();
+        }
+
         std::unique_ptr<registry::Session> session;
         if (!cache_from.empty() || !cache_to.empty()) session = registry::open_session(global.config_dir);
         // As BuildKit: a cache that cannot be read costs only the cache, not the build.
@@ -109,33 +242,39 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
             } catch (const Error& e) {
                 std::cerr << "WARNING: importing build cache from " << spec.ref << ": " << e.what() << "\n";
             }
-        options.puller = image_puller(global, store, std::cout, false);
+        options.puller = image_puller(global, store, progress_out, false);
         builder::BuildResult result;
         try {
-            result = builder::build(store, options, std::cout);
+            result = builder::build(store, options, progress_out);
+            write_build_output(store, result.image_id, options.tags, output,
+                               options.source_date_epoch.value_or(0));
         } catch (const parser::ParseError&) {
             throw;  // main prints it with the source line and a caret
         } catch (const Error& e) {
             // docker build exits 1 when the build itself fails.
-            std::cout.flush();
+            progress_out.flush();
             std::cerr << "ERROR: failed to build: " << e.what() << std::endl;
             exit_code = 1;
             return;
         }
+        if (!flags->iidfile.empty()) atomic_write(flags->iidfile, result.image_id.str(), 0644);
         if (options.quiet) {
-            std::cout << result.image_id.str() << "\n";
+            id_out << result.image_id.str() << "\n";
         } else {
-            std::cout << "Successfully built " << result.image_id.short_hex() << " ("
-                      << result.cached_steps << " of " << result.steps << " steps cached)\n";
-            for (const auto& tag : options.tags) std::cout << "Successfully tagged " << tag << "\n";
+            // BuildKit's line, which CI scripts read the image ID from.
+            progress_out << "writing image " << result.image_id.str() << " done\n";
+            progress_out << "Successfully built " << result.image_id.short_hex() << " ("
+                         << result.cached_steps << " of " << result.steps << " steps cached)\n";
+            for (const auto& tag : options.tags) progress_out << "Successfully tagged " << tag << "\n";
         }
+        progress_out.flush();
         exit_code = 0;
         for (const auto& spec : cache_to) try {
                 auto exported = builder::export_registry_cache(*session, store, spec, result);
                 if (!options.quiet)
-                    std::cout << "exported build cache " << spec.ref << " (" << exported.steps << " steps, "
-                              << exported.layers << " layers, " << exported.uploaded << " uploaded): "
-                              << exported.manifest.str() << "\n";
+                    progress_out << "exported build cache " << spec.ref << " (" << exported.steps << " steps, "
+                                 << exported.layers << " layers, " << exported.uploaded << " uploaded): "
+                                 << exported.manifest.str() << "\n";
             } catch (const Error& e) {
                 std::cerr << (spec.ignore_error ? "WARNING" : "ERROR") << ": exporting build cache to " << spec.ref
                           << ": " << e.what() << std::endl;
