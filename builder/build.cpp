@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "builder/add_source.hpp"
 #include "builder/cache_key.hpp"
 #include "builder/chown.hpp"
 #include "builder/config_edit.hpp"
@@ -364,6 +365,7 @@ private:
         for (const auto& ti : stage.instructions) {
             ++n;
             current_step_ = source_text(ti.source);
+            current_source_ = ti.source;
             step_line(index, n, total, current_step_);
             started = std::chrono::steady_clock::now();
             bool cached;
@@ -469,13 +471,15 @@ private:
             dest = state.config.working_dir() + "/" + dest;
             if (dir && !dest.ends_with('/')) dest += '/';
         }
-        if (cmd.is_add)
-            for (const auto& s : sources)
-                if (s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@"))
-                    throw Error("ADD from a URL is not supported by kiln yet: " + s);
 
         materialize(state);  // the destination resolves in the parent's files
         auto lower = chain_tree(state.top_layer);
+        std::optional<AddSources> add;  // ADD's downloads and archives
+        if (cmd.is_add)
+            add.emplace(store_, cmd, sources, dest, vars.expand(cmd.checksum, state.config), *lower,
+                        options_.no_cache, [this](std::string_view needle, const std::string& message) {
+                            fail_at(needle, message);
+                        });
         CopyOptions options = copy_options(cmd, vars, state, *lower);
         std::unique_ptr<SourceTree> from_tree;
         std::optional<Digest> from_top;  // the source's layer chain, when not the context
@@ -504,24 +508,40 @@ private:
             tree = from_tree.get();
             excluded = nullptr;
         }
-        auto items = plan_copy(*tree, sources, cmd.heredocs, dest, lower.get(), excluded);
+        const auto& local_sources = add ? add->local_sources() : sources;
+        auto items = local_sources.empty() ? std::vector<CopyItem>{}
+                                           : plan_copy(*tree, local_sources, cmd.heredocs,
+                                                       add ? add->destination() : dest, lower.get(), excluded);
         // Layers never change, so a chain ID already names the bytes of everything in it:
         // sources from another stage or image are keyed by it instead of being read again.
         Digest sources_digest = from_tree ? chain_sources_digest(from_top, items)
                                           : digest_copy(*tree, items, options, excluded);
+        if (add) sources_digest = add->key(sources_digest, options);
 
         std::string created_by = std::string(cmd.is_add ? "ADD " : "COPY ") + from_text +
                                  (cmd.chown.empty() ? "" : "--chown=" + cmd.chown + " ") +
                                  (cmd.chmod.empty() ? "" : "--chmod=" + cmd.chmod + " ") +
-                                 nlohmann::json(sources).dump() + " " + dest;
+                                 (add ? add->flags_text() : "") + nlohmann::json(sources).dump() + " " + dest;
         Digest key = cache_key({state.key, created_by, vars.visible_args(), kPlatform, sources_digest});
-        if (restore_from_cache(key, state)) return true;
+        if (restore_from_cache(key, state)) {
+            if (add) add->keep(created_by);
+            return true;
+        }
         std::string display = std::string(cmd.is_add ? "ADD " : "COPY ") + sources_digest.str() + " in " + dest;
         layer_step(display, state, [&](const image::Snapshot& snapshot) {
+            if (add) add->unpack_archives(*tree, items, options, snapshot.upper_dir, lower.get());
             apply_copy(*tree, items, options, excluded, snapshot.upper_dir, lower.get());
+            if (add) add->write_downloads(options, snapshot.upper_dir, lower.get());
         });
+        if (add) add->keep(created_by);
         record_step(key, state, true);
         return false;
+    }
+
+    // An error about the instruction being built, at its file:line:col.
+    [[noreturn]] void fail_at(std::string_view needle, const std::string& message) const {
+        if (!current_source_) throw Error(message);
+        parser::typed::Site{file_, *current_source_}.fail_at(needle, message);
     }
 
     static Digest chain_sources_digest(const std::optional<Digest>& chain, const std::vector<CopyItem>& items) {
@@ -569,6 +589,7 @@ private:
     // Holds every layer the build stands on, so no prune or rmi takes it mid-build.
     image::ProcessLease lease_{store_.db(), store_.root()};
     std::string current_step_;  // the instruction being built, as the cache records it
+    const parser::Instruction* current_source_ = nullptr;  // its place in the Dockerfile
     std::size_t building_stage_ = 0;
     std::size_t target_stage_ = 0;
     int step_counter_ = 0;
