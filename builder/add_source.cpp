@@ -206,8 +206,8 @@ void AddSources::write_downloads(const CopyOptions& options, const std::string& 
     apply_copy(tree, items, options, nullptr, upper_dir, lower);
 }
 
-void AddSources::keep(const std::string& step) {
-    for (auto& file : fetched_) keep_fetched(store_, file, step);
+void AddSources::keep() {
+    for (auto& file : fetched_) keep_fetched(store_, file);
 }
 
 }  // namespace kiln::builder

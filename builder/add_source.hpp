@@ -55,7 +55,7 @@ public:
     void write_downloads(const CopyOptions& options, const std::string& upper_dir, const SourceTree* lower);
 
     // The step succeeded (built or cached): the downloads are kept in the store.
-    void keep(const std::string& step);
+    void keep();
 
 private:
     void unpack(int fd, const std::string& name, const CopyOptions& options, const std::string& upper_dir,

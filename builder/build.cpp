@@ -524,7 +524,7 @@ private:
                                  (add ? add->flags_text() : "") + nlohmann::json(sources).dump() + " " + dest;
         Digest key = cache_key({state.key, created_by, vars.visible_args(), kPlatform, sources_digest});
         if (restore_from_cache(key, state)) {
-            if (add) add->keep(created_by);
+            if (add) add->keep();
             return true;
         }
         std::string display = std::string(cmd.is_add ? "ADD " : "COPY ") + sources_digest.str() + " in " + dest;
@@ -533,7 +533,7 @@ private:
             apply_copy(*tree, items, options, excluded, snapshot.upper_dir, lower.get());
             if (add) add->write_downloads(options, snapshot.upper_dir, lower.get());
         });
-        if (add) add->keep(created_by);
+        if (add) add->keep();
         record_step(key, state, true);
         return false;
     }

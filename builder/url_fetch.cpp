@@ -150,13 +150,13 @@ FetchedUrl fetch_url(image::Store& store, const std::string& url, const FetchOpt
     throw Error("cannot fetch " + url + ": more than " + std::to_string(kMaxRedirects) + " redirects");
 }
 
-void keep_fetched(image::Store& store, FetchedUrl& fetched, const std::string& step) {
+void keep_fetched(image::Store& store, FetchedUrl& fetched) {
     if (fetched.staged) {
         fetched.staged->commit(fetched.digest);
         fetched.staged.reset();
     }
     nlohmann::json meta = {{"size", fetched.size}, {"etag", fetched.etag}, {"last_modified", fetched.last_modified}};
-    store.db().cache_put(record_key(fetched.url), fetched.digest.str() + " " + meta.dump(), "http", step);
+    store.db().cache_put(record_key(fetched.url), fetched.digest.str() + " " + meta.dump(), "http", fetched.url);
 }
 
 }  // namespace kiln::builder

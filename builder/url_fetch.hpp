@@ -55,7 +55,8 @@ struct FetchOptions {
 FetchedUrl fetch_url(image::Store& store, const std::string& url, const FetchOptions& options);
 
 // Publishes what fetch_url downloaded (the blob, and the URL's ETag and Last-Modified for
-// the next conditional request). Called once the step that used it has succeeded.
-void keep_fetched(image::Store& store, FetchedUrl& fetched, const std::string& step);
+// the next conditional request; `kiln cache ls` lists it under the URL). Called once the
+// step that used it has succeeded.
+void keep_fetched(image::Store& store, FetchedUrl& fetched);
 
 }  // namespace kiln::builder

@@ -328,6 +328,20 @@ TEST_CASE("ADD downloads URLs: name, mode 0600, Last-Modified, --chown/--chmod, 
         auto out = kiln({"run", "--rm", "fetched", "sh", "-c", "stat -c %Y /dl/hello.txt; cat /dl/r/hello.txt"});
         CHECK(out.out == "1600000100\nhello again\n");
     }
+
+    SECTION("cache prune takes the downloads with it: the next build downloads again") {
+        auto pruned = kiln({"cache", "prune", "-a", "-f"});
+        INFO(pruned.out << pruned.err);
+        REQUIRE(pruned.exit_code == 0);
+        std::size_t served = files.requests().size();
+        build_ok(kiln, ctx.path(), "fetched", kiln::read_file(ctx.path() + "/Dockerfile"));
+        // The first step's URL is asked for without a remembered ETag and sent in full.
+        auto log = files.requests();
+        REQUIRE(log.size() > served);
+        CHECK(log[served]["path"] == "/hello.txt");
+        CHECK(log[served]["if_none_match"] == "");
+        CHECK(log[served]["status"] == 200);
+    }
 }
 
 TEST_CASE("ADD --checksum, a 404 and a refused connection: one error at the line, nothing stored", "[integration][build][add]") {
