@@ -80,6 +80,20 @@ private:
     std::int64_t now_ = 0;
 };
 
+// A directory the extractor made on the way to an entry: where the image below has one, the
+// new one takes its owner and mode, so an archive holding "tmp/x" but no "tmp/" entry does
+// not lay a 0755 /tmp over the image's 1777 one.
+void like_lower(int dir_fd, const std::string& dest, const std::string& rel, const SourceTree* lower) {
+    if (!lower) return;
+    std::string image_path = clean_path(dest + "/" + rel);
+    auto st = lower->stat(image_path.substr(1));
+    if (!st || !S_ISDIR(st->st_mode)) return;
+    UniqueFd dir(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) throw_errno("open " + image_path);
+    if (::fchown(dir.get(), st->st_uid, st->st_gid) != 0) throw_errno("chown " + image_path);
+    if (::fchmod(dir.get(), st->st_mode & 07777) != 0) throw_errno("chmod " + image_path);
+}
+
 struct ArchiveReadDeleter {
     void operator()(archive* a) const noexcept { archive_read_free(a); }
 };
@@ -162,6 +176,7 @@ void AddSources::unpack(int fd, const std::string& name, const CopyOptions& opti
         extract.layer = false;  // .wh. names are files here, as BuildKit extracts them
         // --chown gives every entry that owner, as BuildKit does; --chmod leaves them as packed.
         if (options.uid) extract.owner = std::make_pair(*options.uid, options.gid.value_or(*options.uid));
+        extract.made_parent = [&](int dir_fd, const std::string& rel) { like_lower(dir_fd, dir, rel, lower); };
         image::ByteSource source = [&](void* buf, std::size_t cap) { return read_some(fd, buf, cap, name); };
         image::extract_tar_into(into.get(), dir, source, extract);
     } catch (const Error& e) {

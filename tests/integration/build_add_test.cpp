@@ -200,6 +200,8 @@ TEST_CASE("ADD unpacks local archives of every compression, known by their bytes
     write_archive(c + "a.tar.xz", Filter::Xz, tree("xz"));
     write_archive(c + "a.tar.zst", Filter::Zstd, tree("zstd"));
     write_archive(c + "text.gz", Filter::Gzip, {file("text", "just text\n")}, true);  // gzip, but no tar inside
+    // Entries below directories the image has, without entries for those directories.
+    write_archive(c + "deep.tar", Filter::None, {file("tmp/deep", "deep\n"), file("new/dir/f", "new\n")});
     build_ok(kiln, ctx.path(), "unpacked",
              "FROM localhost/busybox:latest\n"
              "ADD plain.tar /u/\n"
@@ -208,11 +210,12 @@ TEST_CASE("ADD unpacks local archives of every compression, known by their bytes
              "ADD text.gz /u/\n"
              "COPY plain.tar /packed/\n"
              "ADD --unpack=false data.bin /kept/\n"
-             "ADD --chown=65534:65534 plain.tar /owned/\n");
+             "ADD --chown=65534:65534 plain.tar /owned/\n"
+             "ADD deep.tar /\n");
 
     auto r = kiln({"run", "--rm", "unpacked", "sh", "-c",
                    "cat /u/d-plain/f /u/d-gzip/f /u/d-bzip2/f /u/d-xz/f /u/d-zstd/f; ls /u /packed /kept; "
-                   "stat -c '%u %n' /u/d-plain/f /owned/d-plain/f"});
+                   "stat -c '%u %n' /u/d-plain/f /owned/d-plain/f; stat -c '%a %n' /tmp /new/dir; cat /tmp/deep"});
     INFO(r.err);
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("plain\ngzip\nbzip2\nxz\nzstd\n") == 0);
@@ -222,12 +225,14 @@ TEST_CASE("ADD unpacks local archives of every compression, known by their bytes
     CHECK(r.out.find("/kept:\ndata.bin\n") != std::string::npos);
     // The archive's owners are kept; --chown replaces them, as BuildKit does.
     CHECK(r.out.find("1234 /u/d-plain/f\n65534 /owned/d-plain/f\n") != std::string::npos);
+    // A directory the image has keeps its mode when an entry lands in it; a new one is 0755.
+    CHECK(r.out.find("1777 /tmp\n755 /new/dir\ndeep\n") != std::string::npos);
 
     SECTION("an unchanged rebuild is cached, a changed archive is unpacked again") {
         auto again = kiln({"build", "-t", "unpacked", ctx.path()});
         INFO(again.out << again.err);
         REQUIRE(again.exit_code == 0);
-        CHECK(count(again.out, " CACHED") == 7);
+        CHECK(count(again.out, " CACHED") == 8);
         write_archive(c + "a.tar.xz", Filter::Xz, tree("xz-changed"));
         auto changed = kiln({"build", "-t", "unpacked", ctx.path()});
         REQUIRE(changed.exit_code == 0);
