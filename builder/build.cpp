@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "builder/cache_explain.hpp"
+#include "builder/add_source.hpp"
 #include "builder/cache_key.hpp"
 #include "builder/chown.hpp"
 #include "builder/config_edit.hpp"
@@ -434,6 +435,7 @@ private:
         for (const auto& ti : stage.instructions) {
             ++n;
             current_step_ = source_text(ti.source);
+            current_source_ = ti.source;
             step_line(index, n, total, current_step_);
             started = std::chrono::steady_clock::now();
             bool cached;
@@ -564,13 +566,15 @@ private:
             dest = state.config.working_dir() + "/" + dest;
             if (dir && !dest.ends_with('/')) dest += '/';
         }
-        if (cmd.is_add)
-            for (const auto& s : sources)
-                if (s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@"))
-                    throw Error("ADD from a URL is not supported by kiln yet: " + s);
 
         materialize(state);  // the destination resolves in the parent's files
         auto lower = chain_tree(state.top_layer);
+        std::optional<AddSources> add;  // ADD's downloads and archives
+        if (cmd.is_add)
+            add.emplace(store_, cmd, sources, dest, vars.expand(cmd.checksum, state.config), *lower,
+                        options_.no_cache, [this](std::string_view needle, const std::string& message) {
+                            fail_at(needle, message);
+                        });
         CopyOptions options = copy_options(cmd, vars, state, *lower);
         std::unique_ptr<SourceTree> from_tree;
         std::optional<Digest> from_top;  // the source's layer chain, when not the context
@@ -599,16 +603,20 @@ private:
             tree = from_tree.get();
             excluded = nullptr;
         }
-        auto items = plan_copy(*tree, sources, cmd.heredocs, dest, lower.get(), excluded);
+        const auto& local_sources = add ? add->local_sources() : sources;
+        auto items = local_sources.empty() ? std::vector<CopyItem>{}
+                                           : plan_copy(*tree, local_sources, cmd.heredocs,
+                                                       add ? add->destination() : dest, lower.get(), excluded);
         // Layers never change, so a chain ID already names the bytes of everything in it:
         // sources from another stage or image are keyed by it instead of being read again.
         Digest sources_digest = from_tree ? chain_sources_digest(from_top, items)
                                           : digest_copy(*tree, items, options, excluded);
+        if (add) sources_digest = add->key(sources_digest, options);
 
         std::string created_by = std::string(cmd.is_add ? "ADD " : "COPY ") + from_text +
                                  (cmd.chown.empty() ? "" : "--chown=" + cmd.chown + " ") +
                                  (cmd.chmod.empty() ? "" : "--chmod=" + cmd.chmod + " ") +
-                                 nlohmann::json(sources).dump() + " " + dest;
+                                 (add ? add->flags_text() : "") + nlohmann::json(sources).dump() + " " + dest;
         Digest key = step_key({state.key, created_by, vars.visible_args(), kPlatform, sources_digest});
         if (!from_tree)
             pending_listing_ = [&, tree, excluded] {
@@ -616,13 +624,25 @@ private:
                 digest_copy(*tree, items, options, excluded, &listing);
                 return listing;
             };
-        if (restore_from_cache(key, state)) return true;
+        if (restore_from_cache(key, state)) {
+            if (add) add->keep();
+            return true;
+        }
         std::string display = std::string(cmd.is_add ? "ADD " : "COPY ") + sources_digest.str() + " in " + dest;
         layer_step(display, state, [&](const image::Snapshot& snapshot) {
+            if (add) add->unpack_archives(*tree, items, options, snapshot.upper_dir, lower.get());
             apply_copy(*tree, items, options, excluded, snapshot.upper_dir, lower.get());
+            if (add) add->write_downloads(options, snapshot.upper_dir, lower.get());
         });
+        if (add) add->keep();
         record_step(key, state, true);
         return false;
+    }
+
+    // An error about the instruction being built, at its file:line:col.
+    [[noreturn]] void fail_at(std::string_view needle, const std::string& message) const {
+        if (!current_source_) throw Error(message);
+        parser::typed::Site{file_, *current_source_}.fail_at(needle, message);
     }
 
     static Digest chain_sources_digest(const std::optional<Digest>& chain, const std::vector<CopyItem>& items) {
@@ -678,6 +698,7 @@ private:
     std::vector<StepInputs> earlier_inputs_;
     bool previous_missed_ = false;
     std::string previous_reason_;
+    const parser::Instruction* current_source_ = nullptr;  // its place in the Dockerfile
     std::size_t building_stage_ = 0;
     std::set<std::size_t> no_cache_stages_;
     std::size_t target_stage_ = 0;

@@ -376,3 +376,13 @@ void apply_copy(const SourceTree& tree, const std::vector<CopyItem>& items,
 }
 
 }  // namespace kiln::builder
+
+namespace kiln::builder {
+
+UniqueFd open_destination_dir(const std::string& upper_dir, const SourceTree* lower,
+                              const CopyOptions& options, const std::string& dir) {
+    LayerWriter writer(upper_dir, lower, options);
+    return writer.ensure_dir(dir);
+}
+
+}  // namespace kiln::builder

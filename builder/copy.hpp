@@ -70,3 +70,13 @@ void apply_copy(const SourceTree& tree, const std::vector<CopyItem>& items,
                 const std::string& upper_dir, const SourceTree* lower);
 
 }  // namespace kiln::builder
+
+namespace kiln::builder {
+
+// The directory at absolute image path `dir` in a layer's upper directory, made as
+// apply_copy makes a destination (missing ones like `lower`'s, else owned as options say),
+// resolved inside upper_dir. ADD unpacks archives into it.
+UniqueFd open_destination_dir(const std::string& upper_dir, const SourceTree* lower,
+                              const CopyOptions& options, const std::string& dir);
+
+}  // namespace kiln::builder

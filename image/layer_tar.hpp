@@ -72,6 +72,10 @@ struct ExtractOptions {
     bool layer = true;
     // Every entry owned by this uid/gid instead of the archive's (docker cp without -a).
     std::optional<std::pair<uid_t, gid_t>> owner;
+    // Called for each directory made on the way to an entry (one the archive has no entry
+    // for), with its fd (O_PATH) and path relative to dest: ADD gives it the owner and mode
+    // the image below already has there.
+    std::function<void(int dir_fd, const std::string& rel)> made_parent;
 };
 
 // Unpacks a tar (plain or compressed) from source into the directory dest_fd with the

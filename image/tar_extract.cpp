@@ -327,6 +327,7 @@ private:
                         ": something that is not a directory is in the way");
         UniqueFd fd(::openat(pfd.get(), base.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!fd) throw_errno("open " + where(rel));
+        if (options_.made_parent) options_.made_parent(fd.get(), rel);
         return fd;
     }
 

@@ -103,6 +103,7 @@ public:
                 .declare("exclude", Kind::repeated);
             if (k == "copy") flags.declare("from", Kind::string);
             if (k == "add") flags.declare("checksum", Kind::string).declare("keep-git-dir", Kind::boolean);
+            if (k == "add") flags.declare("unpack", Kind::boolean);
             flags.parse();
             return copy(instruction, flags, k == "add");
         }
@@ -275,6 +276,7 @@ private:
         cmd.link = flags.boolean("link");
         cmd.parents = flags.boolean("parents");
         cmd.keep_git_dir = flags.boolean("keep-git-dir");
+        if (flags.given("unpack")) cmd.unpack = flags.boolean("unpack");
         return cmd;
     }
 

@@ -44,6 +44,7 @@ struct CopyCmd {
     std::string from, chown, chmod, checksum;
     std::vector<std::string> excludes;
     bool link = false, parents = false, keep_git_dir = false;
+    std::optional<bool> unpack;  // ADD --unpack (BuildKit): unset means local archives only
 };
 struct EnvCmd { std::vector<KeyValue> vars; };
 struct ArgCmd { std::vector<std::pair<std::string, std::optional<std::string>>> args; };
