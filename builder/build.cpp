@@ -12,6 +12,7 @@
 
 #include "builder/cache_explain.hpp"
 #include "builder/add_source.hpp"
+#include "builder/build_platform.hpp"
 #include "builder/cache_key.hpp"
 #include "builder/chown.hpp"
 #include "builder/config_edit.hpp"
@@ -21,6 +22,7 @@
 #include "builder/reproducible.hpp"
 #include "builder/run_step.hpp"
 #include "builder/variables.hpp"
+#include "builder/workdir.hpp"
 #include "image/process_lease.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
@@ -28,6 +30,7 @@
 #include "parser/instructions.hpp"
 #include "parser/lint.hpp"
 #include "parser/parse.hpp"
+#include "parser/utf8.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -36,6 +39,8 @@ namespace kiln::builder {
 namespace {
 
 constexpr const char* kPlatform = "linux/amd64";
+// What BuildKit puts in Env when a stage's base sets no PATH (system.DefaultPathEnvUnix).
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // The state after a step: what the next step builds on.
 struct StageState {
@@ -70,6 +75,7 @@ public:
         : store_(store), options_(options), out_(out) {}
 
     BuildResult run() {
+        const image::Platform target_platform = build_target_platform(options_.platform);
         std::string dockerfile_path = options_.dockerfile_text ? "Dockerfile"
                                       : options_.dockerfile.empty()
                                           ? options_.context_dir + "/Dockerfile"
@@ -94,6 +100,10 @@ public:
                                                   store_, !options_.context_is_scratch);
         if (options_.explain_cache) earlier_inputs_ = remembered_inputs(store_.db());
         global_vars_ = std::make_unique<BuildVariables>(file_.escape, options_.build_args);
+        // BuildKit's automatic platform ARGs live in the global scope: FROM lines see them,
+        // a stage sees one after `ARG NAME`.
+        for (const auto& [name, value] : automatic_platform_args(image::host_platform(), target_platform))
+            global_vars_->declare_arg(name, value);
         for (const auto& arg : program_.global_args)
             for (const auto& [name, value] : arg.args)
                 global_vars_->declare_arg(name, value ? std::optional(global_vars_->expand(*value, empty_config_)) : std::nullopt);
@@ -109,6 +119,7 @@ public:
         for (const auto& name : options_.no_cache_stages)
             if (auto idx = stage_index(name)) no_cache_stages_.insert(*idx);  // unknown names: ignored, as BuildKit
         check_entitlements(needed);
+        check_platforms(needed);
         stage_states_.resize(program_.stages.size());
         try {
             target_stage_ = target;
@@ -200,17 +211,42 @@ private:
     void check_entitlements(const std::set<std::size_t>& needed) const {
         for (std::size_t i : needed)
             for (const auto& ti : program_.stages[i].instructions) {
-                const auto* run = std::get_if<parser::RunCmd>(&ti.command);
-                if (!run) continue;
-                std::string entitlement, flag;
-                if (run->network == "host" && !options_.allow_network_host) entitlement = "network.host", flag = "--network";
-                if (run->security == "insecure" && !options_.allow_security_insecure)
-                    entitlement = "security.insecure", flag = "--security";
-                if (entitlement.empty()) continue;
-                std::string message = entitlement + " is not allowed (grant it with kiln build --allow " + entitlement + ")";
-                if (!ti.source) throw Error(message);
-                parser::typed::Site{file_, *ti.source}.fail_at(flag, message);
+                auto refused = refused_entitlement(ti);
+                if (!refused) continue;
+                if (!ti.source) throw Error(refused->second);
+                parser::typed::Site{file_, *ti.source}.fail_at(refused->first, refused->second);
             }
+    }
+
+    // The flag of a RUN that needs an entitlement the build was not granted, and the message.
+    std::optional<std::pair<std::string, std::string>> refused_entitlement(const parser::TypedInstruction& ti) const {
+        const auto* run = std::get_if<parser::RunCmd>(&ti.command);
+        if (!run) return std::nullopt;
+        std::string entitlement, flag;
+        if (run->network == "host" && !options_.allow_network_host) entitlement = "network.host", flag = "--network";
+        if (run->security == "insecure" && !options_.allow_security_insecure)
+            entitlement = "security.insecure", flag = "--security";
+        if (entitlement.empty()) return std::nullopt;
+        return std::pair{flag, entitlement + " is not allowed (grant it with kiln build --allow " + entitlement + ")"};
+    }
+
+    // FROM --platform, expanded with the global ARGs: only this machine's platform builds,
+    // checked before any step runs.
+    void check_platforms(const std::set<std::size_t>& needed) const {
+        for (std::size_t i : needed) {
+            const auto& stage = program_.stages[i];
+            if (stage.from.platform.empty() || !stage.from_source) continue;
+            const parser::typed::Site site{file_, *stage.from_source};
+            const std::string text = expand_global(stage.from.platform);
+            image::Platform platform;
+            try {
+                platform = image::parse_platform(text);
+            } catch (const Error& e) {
+                site.fail_at("--platform", "FROM --platform=" + text + ": " + e.what());
+            }
+            if (!builds_here(platform))
+                site.fail_at("--platform", foreign_platform_message("FROM --platform=" + text, platform));
+        }
     }
 
     void step_line(std::size_t stage, int n, int total, const std::string& text) {
@@ -262,7 +298,7 @@ private:
         return key;
     }
 
-    // Steps without a cache entry of their own (FROM, ARG) keep their inputs too: later
+    // A FROM has no cache entry of its own but keeps its inputs too: later
     // steps stand on their keys.
     // They run on every build, cached or not: written only the first time, so that a fully
     // cached rebuild writes nothing.
@@ -291,13 +327,10 @@ private:
         std::string reason;
         if (options_.no_cache || no_cache_stages_.count(building_stage_)) {
             reason = "--no-cache";
-        } else if (previous_missed_ && !previous_reason_.empty()) {
-            reason = previous_reason_;
         } else {
             fill_listing();
             reason = explain_miss(*pending_inputs_, earlier_inputs_, previous_missed_);
         }
-        previous_reason_.clear();
         out_ << fmt::format("#{} cache miss: {}\n", step_counter_, reason);
     }
 
@@ -422,41 +455,119 @@ private:
         auto started = std::chrono::steady_clock::now();
         Digest base_key;
         StageState state = base_state(index, base_name, base_key);
-        // Every later key chains from this one: a reproducible build caches apart.
+        // Every later key chains from this one: a reproducible build caches apart. The key
+        // also says PATH is defaulted, so configs cached before that are not restored.
         std::string epoch_text = options_.source_date_epoch ? " epoch=" + std::to_string(*options_.source_date_epoch) : "";
-        state.key = step_key({std::nullopt, "FROM " + base_key.str() + epoch_text, {}, kPlatform, std::nullopt});
+        state.key = step_key({std::nullopt, "FROM " + base_key.str() + " default-path" + epoch_text, {}, kPlatform, std::nullopt});
         remember_pending(true);
         previous_missed_ = false;
-        previous_reason_.clear();
+        // BuildKit: every stage has a PATH, the default one when its base sets none.
+        if (!state.config.env_value("PATH")) state.config.set_env("PATH", kDefaultPath);
+        const auto triggers = onbuild_triggers(index, base_name, state);
+        total += static_cast<int>(triggers.size());
         step_result(false, started);
 
         BuildVariables vars(file_.escape, options_.build_args);
         int n = 1;
-        for (const auto& ti : stage.instructions) {
-            ++n;
-            current_step_ = source_text(ti.source);
-            current_source_ = ti.source;
-            step_line(index, n, total, current_step_);
-            started = std::chrono::steady_clock::now();
-            bool cached;
-            if (auto edit = config_edit(ti.command, vars, state.config))
-                cached = metadata_step(edit->created_by, state, vars, [&] { edit->apply(state.config); });
-            else
-                cached = std::visit([&](const auto& cmd) { return apply(cmd, index, state, vars); }, ti.command);
-            step_result(cached, started);
-        }
+        // The base's triggers run first, as if written right after FROM.
+        for (const auto* trigger : triggers) run_instruction(index, ++n, total, *trigger, "ONBUILD ", state, vars);
+        for (const auto& ti : stage.instructions) run_instruction(index, ++n, total, ti, "", state, vars);
         return state;
     }
 
-    // Metadata-only steps: change the config, add a history entry, no layer.
+    void run_instruction(std::size_t index, int n, int total, const parser::TypedInstruction& ti,
+                         const std::string& prefix, StageState& state, BuildVariables& vars) {
+        current_step_ = prefix + source_text(ti.source);
+        current_source_ = ti.source;
+        step_line(index, n, total, current_step_);
+        auto started = std::chrono::steady_clock::now();
+        bool cached;
+        if (const auto* workdir = std::get_if<parser::WorkdirCmd>(&ti.command))
+            cached = apply_workdir(*workdir, state, vars);
+        else if (auto edit = config_edit(ti.command, vars, state.config))
+            cached = metadata_step(edit->created_by, state, vars, edit->history, [&] { edit->apply(state.config); });
+        else
+            cached = std::visit([&](const auto& cmd) { return apply(cmd, index, state, vars); }, ti.command);
+        step_result(cached, started);
+    }
+
+    // The ONBUILD triggers of the stage's base, each parsed and checked as a Dockerfile line,
+    // and taken out of the config: they fire in the image built FROM it, not in later ones.
+    std::vector<const parser::TypedInstruction*> onbuild_triggers(std::size_t index, const std::string& base_name,
+                                                                  StageState& state) {
+        std::vector<const parser::TypedInstruction*> out;
+        const std::vector<std::string> triggers = state.config.take_onbuild();
+        if (triggers.empty()) return out;
+        const parser::typed::Site site{file_, *program_.stages[index].from_source};
+        for (const auto& trigger : triggers) {
+            const auto refuse = [&](const std::string& why) {
+                site.fail(program_.stages[index].from_source->keyword_pos,
+                          "ONBUILD trigger " + parser::go_quote(trigger) + " of " + base_name + ": " + why);
+            };
+            auto parsed = std::make_unique<ParsedTrigger>();
+            try {
+                parsed->file = parser::parse_dockerfile("FROM scratch\n" + trigger + "\n", "ONBUILD");
+            } catch (const parser::ParseError& e) {
+                refuse(e.message());
+            }
+            if (parsed->file.instructions.size() != 2) refuse("a trigger must be exactly one instruction");
+            const std::string keyword = parsed->file.instructions[1].keyword;
+            if (keyword == "onbuild") refuse("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+            if (keyword == "from" || keyword == "maintainer")
+                refuse(parser::ascii_upper(keyword) + " isn't allowed as an ONBUILD trigger");
+            try {
+                parsed->program = parser::to_program(parsed->file);
+            } catch (const parser::ParseError& e) {
+                refuse(e.message());
+            }
+            const parser::TypedInstruction& ti = parsed->program.stages.at(0).instructions.at(0);
+            if (auto refused = refused_entitlement(ti)) refuse(refused->second);
+            if (const auto* copy = std::get_if<parser::CopyCmd>(&ti.command); copy && !copy->from.empty())
+                if (auto dep = referenced_stage(copy->from, index); dep && !stage_states_[*dep])
+                    refuse("it copies from stage " + copy->from + ", which this build does not build");
+            out.push_back(&ti);
+            triggers_.push_back(std::move(parsed));
+        }
+        return out;
+    }
+
+    // Metadata-only steps: change the config, add a history entry (unless BuildKit records
+    // none, as for ONBUILD), no layer.
     template <typename Mutate>
-    bool metadata_step(const std::string& created_by, StageState& state, BuildVariables& vars,
+    bool metadata_step(const std::string& created_by, StageState& state, BuildVariables& vars, bool history,
                        Mutate&& mutate) {
         Digest key = step_key({state.key, created_by, vars.visible_args(), kPlatform, std::nullopt});
         if (restore_from_cache(key, state)) return true;
         mutate();
-        state.config.add_history(created_by, true, created_time());
+        if (history) state.config.add_history(created_by, true, created_time());
         record_step(key, state, false);
+        return false;
+    }
+
+    // WORKDIR: a config change, plus a layer with the directories when the image lacks them
+    // (BuildKit's mkdir, owned by the USER in effect). A cache hit needs neither.
+    bool apply_workdir(const parser::WorkdirCmd& cmd, StageState& state, BuildVariables& vars) {
+        auto edit = config_edit(parser::Command{cmd}, vars, state.config);
+        Digest key = cache_key({state.key, edit->created_by, vars.visible_args(), kPlatform, std::nullopt});
+        if (restore_from_cache(key, state)) return true;
+        ImageConfig after = state.config;
+        edit->apply(after);
+        const std::string dir = after.working_dir();
+        materialize(state);
+        auto rootfs = chain_tree(state.top_layer);
+        if (!workdir_needs_dirs(*rootfs, dir)) {
+            state.config = std::move(after);
+            state.config.add_history(edit->created_by, true, created_time());
+            record_step(key, state, false);
+            return false;
+        }
+        const std::string user = state.config.user();
+        const auto owner = user.empty() ? std::pair<uid_t, gid_t>{0, 0} : resolve_owner(user, *rootfs);
+        layer_step(edit->created_by, state, [&](const image::Snapshot& snapshot) {
+            make_workdir(dir, owner.first, owner.second, snapshot.upper_dir, *rootfs);
+        });
+        edit->apply(state.config);
+        record_step(key, state, true);
         return false;
     }
 
@@ -471,6 +582,8 @@ private:
     }
 
     bool apply(const parser::ArgCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
+        // History as BuildKit writes it: each name with the value it ends up with (a
+        // --build-arg, the expanded default, or the global ARG's), bare when it has none.
         std::string text = "ARG";
         for (const auto& [name, value] : cmd.args) {
             std::optional<std::string> def;
@@ -479,26 +592,11 @@ private:
                 vars.inherit_global(name, *global_vars_);
             else
                 vars.declare_arg(name, def);
-            text += " " + name + (value ? "=" + *value : "");
+            const auto effective = vars.arg_value(name);
+            text += " " + name + (effective ? "=" + *effective : "");
         }
         // ARG changes no config; its value is part of later keys through visible_args().
-        Digest key = step_key({state.key, text, vars.visible_args(), kPlatform, std::nullopt});
-        // An ARG has no cache entry: when its key is new, the reason is told at the next
-        // step that misses because of it.
-        if (options_.explain_cache && !previous_missed_) {
-            bool known = std::any_of(earlier_inputs_.begin(), earlier_inputs_.end(),
-                                     [&](const StepInputs& row) { return row.key == key; });
-            // Only what the ARG itself changed is worth telling; a new base or a new step is
-            // told as well by the step that misses.
-            std::string reason = known ? "" : explain_miss(*pending_inputs_, earlier_inputs_, false);
-            if (reason.starts_with("build arg") || reason.starts_with("the instruction changed")) {
-                previous_reason_ = "after " + text + ": " + reason;
-                previous_missed_ = true;
-            }
-        }
-        remember_pending(true);
-        state.key = key;
-        return true;
+        return metadata_step(text, state, vars, true, [] {});
     }
 
     std::vector<std::string> command_args(const parser::CommandLine& line, const StageState& state) const {
@@ -683,6 +781,12 @@ private:
     parser::Program program_;
     std::unique_ptr<BuildContext> context_;
     std::unique_ptr<BuildVariables> global_vars_;
+    // ONBUILD triggers of base images, parsed: their steps point into these.
+    struct ParsedTrigger {
+        parser::Dockerfile file;
+        parser::Program program;
+    };
+    std::vector<std::unique_ptr<ParsedTrigger>> triggers_;
     const ImageConfig empty_config_ = ImageConfig::scratch("linux", "amd64");
     std::map<std::string, Digest> pulled_;  // external images by full name, as this build found them
     std::vector<std::optional<StageState>> stage_states_;
@@ -692,12 +796,11 @@ private:
     std::string current_step_;  // the instruction being built, as the cache records it
     // --explain-cache bookkeeping: the inputs of the step being keyed (its per-file
     // listing made only when needed: a cached step never pays for it), what earlier
-    // builds ran, and whether the step before missed (and why, for an ARG).
+    // builds ran, and whether the step before missed.
     std::optional<StepInputs> pending_inputs_;
     std::function<std::vector<SourceEntry>()> pending_listing_;
     std::vector<StepInputs> earlier_inputs_;
     bool previous_missed_ = false;
-    std::string previous_reason_;
     const parser::Instruction* current_source_ = nullptr;  // its place in the Dockerfile
     std::size_t building_stage_ = 0;
     std::set<std::size_t> no_cache_stages_;

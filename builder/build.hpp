@@ -33,6 +33,7 @@ struct BuildOptions {
     std::vector<std::string> tags;
     std::map<std::string, std::string> build_args;
     std::string target;      // stage name; empty = last stage
+    std::string platform;    // --platform; empty = this machine's (the only one kiln builds for)
     bool no_cache = false;
     bool quiet = false;      // only the image ID on stdout
     // --explain-cache: each step that misses says which of its inputs changed.

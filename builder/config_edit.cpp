@@ -1,7 +1,13 @@
 #include "builder/config_edit.hpp"
 
+#include <cctype>
+#include <cmath>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
+#include "builder/go_format.hpp"
+#include "parser/instruction_flags.hpp"
 #include "parser/parse.hpp"
 #include "util/error.hpp"
 
@@ -32,6 +38,40 @@ std::vector<std::string> command_args(const parser::CommandLine& line, const Ima
     return args;
 }
 
+// A duration the parser already checked ("" when the flag was not given), in nanoseconds.
+std::int64_t duration_ns(const std::string& text) {
+    if (text.empty()) return 0;
+    const auto ns = parser::typed::parse_go_duration(text);
+    if (!ns) throw Error("invalid duration \"" + text + "\"");
+    return static_cast<std::int64_t>(std::llround(*ns));
+}
+
+// EXPOSE PORT[-END][/PROTO] as BuildKit reads it: the protocol lowercased (tcp when none)
+// and a range given as each of its ports. Anything else is kept as written.
+std::vector<std::string> exposed_ports(const std::string& spec) {
+    const std::size_t slash = spec.find('/');
+    std::string port = spec.substr(0, slash);
+    std::string proto = slash == std::string::npos ? "tcp" : spec.substr(slash + 1);
+    for (char& ch : proto) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (proto.empty()) proto = "tcp";
+    const auto number = [](const std::string& text) -> std::optional<unsigned> {
+        if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos)
+            return std::nullopt;
+        const unsigned value = static_cast<unsigned>(std::stoul(text));
+        return value <= 65535 ? std::optional(value) : std::nullopt;
+    };
+    const std::size_t dash = port.find('-');
+    if (dash != std::string::npos) {
+        const auto first = number(port.substr(0, dash)), last = number(port.substr(dash + 1));
+        if (first && last && *first <= *last) {
+            std::vector<std::string> out;
+            for (unsigned p = *first; p <= *last; ++p) out.push_back(std::to_string(p) + "/" + proto);
+            return out;
+        }
+    }
+    return {port + "/" + proto};
+}
+
 struct EditOf {
     const BuildVariables& vars;
     const ImageConfig& config;
@@ -52,7 +92,10 @@ struct EditOf {
     }
     std::optional<ConfigEdit> operator()(const parser::WorkdirCmd& cmd) const {
         std::string path = vars.expand(cmd.path, config);
-        return ConfigEdit{"WORKDIR " + path, [path](ImageConfig& c) { c.set_working_dir(path); }};
+        // History names the directory the step ends in, relative paths resolved.
+        ImageConfig after = config;
+        after.set_working_dir(path);
+        return ConfigEdit{"WORKDIR " + after.working_dir(), [path](ImageConfig& c) { c.set_working_dir(path); }};
     }
     std::optional<ConfigEdit> operator()(const parser::UserCmd& cmd) const {
         std::string user = vars.expand(cmd.user, config);
@@ -60,31 +103,30 @@ struct EditOf {
     }
     std::optional<ConfigEdit> operator()(const parser::CmdCmd& cmd) const {
         auto args = command_args(cmd.command, config);
-        return ConfigEdit{"CMD " + nlohmann::json(args).dump(), [args](ImageConfig& c) { c.set_cmd(args); }};
+        return ConfigEdit{"CMD " + go_quoted_list(args), [args](ImageConfig& c) { c.set_cmd(args); }};
     }
     std::optional<ConfigEdit> operator()(const parser::EntrypointCmd& cmd) const {
         auto args = command_args(cmd.command, config);
-        return ConfigEdit{"ENTRYPOINT " + nlohmann::json(args).dump(),
+        return ConfigEdit{"ENTRYPOINT " + go_quoted_list(args),
                           [args](ImageConfig& c) { c.set_entrypoint(args); }};
     }
     std::optional<ConfigEdit> operator()(const parser::ShellCmd& cmd) const {
         auto shell = cmd.shell;
-        return ConfigEdit{"SHELL " + nlohmann::json(shell).dump(), [shell](ImageConfig& c) { c.set_shell(shell); }};
+        return ConfigEdit{"SHELL " + go_list(shell), [shell](ImageConfig& c) { c.set_shell(shell); }};
     }
     std::optional<ConfigEdit> operator()(const parser::ExposeCmd& cmd) const {
         std::vector<std::string> ports;
         for (const auto& p : cmd.ports)
-            for (auto& w : vars.expand_words(p, config)) ports.push_back(w);
-        std::string created_by = "EXPOSE";
-        for (const auto& p : ports) created_by += " " + p;
-        return ConfigEdit{created_by, [ports](ImageConfig& c) {
+            for (auto& w : vars.expand_words(p, config))
+                for (auto& port : exposed_ports(w)) ports.push_back(std::move(port));
+        return ConfigEdit{"EXPOSE " + go_list(ports), [ports](ImageConfig& c) {
                               for (const auto& p : ports) c.add_exposed_port(p);
                           }};
     }
     std::optional<ConfigEdit> operator()(const parser::VolumeCmd& cmd) const {
         std::vector<std::string> paths;
         for (const auto& p : cmd.paths) paths.push_back(vars.expand(p, config));
-        return ConfigEdit{"VOLUME " + nlohmann::json(paths).dump(), [paths](ImageConfig& c) {
+        return ConfigEdit{"VOLUME " + go_list(paths), [paths](ImageConfig& c) {
                               for (const auto& p : paths) c.add_volume(p);
                           }};
     }
@@ -93,16 +135,28 @@ struct EditOf {
         return ConfigEdit{"STOPSIGNAL " + signal, [signal](ImageConfig& c) { c.set_stop_signal(signal); }};
     }
     std::optional<ConfigEdit> operator()(const parser::HealthcheckCmd& cmd) const {
-        nlohmann::json hc = nlohmann::json::object();
-        if (cmd.none) {
-            hc["Test"] = {"NONE"};
-        } else {
-            std::vector<std::string> test{cmd.test.shell_form ? "CMD-SHELL" : "CMD"};
+        std::vector<std::string> test{"NONE"};
+        if (!cmd.none) {
+            test = {cmd.test.shell_form ? "CMD-SHELL" : "CMD"};
             test.insert(test.end(), cmd.test.args.begin(), cmd.test.args.end());
-            hc["Test"] = test;
-            if (cmd.retries) hc["Retries"] = *cmd.retries;
         }
-        return ConfigEdit{"HEALTHCHECK " + hc.dump(), [hc](ImageConfig& c) { c.set_healthcheck(hc); }};
+        const std::int64_t interval = duration_ns(cmd.interval), timeout = duration_ns(cmd.timeout),
+                           start_period = duration_ns(cmd.start_period),
+                           start_interval = duration_ns(cmd.start_interval);
+        const int retries = cmd.retries.value_or(0);
+        // Docker's HealthConfig: durations in nanoseconds, zero values left out.
+        nlohmann::json hc = {{"Test", test}};
+        if (interval) hc["Interval"] = interval;
+        if (timeout) hc["Timeout"] = timeout;
+        if (start_period) hc["StartPeriod"] = start_period;
+        if (start_interval) hc["StartInterval"] = start_interval;
+        if (retries) hc["Retries"] = retries;
+        // BuildKit writes the struct with %+v.
+        std::string created_by = "HEALTHCHECK {Test:" + go_list(test) + " Interval:" + go_duration(interval) +
+                                 " Timeout:" + go_duration(timeout) + " StartPeriod:" + go_duration(start_period) +
+                                 " StartInterval:" + go_duration(start_interval) +
+                                 " Retries:" + std::to_string(retries) + "}";
+        return ConfigEdit{created_by, [hc](ImageConfig& c) { c.set_healthcheck(hc); }};
     }
     std::optional<ConfigEdit> operator()(const parser::MaintainerCmd& cmd) const {
         std::string name = cmd.name;
@@ -110,7 +164,7 @@ struct EditOf {
     }
     std::optional<ConfigEdit> operator()(const parser::OnbuildCmd& cmd) const {
         std::string expression = cmd.expression;
-        return ConfigEdit{"ONBUILD " + expression, [expression](ImageConfig& c) { c.add_onbuild(expression); }};
+        return ConfigEdit{"ONBUILD " + expression, [expression](ImageConfig& c) { c.add_onbuild(expression); }, false};
     }
     template <typename Other>
     std::optional<ConfigEdit> operator()(const Other&) const {

@@ -15,8 +15,9 @@
 namespace kiln::builder {
 
 struct ConfigEdit {
-    std::string created_by;                 // "ENV A=1", "CMD [\"sh\"]", …
+    std::string created_by;                 // "ENV A=1", "CMD [\"sh\"]", … as BuildKit writes it
     std::function<void(ImageConfig&)> apply;
+    bool history = true;  // false for ONBUILD, which BuildKit records in no history entry
 };
 
 // Variables are expanded against `config` (the state before the instruction), as a build

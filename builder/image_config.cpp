@@ -99,8 +99,10 @@ std::string ImageConfig::working_dir() const {
 }
 
 void ImageConfig::set_working_dir(const std::string& path) {
-    std::string joined = path.starts_with('/') ? path : working_dir() + "/" + path;
-    section()["WorkingDir"] = clean_path(joined);
+    // BuildKit's NormalizeWorkdir: an absolute path is kept as written (`/tmp/` stays
+    // `/tmp/`); a relative one is joined to the current directory and cleaned.
+    if (path.empty()) return;
+    section()["WorkingDir"] = path.starts_with('/') ? path : clean_path(working_dir() + "/" + path);
 }
 
 std::string ImageConfig::user() const {
@@ -165,6 +167,12 @@ void ImageConfig::add_onbuild(const std::string& expression) {
     json& s = section();
     if (!s.contains("OnBuild") || !s["OnBuild"].is_array()) s["OnBuild"] = json::array();
     s["OnBuild"].push_back(expression);
+}
+
+std::vector<std::string> ImageConfig::take_onbuild() {
+    std::vector<std::string> triggers = strings("OnBuild");
+    if (json* s = &section(); s->contains("OnBuild")) s->erase("OnBuild");
+    return triggers;
 }
 
 void ImageConfig::add_layer(const Digest& diff_id) {

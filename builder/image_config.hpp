@@ -29,7 +29,8 @@ public:
     void set_env(const std::string& key, const std::string& value);
 
     std::string working_dir() const;               // "/" when unset
-    // Relative paths are taken from the current working directory.
+    // Relative paths are taken from the current working directory and cleaned; absolute
+    // ones are stored as written, as BuildKit does.
     void set_working_dir(const std::string& path);
 
     std::string user() const;
@@ -46,6 +47,9 @@ public:
     void set_stop_signal(const std::string& signal);
     void set_healthcheck(const nlohmann::json& healthcheck);
     void add_onbuild(const std::string& expression);
+    // The ONBUILD triggers, removed from the config (an image built FROM this one runs
+    // them once; they do not carry on to its children).
+    std::vector<std::string> take_onbuild();
     // MAINTAINER: Docker records it as the config's "author".
     void set_author(const std::string& author) { config_["author"] = author; }
 

@@ -97,6 +97,8 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
     cmd->add_option("-f,--file", flags->options.dockerfile, "Dockerfile (default: CONTEXT/Dockerfile; - reads it from stdin)");
     repeatable(cmd->add_option("--build-arg", flags->build_args, "Build-time variable (NAME=VALUE or NAME)"));
     cmd->add_option("--target", flags->options.target, "Stage to build");
+    cmd->add_option("--platform", flags->options.platform,
+                    "Target platform (only this machine's, e.g. linux/amd64: RUN executes natively)");
     repeatable(cmd->add_option("--allow", flags->allow,
                                "Grant an entitlement: network.host (RUN --network=host), security.insecure"));
     cmd->add_flag("--no-cache", flags->options.no_cache, "Do not use the build cache");

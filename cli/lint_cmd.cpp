@@ -6,6 +6,7 @@
 #include "cli/commands.hpp"
 #include "parser/lint.hpp"
 #include "parser/parse.hpp"
+#include "parser/read_input.hpp"
 #include "util/error.hpp"
 
 namespace kiln::cli {
@@ -17,24 +18,9 @@ struct LintCliOptions {
     bool json = false;
 };
 
-// Reads one byte past the parser's limit so that an oversized file is refused by the parser.
-std::string read_dockerfile(const std::string& path) {
-    std::string text(parser::kMaxDockerfileSize + 1, '\0');
-    std::ifstream file;
-    std::istream* in = &std::cin;
-    if (path != "-") {
-        file.open(path, std::ios::binary);
-        if (!file) throw kiln::Error("cannot read " + path + ": no such file or not readable");
-        in = &file;
-    }
-    in->read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<std::size_t>(in->gcount()));
-    return text;
-}
-
 int run_lint(const LintCliOptions& opts) {
     std::string name = opts.file == "-" ? "Dockerfile" : opts.file;
-    parser::Dockerfile file = parser::parse_dockerfile(read_dockerfile(opts.file), name);
+    parser::Dockerfile file = parser::parse_dockerfile(parser::read_dockerfile_input(opts.file), name);
     parser::LintOptions lint_options;
     if (!opts.check.empty()) lint_options.check = opts.check;
     parser::LintResult result = parser::lint(file, lint_options);

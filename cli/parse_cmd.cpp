@@ -8,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "parser/instructions.hpp"
 #include "parser/parse.hpp"
+#include "parser/read_input.hpp"
 
 namespace kiln::cli {
 namespace {
@@ -17,26 +18,6 @@ struct ParseOptions {
     bool dump = false;
     std::string file = "Dockerfile";
 };
-
-// Reads at most one byte more than the parser accepts, so an oversized input is refused
-// by the parser with its message instead of being read whole.
-std::string read_input(const std::string& path) {
-    const std::size_t limit = parser::kMaxDockerfileSize + 1;
-    std::string text;
-    const auto slurp = [&](std::istream& in) {
-        text.resize(limit);
-        in.read(text.data(), static_cast<std::streamsize>(limit));
-        text.resize(static_cast<std::size_t>(in.gcount()));
-    };
-    if (path == "-") {
-        slurp(std::cin);
-        return text;
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw kiln::Error("cannot read " + path + ": no such file or not readable");
-    slurp(in);
-    return text;
-}
 
 nlohmann::json position_json(parser::Position pos) {
     return {{"line", pos.line}, {"column", pos.column}};
@@ -91,7 +72,7 @@ nlohmann::json file_json(const parser::Dockerfile& file) {
 
 void run_parse(const ParseOptions& options, int& exit_code) {
     const std::string name = options.file == "-" ? "<stdin>" : options.file;
-    const parser::Dockerfile file = parser::parse_dockerfile(read_input(options.file), name);
+    const parser::Dockerfile file = parser::parse_dockerfile(parser::read_dockerfile_input(options.file), name);
     if (options.dump) {
         std::cout << parser::dump(file);
     } else if (options.json) {

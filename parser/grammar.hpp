@@ -189,6 +189,9 @@ struct element_string : string {};
 struct element_other : sor<number, literal, array, object> {};
 struct element : sor<element_string, element_other> {};
 struct top : seq<one<'['>, ws, opt<pegtl::list<element, one<','>, ws_char>>, ws, one<']'>> {};
+// The whole rest must be that one array (json.Unmarshal, BuildKit since dockerfile 1.9):
+// only JSON whitespace may follow the closing bracket.
+struct whole : seq<top, ws, eof> {};
 }  // namespace json
 
 // ---------------------------------------------------------------------------------------

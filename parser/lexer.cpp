@@ -244,7 +244,7 @@ JsonArray parse_json_array(std::string_view rest) {
     if (rest.empty() || rest.front() != '[' || !nesting_within_limit(rest)) return {};
     JsonState state;
     auto in = g::input_of(rest, "json");
-    if (!pegtl::parse<g::json::top, json_action>(in, state)) return {};
+    if (!pegtl::parse<g::json::whole, json_action>(in, state)) return {};
     if (state.saw_other) return {JsonStatus::not_strings, {}};
     return {JsonStatus::strings, std::move(state.strings)};
 }

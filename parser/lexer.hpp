@@ -25,8 +25,9 @@ struct JsonArray {
     JsonStatus status = JsonStatus::not_json;
     std::vector<std::string> elements;
 };
-// `rest` (left-trimmed here) as a JSON array. Like Go's json.Decoder, text after the
-// closing bracket is not looked at.
+// `rest` (left-trimmed here) as a JSON array. As BuildKit's whole-value json.Unmarshal
+// (dockerfile 1.9 on), text after the closing bracket makes it not_json, even when an
+// element is not a string (`["a", 1] x` is shell form).
 JsonArray parse_json_array(std::string_view rest);
 
 // ENV/LABEL/ARG word splitting (quotes and escapes kept raw).

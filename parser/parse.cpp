@@ -373,9 +373,11 @@ private:
         const std::string_view joined = single_line ? first_text : std::string_view(continued);
         const int joined_end = static_cast<int>(next_);
         if (empty_continuation) {
+            // BuildKit locates this warning on the instruction's last line (its line counter
+            // when the continuation ends), not where the instruction starts.
             file_.warnings.push_back({"Empty continuation line found in: " + std::string(joined),
                                       "Empty continuation lines will become errors in a future release",
-                                      {{start_line, 1}, {joined_end, 1}}});
+                                      {{joined_end, 1}, {joined_end, 1}}});
         }
         if (!complete) {
             file_.warnings.push_back({"the file ends inside a line continuation (the last line ends with " +

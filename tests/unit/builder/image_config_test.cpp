@@ -24,6 +24,21 @@ TEST_CASE("WORKDIR is relative to the previous one and cleaned", "[builder][conf
     CHECK(c.working_dir() == "/app/lib");
     c.set_working_dir("/");
     CHECK(c.working_dir() == "/");
+    // An absolute path is stored as written, as BuildKit does; a relative one is cleaned.
+    c.set_working_dir("/tmp/");
+    CHECK(c.working_dir() == "/tmp/");
+    c.set_working_dir("x/");
+    CHECK(c.working_dir() == "/tmp/x");
+}
+
+TEST_CASE("ONBUILD triggers are taken out of the config once", "[builder][config]") {
+    auto c = ImageConfig::scratch("linux", "amd64");
+    CHECK(c.take_onbuild().empty());
+    c.add_onbuild("RUN a");
+    c.add_onbuild("ENV B=1");
+    CHECK(c.take_onbuild() == std::vector<std::string>{"RUN a", "ENV B=1"});
+    CHECK_FALSE(c.as_json()["config"].contains("OnBuild"));
+    CHECK(c.take_onbuild().empty());
 }
 
 TEST_CASE("ENTRYPOINT drops a CMD inherited from the base image only", "[builder][config]") {

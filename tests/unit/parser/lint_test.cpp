@@ -147,3 +147,8 @@ TEST_CASE("warnings are formatted like compiler diagnostics", "[lint]") {
     CHECK(text.find("https://docs.docker.com/go/dockerfile/rule/maintainer-deprecated/") !=
           std::string::npos);
 }
+
+TEST_CASE("NoEmptyContinuation points at the instruction's last line", "[lint]") {
+    CHECK(summary(run("FROM alpine\nRUN a \\\n\n  b \\\n  c\nRUN d\n")) ==
+          std::vector<std::string>{"NoEmptyContinuation@5: Empty continuation line"});
+}

@@ -55,6 +55,9 @@ TEST_CASE("empty continuation lines warn", "[parser]") {
     const auto file = parse_dockerfile("FROM a\nRUN a \\\n\n  b\n");
     REQUIRE(file.warnings.size() == 1);
     CHECK(file.warnings[0].message == "Empty continuation line found in: RUN a   b");
+    // Located on the instruction's last line, as BuildKit reports it.
+    CHECK(file.warnings[0].range.start.line == 4);
+    CHECK(file.warnings[0].range.end.line == 4);
 }
 
 TEST_CASE("a continuation at end of file is a warning, not an error", "[parser][errors]") {
@@ -97,12 +100,27 @@ TEST_CASE("JSON form and fallbacks", "[parser]") {
     CHECK(file.instructions[3].args == std::vector<std::string>{"a b", "/c"});
 }
 
-TEST_CASE("text after a complete JSON array is ignored, as Go's json.Decoder does", "[parser]") {
-    // BuildKit decodes the first JSON value with json.NewDecoder(...).Decode and never
-    // looks past it, so this is exec form ["a"], not shell form.
-    const auto file = parse_dockerfile("FROM a\nCMD [\"a\"] trailing\n");
-    CHECK(file.instructions[1].json_form);
-    CHECK(file.instructions[1].args == std::vector<std::string>{"a"});
+TEST_CASE("text after a JSON array makes the instruction shell form, as BuildKit 1.9 on", "[parser]") {
+    // BuildKit parses the whole rest with json.Unmarshal: anything but blanks after the
+    // closing bracket is a syntax error, and the instruction falls back to its non-JSON rule.
+    const auto file = parse_dockerfile(
+        "FROM a\nCMD [\"a\"] x\nENTRYPOINT [\"a\"] # c\nCOPY [\"a\", \"b\"] # c\nCMD [\"a\", 1] x\n"
+        "CMD [\"a\"]  \t\nRUN [\"a\"]]\nHEALTHCHECK CMD [\"a\"] x\n");
+    REQUIRE(file.instructions.size() == 8);
+    CHECK_FALSE(file.instructions[1].json_form);
+    CHECK(file.instructions[1].args == std::vector<std::string>{"[\"a\"] x"});
+    CHECK_FALSE(file.instructions[2].json_form);
+    CHECK(file.instructions[2].args == std::vector<std::string>{"[\"a\"] # c"});
+    CHECK_FALSE(file.instructions[3].json_form);
+    CHECK(file.instructions[3].args == std::vector<std::string>{"[\"a\",", "\"b\"]", "#", "c"});
+    CHECK_FALSE(file.instructions[4].json_form);  // a non-string element, but not valid JSON
+    CHECK(file.instructions[4].args == std::vector<std::string>{"[\"a\", 1] x"});
+    CHECK(file.instructions[5].json_form);  // trailing blanks are JSON whitespace
+    CHECK(file.instructions[5].args == std::vector<std::string>{"a"});
+    CHECK_FALSE(file.instructions[6].json_form);
+    CHECK_FALSE(file.instructions[7].json_form);
+    CHECK(file.instructions[7].args == std::vector<std::string>{"CMD", "[\"a\"] x"});
+    CHECK(dump(file).find("(cmd \"[\\\"a\\\"] x\")") != std::string::npos);
 }
 
 TEST_CASE("a JSON array with a non-string element is an error", "[parser][errors]") {
