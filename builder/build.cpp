@@ -1,5 +1,8 @@
 #include "builder/build.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -23,11 +26,13 @@
 #include "builder/run_step.hpp"
 #include "builder/variables.hpp"
 #include "builder/workdir.hpp"
+#include "image/layer_tar.hpp"
 #include "image/process_lease.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
 #include "parser/instruction_flags.hpp"
 #include "parser/instructions.hpp"
+#include "parser/dockerignore.hpp"
 #include "parser/lint.hpp"
 #include "parser/parse.hpp"
 #include "parser/utf8.hpp"
@@ -667,13 +672,15 @@ private:
 
         materialize(state);  // the destination resolves in the parent's files
         auto lower = chain_tree(state.top_layer);
+        // --link makes the layer as if on an empty image: nothing of the parent is read.
+        const SourceTree* dest_tree = cmd.link ? nullptr : lower.get();
         std::optional<AddSources> add;  // ADD's downloads and archives
         if (cmd.is_add)
             add.emplace(store_, cmd, sources, dest, vars.expand(cmd.checksum, state.config), *lower,
                         options_.no_cache, [this](std::string_view needle, const std::string& message) {
                             fail_at(needle, message);
                         });
-        CopyOptions options = copy_options(cmd, vars, state, *lower);
+        CopyOptions options = located([&] { return copy_options(cmd, vars, state, *lower); });
         std::unique_ptr<SourceTree> from_tree;
         std::optional<Digest> from_top;  // the source's layer chain, when not the context
         const SourceTree* tree = &context_->tree();
@@ -700,21 +707,38 @@ private:
             }
             tree = from_tree.get();
             excluded = nullptr;
+            options.keep_owner = cmd.chown.empty();  // Docker keeps the source's owner
         }
         const auto& local_sources = add ? add->local_sources() : sources;
-        auto items = local_sources.empty() ? std::vector<CopyItem>{}
-                                           : plan_copy(*tree, local_sources, cmd.heredocs,
-                                                       add ? add->destination() : dest, lower.get(), excluded);
+        auto heredocs = heredoc_sources(cmd.heredocs, [&](const std::string& body) {
+            return located([&] { return vars.expand_raw(body, state.config); });
+        });
+        auto items = local_sources.empty() && heredocs.empty()
+                         ? std::vector<CopyItem>{}
+                         : located([&] {
+                               return plan_copy(*tree, local_sources, heredocs, add ? add->destination() : dest,
+                                                dest_tree, excluded, CopyPlanFlags{cmd.parents});
+                           });
         // Layers never change, so a chain ID already names the bytes of everything in it:
         // sources from another stage or image are keyed by it instead of being read again.
-        Digest sources_digest = from_tree ? chain_sources_digest(from_top, items)
+        Digest sources_digest = from_tree ? chain_sources_digest(from_top, items, options)
                                           : digest_copy(*tree, items, options, excluded);
         if (add) sources_digest = add->key(sources_digest, options);
+        std::string exclude_text;
+        for (const auto& pattern : cmd.excludes) exclude_text += "--exclude=" + pattern + " ";
 
         std::string created_by = std::string(cmd.is_add ? "ADD " : "COPY ") + from_text +
                                  (cmd.chown.empty() ? "" : "--chown=" + cmd.chown + " ") +
                                  (cmd.chmod.empty() ? "" : "--chmod=" + cmd.chmod + " ") +
-                                 (add ? add->flags_text() : "") + nlohmann::json(sources).dump() + " " + dest;
+                                 (cmd.parents ? "--parents " : "") + exclude_text + (add ? add->flags_text() : "") +
+                                 nlohmann::json(sources).dump() + " " + dest;
+        std::string display = std::string(cmd.is_add ? "ADD " : "COPY ") + sources_digest.str() + " in " + dest;
+        auto fill = [&](const image::Snapshot& snapshot) {
+            if (add) add->unpack_archives(*tree, items, options, snapshot.upper_dir, dest_tree);
+            located([&] { apply_copy(*tree, items, options, excluded, snapshot.upper_dir, dest_tree); });
+            if (add) add->write_downloads(options, snapshot.upper_dir, dest_tree);
+        };
+        if (cmd.link) return linked_step("--link " + created_by, display, sources_digest, vars, state, fill);
         Digest key = step_key({state.key, created_by, vars.visible_args(), kPlatform, sources_digest});
         if (!from_tree)
             pending_listing_ = [&, tree, excluded] {
@@ -726,12 +750,7 @@ private:
             if (add) add->keep();
             return true;
         }
-        std::string display = std::string(cmd.is_add ? "ADD " : "COPY ") + sources_digest.str() + " in " + dest;
-        layer_step(display, state, [&](const image::Snapshot& snapshot) {
-            if (add) add->unpack_archives(*tree, items, options, snapshot.upper_dir, lower.get());
-            apply_copy(*tree, items, options, excluded, snapshot.upper_dir, lower.get());
-            if (add) add->write_downloads(options, snapshot.upper_dir, lower.get());
-        });
+        layer_step(display, state, fill);
         if (add) add->keep();
         record_step(key, state, true);
         return false;
@@ -743,35 +762,108 @@ private:
         parser::typed::Site{file_, *current_source_}.fail_at(needle, message);
     }
 
-    static Digest chain_sources_digest(const std::optional<Digest>& chain, const std::vector<CopyItem>& items) {
+    // COPY --link: the layer's own key leaves the parent out, so the same sources give the
+    // same layer on any base; the step's key (what later steps chain from) keeps it.
+    template <typename Fill>
+    bool linked_step(const std::string& created_by, const std::string& display, const Digest& sources,
+                     BuildVariables& vars, StageState& state, Fill&& fill) {
+        Digest layer_key = cache_key({std::nullopt, created_by, vars.visible_args(), kPlatform, sources});
+        Digest key = step_key({state.key, "linked " + layer_key.str(), {}, kPlatform, std::nullopt});
+        if (restore_from_cache(key, state)) return true;
+        if (!options_.no_cache && stack_linked_layer(layer_key, display, state)) {
+            record_step(key, state, true);
+            return true;
+        }
+        layer_step(display, state, fill);
+        store_.db().cache_put(layer_key.str(), state.top_layer->str(), "layer", current_step_);
+        record_step(key, state, true);
+        return false;
+    }
+
+    // A layer an earlier --link step made, put on this parent: the same files, so the same
+    // diffID (its tar is written again and applied on top of the new chain).
+    bool stack_linked_layer(const Digest& layer_key, const std::string& display, StageState& state) {
+        auto chain = store_.db().cache_get(layer_key.str());
+        if (!chain || !Digest::valid(*chain)) return false;
+        auto layer = store_.layers().get(Digest::parse(*chain));
+        if (!layer) return false;
+        materialize(state);
+        image::LayerInfo placed = *layer;
+        if (layer->parent != state.top_layer) {
+            UniqueFd tar(::memfd_create("kiln-linked-layer", MFD_CLOEXEC));
+            if (!tar) throw_errno("memfd_create");
+            image::write_layer_tar(layer->diff_dir, [&](const void* data, std::size_t size) {
+                write_all(tar.get(), std::string_view(static_cast<const char*>(data), size), "the linked layer");
+            });
+            if (::lseek(tar.get(), 0, SEEK_SET) != 0) throw_errno("rewind the linked layer");
+            placed = store_.layers().apply_tar(tar.get(), state.top_layer);
+            if (placed.diff_id != layer->diff_id) return false;
+        }
+        lease_.hold(placed.chain_id);
+        state.config.add_layer(placed.diff_id);
+        state.config.add_history(display, false, created_time());
+        state.top_layer = placed.chain_id;
+        return true;
+    }
+
+    static Digest chain_sources_digest(const std::optional<Digest>& chain, const std::vector<CopyItem>& items,
+                                       const CopyOptions& options) {
         nlohmann::json selection = nlohmann::json::array();
         for (const auto& item : items)
-            selection.push_back({item.source, item.destination, item.contents_only});
-        return sha256_of((chain ? chain->str() : "no-layers") + "\n" + selection.dump());
+            selection.push_back({item.source, item.destination, item.contents_only, item.directory_only});
+        // What the copy does with the entries beyond their selection.
+        std::string how = options.keep_owner ? "\nowners kept" : "";
+        return sha256_of((chain ? chain->str() : "no-layers") + "\n" + selection.dump() + how);
     }
 
     CopyOptions copy_options(const parser::CopyCmd& cmd, BuildVariables& vars, const StageState& state,
                              const SourceTree& rootfs) {
         CopyOptions options;
-        if (!cmd.chown.empty()) {
+        if (!cmd.chown.empty() && cmd.link) {
+            // As BuildKit: --link reads no /etc/passwd of the parent, so only numbers.
+            std::string spec = vars.expand(cmd.chown, state.config);
+            auto colon = spec.find(':');
+            std::string user = spec.substr(0, colon);
+            std::string group = colon == std::string::npos ? "" : ":" + spec.substr(colon + 1);
+            if (user == "root") user = "0";
+            if (group == ":root") group = ":0";
+            try {
+                auto owner = resolve_owner(user + group, LayerChainTree(std::vector<std::string>{}));
+                options.uid = owner.first;
+                options.gid = owner.second;
+            } catch (const Error&) {
+                fail_at("--chown", "COPY --link --chown=" + spec +
+                                            ": only numeric IDs (--link reads nothing of the parent image)");
+            }
+        } else if (!cmd.chown.empty()) {
             auto owner = resolve_owner(vars.expand(cmd.chown, state.config), rootfs);
             options.uid = owner.first;
             options.gid = owner.second;
         }
         if (!cmd.chmod.empty()) {
-            std::string mode = vars.expand(cmd.chmod, state.config);
-            std::size_t used = 0;
-            unsigned long value = 0;
-            try {
-                value = std::stoul(mode, &used, 8);
-            } catch (const std::exception&) {
-                used = 0;
-            }
-            if (used != mode.size() || value > 07777)
-                throw Error("invalid --chmod=" + mode + ": expected an octal mode such as 0755");
-            options.mode = static_cast<mode_t>(value);
+            options.chmod = ChmodSpec::parse(vars.expand(cmd.chmod, state.config));
+            if (!options.chmod->symbolic()) options.mode = options.chmod->apply(0, false);
+        }
+        if (!cmd.excludes.empty()) {
+            std::vector<std::string> patterns;
+            for (const auto& pattern : cmd.excludes) patterns.push_back(vars.expand(pattern, state.config));
+            options.excludes = std::make_shared<parser::PatternMatcher>(patterns);
         }
         return options;
+    }
+
+    // Runs step; a plain error from it is reported at the instruction being built
+    // (file:line:col), as the parser reports its own.
+    template <typename Step>
+    auto located(Step&& step) -> decltype(step()) {
+        try {
+            return step();
+        } catch (const parser::ParseError&) {
+            throw;
+        } catch (const Error& e) {
+            if (!current_source_) throw;
+            parser::typed::Site{file_, *current_source_}.fail(current_source_->keyword_pos, e.what());
+        }
     }
 
     image::Store& store_;

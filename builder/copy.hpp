@@ -2,14 +2,20 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "builder/cache_explain.hpp"
+#include "builder/chmod_spec.hpp"
 #include "builder/source_tree.hpp"
 #include "parser/ast.hpp"
 #include "util/digest.hpp"
+
+namespace kiln::parser {
+class PatternMatcher;
+}
 
 namespace kiln::builder {
 
@@ -20,13 +26,37 @@ struct CopyItem {
     std::optional<std::string> inline_content;  // heredoc body instead of a tree path
     std::string destination;   // absolute path in the image
     bool contents_only = false;  // a directory source: its contents go into destination
+    bool directory_only = false;  // --parents: a directory on the way, without its contents
+    // --parents: --exclude patterns match paths relative to this (the part before "/./",
+    // else the tree's root), and the item itself may be excluded. Otherwise they match
+    // paths below `source`, as BuildKit filters a source's contents, never the source.
+    std::optional<std::string> pattern_root = std::nullopt;
 };
 
 struct CopyOptions {
     std::optional<uid_t> uid;
     std::optional<gid_t> gid;
-    std::optional<mode_t> mode;  // --chmod
+    std::optional<mode_t> mode;  // --chmod in octal
+    std::optional<ChmodSpec> chmod;  // --chmod in either form; wins over mode
+    // COPY --from without --chown: every entry keeps the owner it has in the source (a
+    // build context's files always go to 0:0, as in Docker).
+    bool keep_owner = false;
+    // --exclude=PATTERN (repeatable), .dockerignore syntax; null when none.
+    std::shared_ptr<const parser::PatternMatcher> excludes;
 };
+
+// Switches of plan_copy beyond Docker's classic rules.
+struct CopyPlanFlags {
+    // COPY --parents: each source keeps its path relative to the tree (or to the part before
+    // "/./" in `a/./b/c`) below the destination, which is then always a directory.
+    bool parents = false;
+};
+
+// Heredoc sources as COPY writes them: `<<-` strips leading tabs, then an unquoted
+// delimiter has its body expanded by `expand` (BuildKit: variables, no quote removal);
+// a quoted one is kept as written.
+std::vector<parser::Heredoc> heredoc_sources(const std::vector<parser::Heredoc>& heredocs,
+                                             const std::function<std::string(const std::string&)>& expand);
 
 // What .dockerignore hides from COPY: true for excluded context paths. When exceptions
 // ("!pattern") exist, an excluded directory may still hold re-included entries, so it is
@@ -47,13 +77,15 @@ private:
     bool walk_excluded_dirs_ = false;
 };
 
-// Docker's rules: wildcards expand against the tree, a directory source copies its
-// contents, several sources (or a wildcard) need a destination ending in "/", a file goes
-// into the destination when that ends in "/" or is a directory in the image (`lower`).
+// Docker's rules: wildcards expand against the tree (one matching nothing is fine beside
+// other sources), a directory source copies its contents, a source that is a symlink copies
+// what it points to, several sources (or a wildcard matching several) need a destination
+// ending in "/", a file goes into the destination when that ends in "/" or is a directory
+// in the image (`lower`, its symlinks followed inside it).
 std::vector<CopyItem> plan_copy(const SourceTree& tree, const std::vector<std::string>& sources,
                                 const std::vector<parser::Heredoc>& heredocs,
                                 const std::string& destination, const SourceTree* lower,
-                                const ExcludeFn& excluded);
+                                const ExcludeFn& excluded, const CopyPlanFlags& flags = {});
 
 // Digest of everything the copy would write (paths, types, modes, owners, link targets,
 // file bytes; never mtimes): the COPY part of the step's cache key.
@@ -63,8 +95,10 @@ Digest digest_copy(const SourceTree& tree, const std::vector<CopyItem>& items,
                    std::vector<SourceEntry>* listing = nullptr);
 
 // Writes the copy into a layer's upper directory. Directories the destination needs that
-// already exist in `lower` keep their owner and mode. Nothing is written outside upper_dir:
-// every path is resolved inside it.
+// already exist in `lower` keep their owner and mode; a symlink on the way (in `lower` or
+// written by this copy) is followed inside the image's root, as Docker does. Hard links
+// within the copy stay hard links; user.* xattrs are kept. Nothing is written outside
+// upper_dir: every path is resolved inside it.
 void apply_copy(const SourceTree& tree, const std::vector<CopyItem>& items,
                 const CopyOptions& options, const ExcludeFn& excluded,
                 const std::string& upper_dir, const SourceTree* lower);

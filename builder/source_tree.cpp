@@ -38,6 +38,73 @@ Digest SourceTree::file_digest(std::string_view rel, const struct stat&) const {
     return sha256_of_fd(fd.get(), std::string(rel));
 }
 
+std::vector<std::pair<std::string, std::string>> SourceTree::user_xattrs(std::string_view rel) const {
+    auto st = stat(rel);
+    if (!st || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))) return {};
+    UniqueFd fd = S_ISDIR(st->st_mode) ? open_directory_at(rel) : open_file(rel);
+    std::string names(4096, '\0');
+    ssize_t n;
+    while ((n = ::flistxattr(fd.get(), names.data(), names.size())) < 0 && errno == ERANGE)
+        names.resize(names.size() * 2);
+    if (n < 0) {
+        if (errno == ENOTSUP) return {};
+        throw_errno("list xattrs of " + std::string(rel));
+    }
+    std::vector<std::pair<std::string, std::string>> out;
+    for (std::size_t pos = 0; pos < static_cast<std::size_t>(n);) {
+        std::string name(names.c_str() + pos);
+        pos += name.size() + 1;
+        if (!name.starts_with("user.")) continue;
+        std::string value(256, '\0');
+        ssize_t m;
+        while ((m = ::fgetxattr(fd.get(), name.c_str(), value.data(), value.size())) < 0 && errno == ERANGE) {
+            if (value.size() > (1u << 20)) throw Error("xattr " + name + " of " + std::string(rel) + " is too large");
+            value.resize(value.size() * 4);
+        }
+        if (m < 0) throw_errno("read xattr " + name + " of " + std::string(rel));
+        value.resize(static_cast<std::size_t>(m));
+        out.emplace_back(std::move(name), std::move(value));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+UniqueFd SourceTree::open_directory_at(std::string_view) const {
+    throw Error("internal: this tree cannot open directories");
+}
+
+std::optional<std::string> resolve_in_tree(const SourceTree& tree, std::string_view rel, bool follow_last) {
+    std::vector<std::string> todo = split_path(rel);
+    std::reverse(todo.begin(), todo.end());  // a stack: next component at the back
+    std::vector<std::string> done;
+    int links = 0;
+    while (!todo.empty()) {
+        std::string part = std::move(todo.back());
+        todo.pop_back();
+        if (part == ".") continue;
+        if (part == "..") {
+            if (!done.empty()) done.pop_back();
+            continue;
+        }
+        done.push_back(part);
+        if (todo.empty() && !follow_last) break;
+        std::string path = join(done, done.size());
+        auto st = tree.stat(path);
+        if (!st) {
+            if (todo.empty()) break;  // a missing last component is still a path
+            return std::nullopt;
+        }
+        if (!S_ISLNK(st->st_mode)) continue;
+        if (++links > 40) return std::nullopt;
+        std::string target = tree.read_link(path);
+        done.pop_back();
+        if (target.starts_with('/')) done.clear();
+        auto parts = split_path(target);
+        for (auto it = parts.rbegin(); it != parts.rend(); ++it) todo.push_back(*it);
+    }
+    return join(done, done.size());
+}
+
 DirectoryTree::DirectoryTree(const std::string& root) : root_(root), root_fd_(open_directory(root)) {}
 
 std::pair<UniqueFd, std::string> DirectoryTree::parent_of(std::string_view rel) const {
@@ -81,6 +148,10 @@ std::vector<std::string> DirectoryTree::list(std::string_view rel) const {
     }
     std::sort(names.begin(), names.end());
     return names;
+}
+
+UniqueFd DirectoryTree::open_directory_at(std::string_view rel) const {
+    return open_in_root(root_fd_.get(), rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 }
 
 UniqueFd DirectoryTree::open_file(std::string_view rel) const {
@@ -171,6 +242,12 @@ UniqueFd LayerChainTree::open_file(std::string_view rel) const {
     auto li = provider(rel);
     if (!li) throw Error("no such file: /" + std::string(rel));
     return layers_[*li].open_file(rel);
+}
+
+UniqueFd LayerChainTree::open_directory_at(std::string_view rel) const {
+    auto li = provider(rel);
+    if (!li) throw Error("no such directory: /" + std::string(rel));
+    return layers_[*li].open_directory_at(rel);
 }
 
 std::string LayerChainTree::read_link(std::string_view rel) const {

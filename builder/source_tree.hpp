@@ -22,10 +22,21 @@ public:
     // Names directly below the directory rel, sorted bytewise.
     virtual std::vector<std::string> list(std::string_view rel) const = 0;
     virtual UniqueFd open_file(std::string_view rel) const = 0;
+    // A directory of the tree opened for reading (its xattrs); the base class has none.
+    virtual UniqueFd open_directory_at(std::string_view rel) const;
     virtual std::string read_link(std::string_view rel) const = 0;
     // sha256 of a regular file's bytes (the context remembers these by inode/size/mtime).
     virtual Digest file_digest(std::string_view rel, const struct stat& st) const;
+    // The user.* extended attributes of a regular file or directory, sorted by name
+    // (BuildKit keeps them on COPY; other namespaces are the host's or the kernel's).
+    virtual std::vector<std::pair<std::string, std::string>> user_xattrs(std::string_view rel) const;
 };
+
+// rel with every symlink on the way resolved as the tree's own root would resolve it: an
+// absolute target and ".." stop at the tree's root, never leave it. The last component is
+// followed only when follow_last. nullopt when a link dangles before the end or more than
+// 40 links are followed (a loop).
+std::optional<std::string> resolve_in_tree(const SourceTree& tree, std::string_view rel, bool follow_last);
 
 // A directory on the host read through a dirfd: nothing outside it is ever opened.
 class DirectoryTree : public SourceTree {
@@ -34,6 +45,7 @@ public:
     std::optional<struct stat> stat(std::string_view rel) const override;
     std::vector<std::string> list(std::string_view rel) const override;
     UniqueFd open_file(std::string_view rel) const override;
+    UniqueFd open_directory_at(std::string_view rel) const override;
     std::string read_link(std::string_view rel) const override;
     const std::string& root() const { return root_; }
 
@@ -54,6 +66,7 @@ public:
     std::optional<struct stat> stat(std::string_view rel) const override;
     std::vector<std::string> list(std::string_view rel) const override;
     UniqueFd open_file(std::string_view rel) const override;
+    UniqueFd open_directory_at(std::string_view rel) const override;
     std::string read_link(std::string_view rel) const override;
 
 private:

@@ -44,6 +44,13 @@ std::string BuildVariables::expand(std::string_view word, const ImageConfig& con
     return expander.expand_word(word, [&](std::string_view name) { return lookup(name, config); });
 }
 
+std::string BuildVariables::expand_raw(std::string_view text, const ImageConfig& config) const {
+    parser::ExpandOptions options;
+    options.skip_process_quotes = true;
+    parser::ShellExpander expander('\\', options);
+    return expander.expand_word(text, [&](std::string_view name) { return lookup(name, config); });
+}
+
 std::vector<std::string> BuildVariables::expand_words(std::string_view text, const ImageConfig& config) const {
     parser::ShellExpander expander(escape_);
     return expander.expand_words(text, [&](std::string_view name) { return lookup(name, config); });

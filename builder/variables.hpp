@@ -26,6 +26,9 @@ public:
 
     // Single-word expansion (quotes removed, escapes applied, variables substituted).
     std::string expand(std::string_view word, const ImageConfig& config) const;
+    // Heredoc bodies of COPY/ADD as BuildKit expands them: variables and backslash escapes,
+    // quotes kept as ordinary characters.
+    std::string expand_raw(std::string_view text, const ImageConfig& config) const;
     // Word-splitting expansion, for instructions that take lists (EXPOSE, VOLUME, …).
     std::vector<std::string> expand_words(std::string_view text, const ImageConfig& config) const;
 
