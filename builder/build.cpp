@@ -553,7 +553,7 @@ private:
     // (BuildKit's mkdir, owned by the USER in effect). A cache hit needs neither.
     bool apply_workdir(const parser::WorkdirCmd& cmd, StageState& state, BuildVariables& vars) {
         auto edit = config_edit(parser::Command{cmd}, vars, state.config);
-        Digest key = cache_key({state.key, edit->created_by, vars.visible_args(), kPlatform, std::nullopt});
+        Digest key = step_key({state.key, edit->created_by, vars.visible_args(), kPlatform, std::nullopt});
         if (restore_from_cache(key, state)) return true;
         ImageConfig after = state.config;
         edit->apply(after);

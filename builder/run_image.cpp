@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "builder/container_mounts.hpp"
 #include "builder/flag_values.hpp"
 #include "builder/image_config.hpp"
 #include "image/reference.hpp"
@@ -53,25 +54,6 @@ std::vector<std::string> container_args(const std::vector<std::string>& image_en
 }
 
 namespace {
-
-runtime::BindMount parse_volume(const std::string& spec) {
-    auto parts = split_fields(spec, ':');
-    if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
-        throw Error("invalid volume \"" + spec + "\": expected HOST:CONTAINER[:ro|rw]");
-    if (!parts[0].starts_with('/'))
-        throw Error("invalid volume \"" + spec + "\": named volumes are not supported yet; give an absolute host path");
-    if (!parts[1].starts_with('/'))
-        throw Error("invalid volume \"" + spec + "\": the container path must be absolute");
-    runtime::BindMount bind{parts[0], clean_path(parts[1]), false};
-    if (parts.size() == 3) {
-        if (parts[2] == "ro")
-            bind.readonly = true;
-        else if (parts[2] != "rw")
-            throw Error("invalid volume \"" + spec + "\": mode must be ro or rw");
-    }
-    if (!path_exists(bind.source)) mkdir_p(bind.source);  // docker creates a missing host dir
-    return bind;
-}
 
 // The flags that become Docker's HostConfig settings of the process and its mounts,
 // checked here so that a bad one is refused before anything is created.
@@ -202,7 +184,6 @@ runtime::ContainerConfig container_config(image::Store& store, const RunOptions&
     check_user_spec(c.user);
     c.id = runtime::generate_container_id();
     c.hostname = options.hostname ? *options.hostname : c.id.substr(0, 12);
-    for (const auto& v : options.volumes) c.binds.push_back(parse_volume(v));
     c.interactive = options.interactive;
     c.stdin_once = options.interactive && !options.detach;
     c.tty = options.tty;
@@ -236,6 +217,7 @@ runtime::ContainerConfig container_config(image::Store& store, const RunOptions&
     runtime::parse_signal(c.stop_signal);
     c.stop_timeout = options.stop_timeout;
     apply_host_flags(options, c);
+    apply_mount_flags(store, options, image_settings, c);
 
     std::optional<Digest> top;
     for (const auto& diff_id : config.diff_ids()) top = image::chain_id(top, diff_id);
@@ -247,7 +229,14 @@ runtime::ContainerConfig container_config(image::Store& store, const RunOptions&
 std::string create_container(image::Store& store, const RunOptions& options) {
     runtime::CidFile cidfile(options.cidfile);
     auto config = container_config(store, options);
-    auto id = runtime::ContainerRecords(store).create(config).id;
+    auto volumes = prepare_volumes(store, options, config);
+    std::string id;
+    try {
+        id = runtime::ContainerRecords(store).create(config).id;
+    } catch (...) {
+        undo_volumes(store, volumes);
+        throw;
+    }
     cidfile.write(id);
     cidfile.keep();
     return id;
@@ -278,6 +267,7 @@ runtime::ContainerSpec container_spec(image::Store& store, const runtime::Contai
     spec.user = c.user;
     spec.hostname = c.hostname;
     spec.binds = c.binds;
+    apply_volume_mounts(store, c, spec);
     spec.id = c.id;
     spec.memory_limit = c.memory_limit;
     spec.pids_limit = c.pids_limit;
@@ -390,7 +380,14 @@ RunResult run_image(image::Store& store, const RunOptions& options) {
         throw Error("kiln applies --restart to detached containers only: add -d (or use create and start)");
     runtime::ContainerRecords records(store);
     records.list();  // removes the --rm containers of kiln processes killed meanwhile
-    auto row = records.create_for_run(config);
+    auto volumes = prepare_volumes(store, options, config);
+    runtime::ContainerRow row;
+    try {
+        row = records.create_for_run(config);
+    } catch (...) {
+        undo_volumes(store, volumes);
+        throw;
+    }
     RunResult result{row.id, 0};
     try {
         cidfile.write(row.id);
@@ -408,7 +405,8 @@ RunResult run_image(image::Store& store, const RunOptions& options) {
     } catch (...) {
         // Docker keeps a container whose start failed; kiln's failures before exec are its
         // own (bad flags are refused earlier), so nothing is left behind.
-        records.remove(records.refresh(*store.db().container_get(row.id)));
+        records.remove(records.refresh(*store.db().container_get(row.id)), true);
+        undo_volumes(store, volumes);
         throw;
     }
     // Docker leaves the file of a --rm container behind too.

@@ -25,7 +25,9 @@ struct RunOptions {
     std::optional<std::string> workdir;          // -w
     std::optional<std::string> user;             // -u
     std::optional<std::string> hostname;         // -h
-    std::vector<std::string> volumes;            // -v HOST:CONTAINER[:ro]
+    std::vector<std::string> volumes;            // -v [HOST|NAME:]CONTAINER[:OPTIONS] (builder/mount_flags.hpp)
+    std::vector<std::string> mounts;             // --mount type=bind|volume|tmpfs,...
+    std::vector<std::string> volumes_from;       // --volumes-from CONTAINER[:ro|rw]
     bool interactive = false;                    // -i: stdin passes through
     bool tty = false;                            // -t: a pseudo-terminal
     // As given on the command line; checked by flag_values.hpp before anything is created.

@@ -84,7 +84,9 @@ std::shared_ptr<CreateFlags> add_create_flags(CLI::App* cmd) {
     flags->user_opt = cmd->add_option("-u,--user", flags->user, "User name or UID[:GID]");
     flags->hostname_opt = cmd->add_option("-h,--hostname", flags->hostname, "Container host name");
     flags->entrypoint_opt = cmd->add_option("--entrypoint", flags->entrypoint, "Override the image's ENTRYPOINT");
-    repeatable(cmd->add_option("-v,--volume", o.volumes, "Bind mount HOST:CONTAINER[:ro]"));
+    repeatable(cmd->add_option("-v,--volume", o.volumes, "Bind mount or volume [HOST-DIR|NAME:]CONTAINER-DIR[:OPTIONS]"));
+    repeatable(cmd->add_option("--mount", o.mounts, "Attach a mount (type=bind|volume|tmpfs,source=…,target=…,…)"));
+    repeatable(cmd->add_option("--volumes-from", o.volumes_from, "Mount the volumes of a container (CONTAINER[:ro|rw])"));
     repeatable(cmd->add_option("--security-opt", o.security_opts, "seccomp=unconfined|PROFILE.json, no-new-privileges"));
     cmd->add_option("--pull", flags->pull, "Pull image before running (always, missing, never)");
     repeatable(cmd->add_option("--env-file", o.env_files, "Read in a file of environment variables"));

@@ -9,6 +9,7 @@
 #include "runtime/container_status.hpp"
 #include "runtime/freezer.hpp"
 #include "runtime/restart_policy.hpp"
+#include "runtime/volume_store.hpp"
 #include "runtime/monitor/json_log.hpp"
 #include "util/error.hpp"
 #include "util/go_template.hpp"
@@ -48,6 +49,24 @@ void add_host_settings(const runtime::ContainerConfig& c, TemplateValue& host) {
     host["RestartPolicy"] = {{"Name", c.restart.name}, {"MaximumRetryCount", c.restart.max_retries}};
 }
 
+// Docker's Mounts entries (and -v's Binds strings) for the container's volumes.
+void add_volume_mounts(image::Store& store, const runtime::ContainerConfig& c, TemplateValue& binds, TemplateValue& mounts) {
+    if (c.volumes.empty()) return;
+    runtime::VolumeStore volumes(store.root());
+    for (const auto& v : c.volumes) {
+        auto volume = volumes.find(v.name);
+        if (!v.anonymous && !v.mode.empty()) binds.push_back(v.name + ":" + v.destination + (v.mode == "z" ? "" : ":" + v.mode));
+        mounts.push_back({{"Type", "volume"},
+                          {"Name", v.name},
+                          {"Source", volume ? volume->mountpoint : std::string()},
+                          {"Destination", v.destination},
+                          {"Driver", "local"},
+                          {"Mode", v.mode},
+                          {"RW", !v.readonly},
+                          {"Propagation", ""}});
+    }
+}
+
 // Docker's PortMap JSON: {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}.
 TemplateValue port_map_json(const runtime::PortMap& ports) {
     TemplateValue out = TemplateValue::object();
@@ -79,9 +98,12 @@ TemplateValue inspect_json(image::Store& store, runtime::ContainerRecords& recor
     TemplateValue binds = TemplateValue::array(), mounts = TemplateValue::array();
     for (const auto& b : c.binds) {
         binds.push_back(b.source + ":" + b.destination + (b.readonly ? ":ro" : ""));
+        auto propagation = c.bind_propagation.find(b.destination);
         mounts.push_back({{"Type", "bind"}, {"Source", b.source}, {"Destination", b.destination}, {"Mode", b.readonly ? "ro" : ""},
-                          {"RW", !b.readonly}, {"Propagation", "rprivate"}});
+                          {"RW", !b.readonly},
+                          {"Propagation", propagation == c.bind_propagation.end() ? "rprivate" : propagation->second}});
     }
+    add_volume_mounts(store, c, binds, mounts);
     TemplateValue labels = TemplateValue::object();
     for (const auto& [k, v] : c.labels) labels[k] = v;
     const auto paths = records.paths(row.id);
@@ -114,7 +136,8 @@ TemplateValue inspect_json(image::Store& store, runtime::ContainerRecords& recor
                        {"NanoCpus", static_cast<std::int64_t>(c.cpus * 1e9)},
                        {"PidsLimit", c.pids_limit ? TemplateValue(c.pids_limit) : TemplateValue()},
                        {"SecurityOpt", c.security_opts.empty() ? TemplateValue() : TemplateValue(c.security_opts)},
-                       {"Privileged", c.privileged}};
+                       {"Privileged", c.privileged},
+                       {"VolumesFrom", c.volumes_from.empty() ? TemplateValue() : TemplateValue(c.volumes_from)}};
     add_host_settings(c, v["HostConfig"]);
     v["Mounts"] = mounts;
     v["Config"] = {{"Hostname", c.hostname},

@@ -93,7 +93,9 @@ void register_rm(CLI::App& app, const GlobalOptions& global, int& exit_code) {
     auto* cmd = app.add_subcommand("rm", "Remove one or more containers");
     cmd->add_option("CONTAINER", t->names, "Containers")->required();
     cmd->add_flag("-f,--force", t->force, "Force the removal of a running container (uses SIGKILL)");
-    cmd->callback([t, &global, &exit_code] {
+    auto volumes = std::make_shared<bool>(false);
+    cmd->add_flag("-v,--volumes", *volumes, "Remove the anonymous volumes associated with the container");
+    cmd->callback([t, volumes, &global, &exit_code] {
         for_each_container(global, t->names, exit_code, [&](image::Store&, auto& records, const std::string& name) {
             auto row = records.resolve(name);
             if (row.state == "running") {
@@ -104,7 +106,7 @@ void register_rm(CLI::App& app, const GlobalOptions& global, int& exit_code) {
                 runtime::stop_container(row, SIGKILL, -1);
                 row = records.refresh(row);
             }
-            records.remove(row);
+            records.remove(row, *volumes);
             std::cout << name << std::endl;
         });
     });

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
     kiln::cli::register_pull_commands(app, global, exit_code);
     kiln::cli::register_registry_commands(app, global, exit_code);
     kiln::cli::register_push_commands(app, global, exit_code);
+    kiln::cli::register_volume_commands(app, global, exit_code);
 
     try {
         app.parse(argc, argv);

@@ -290,7 +290,7 @@ std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool f
     if (spec.shm_size <= 0) throw Error("the size of /dev/shm must be above 0");
     plan.shm_options = "mode=1777,size=" + std::to_string(spec.shm_size);
     plan.rootfs = {&spec.rootfs, mountpoint.c_str(), &plan.binds, spec.privileged, &spec.tmpfs, &spec.device_nodes,
-                   plan.shm_options.c_str()};
+                   plan.shm_options.c_str(), &spec.propagation};
     plan.new_net = !spec.host_network;
 
     // The container never gets one of the caller's descriptors: a pty of its own with -t,

@@ -24,6 +24,13 @@ struct BindMount {
     bool readonly = false;
 };
 
+// A mount propagation type given to a bind with -v/--mount: applied (MS_SHARED, MS_SLAVE,
+// MS_PRIVATE, with MS_REC for the r- kinds) to the mount at destination after every bind.
+struct MountPropagation {
+    std::string destination;
+    unsigned long flags = 0;
+};
+
 struct ContainerSpec {
     std::vector<std::string> args;  // argv; args[0] is looked up in PATH of env if not absolute
     std::vector<std::string> env;   // "K=V"; PATH, HOSTNAME and HOME are added when absent
@@ -32,6 +39,7 @@ struct ContainerSpec {
     std::string hostname;           // default: the first 12 hex digits of id
     image::MountSpec rootfs;
     std::vector<BindMount> binds;
+    std::vector<MountPropagation> propagation;
     // The caller's stdio. The container never holds these descriptors: kiln relays them
     // through pipes (or the pty with tty) until the container's output is closed.
     int stdin_fd = -1;              // -1: the container's own /dev/null (with tty: no input)

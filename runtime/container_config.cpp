@@ -14,6 +14,10 @@ namespace kiln::runtime {
 std::string config_to_json(const ContainerConfig& c) {
     nlohmann::json binds = nlohmann::json::array();
     for (const auto& b : c.binds) binds.push_back({{"source", b.source}, {"destination", b.destination}, {"readonly", b.readonly}});
+    nlohmann::json volumes = nlohmann::json::array();
+    for (const auto& v : c.volumes)
+        volumes.push_back({{"name", v.name}, {"destination", v.destination}, {"readonly", v.readonly},
+                           {"nocopy", v.nocopy}, {"anonymous", v.anonymous}, {"mode", v.mode}});
     nlohmann::json ulimits = nlohmann::json::array(), devices = nlohmann::json::array();
     for (const auto& u : c.ulimits) ulimits.push_back({{"name", u.name}, {"soft", u.soft}, {"hard", u.hard}});
     for (const auto& d : c.devices)
@@ -64,6 +68,9 @@ std::string config_to_json(const ContainerConfig& c) {
         {"init", c.init},
         {"restart", {{"name", c.restart.name}, {"max_retries", c.restart.max_retries}}},
         {"port_bindings", ports},
+        {"volumes", volumes},
+        {"volumes_from", c.volumes_from},
+        {"bind_propagation", c.bind_propagation},
     };
     return j.dump();
 }
@@ -116,6 +123,12 @@ ContainerConfig config_from_json(const std::string& text) {
         if (j.contains("restart")) c.restart = {j["restart"].at("name"), j["restart"].at("max_retries")};
         for (const auto& [port, bindings] : j.value("port_bindings", nlohmann::json::object()).items())
             for (const auto& b : bindings) c.port_bindings[port].push_back({b.at("host_ip"), b.at("host_port")});
+        // Records from before volumes have none.
+        for (const auto& v : j.value("volumes", nlohmann::json::array()))
+            c.volumes.push_back({v.at("name"), v.at("destination"), v.at("readonly"), v.at("nocopy"), v.at("anonymous"),
+                                 v.at("mode")});
+        c.volumes_from = j.value("volumes_from", std::vector<std::string>{});
+        c.bind_propagation = j.value("bind_propagation", std::map<std::string, std::string>{});
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("container config: ") + e.what());
     }

@@ -14,6 +14,17 @@ namespace kiln::runtime {
 
 constexpr std::int64_t docker_shm_size = 64 << 20;
 
+// A volume (runtime/volume_store.hpp) mounted in the container: -v NAME:/path, --mount
+// type=volume, an image's VOLUME, or taken over with --volumes-from.
+struct VolumeMount {
+    std::string name;
+    std::string destination;
+    bool readonly = false;
+    bool nocopy = false;
+    bool anonymous = false;  // made for this container: `rm -v` and `run --rm` remove it
+    std::string mode;        // Docker's Mount.Mode: -v's options ("z" when none), "" otherwise
+};
+
 struct ContainerConfig {
     std::string id;
     std::string name;
@@ -58,6 +69,10 @@ struct ContainerConfig {
     bool init = false;  // --init
     RestartPolicy restart;
     PortMap port_bindings;  // -p (issue #11's networks): none until then
+    std::vector<VolumeMount> volumes;
+    std::vector<std::string> volumes_from;  // --volumes-from as given (HostConfig.VolumesFrom)
+    // A bind's destination -> its -v/--mount propagation (shared, rslave, ...); absent: rprivate.
+    std::map<std::string, std::string> bind_propagation;
 };
 
 std::string config_to_json(const ContainerConfig& config);

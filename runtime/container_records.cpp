@@ -9,6 +9,7 @@
 #include "image/store.hpp"
 #include "runtime/container_names.hpp"
 #include "runtime/runtime_dir.hpp"
+#include "runtime/volume_usage.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -215,7 +216,7 @@ void ContainerRecords::rename(const ContainerRow& row, const std::string& new_na
     atomic_write(paths(row.id).config, json);
 }
 
-void ContainerRecords::remove(const ContainerRow& row) {
+void ContainerRecords::remove(const ContainerRow& row, bool remove_volumes) {
     if (runtime_dir_locked(row.id))
         throw Error("You cannot remove a running container " + row.id +
                     ". Stop the container before attempting removal or force remove");
@@ -224,6 +225,13 @@ void ContainerRecords::remove(const ContainerRow& row) {
     store_.db().lease_release(lease_owner(row.id));
     remove_all(paths(row.id).dir);
     store_.db().container_delete(row.id);
+    ContainerConfig removed;
+    try {
+        removed = config_from_json(row.config);
+    } catch (const Error&) {
+        return;  // a record kiln cannot read names no volume it can tell
+    }
+    if (remove_volumes || removed.auto_remove) remove_anonymous_volumes(store_, removed);
 }
 
 }  // namespace kiln::runtime

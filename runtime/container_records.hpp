@@ -70,7 +70,8 @@ public:
     void rename(const ContainerRow& row, const std::string& new_name);
 
     // Removes a container that does not run: snapshot, lease, folder, row. Throws if it runs.
-    void remove(const ContainerRow& row);
+    // With remove_volumes (`rm -v`), or for a --rm container, its anonymous volumes go too.
+    void remove(const ContainerRow& row, bool remove_volumes = false);
 
 private:
     ContainerRow insert(ContainerConfig& config, const std::string& state);

@@ -280,6 +280,13 @@ bool setup_rootfs(const RootfsPlan& plan, ChildReport& r) {
         if (!bind_into(rootfd, bind.source.c_str(), bind.destination.c_str(), S_ISDIR(st.st_mode), bind.readonly, r))
             return false;
     }
+    if (plan.propagation)
+        for (const auto& p : *plan.propagation) {
+            UniqueFd mounted(open_beneath(rootfd, p.destination.c_str(), O_PATH));
+            if (!mounted) return r.fail_errno(errno, "open %s", p.destination.c_str());
+            if (::mount(nullptr, FdPath(mounted.get()), nullptr, p.flags, nullptr) != 0)
+                return r.fail_errno(errno, "set the propagation of %s", p.destination.c_str());
+        }
 
     // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves
     // only the container's tree, with no directory needed for the old root.

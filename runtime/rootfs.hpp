@@ -22,6 +22,7 @@ struct RootfsPlan {
     const std::vector<TmpfsMount>* tmpfs = nullptr;     // mounted before the binds
     const std::vector<DeviceNode>* devices = nullptr;   // made after /dev
     const char* shm_options = "mode=1777,size=65536k";  // /dev/shm's tmpfs data
+    const std::vector<MountPropagation>* propagation = nullptr;  // applied after the binds
 };
 
 // Mounts everything and pivots into the new root; afterwards "/" is the container's.
