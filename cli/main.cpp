@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/container_aliases.hpp"
 #include "parser/parse.hpp"
 #include "util/error.hpp"
 
@@ -40,7 +41,8 @@ int main(int argc, char** argv) {
     kiln::cli::register_port_commands(app, global, exit_code);
     kiln::cli::register_top_commands(app, global, exit_code);
     kiln::cli::register_stats_commands(app, global, exit_code);
-    app.add_subcommand("container", "Manage containers")->require_subcommand(1);
+    app.add_subcommand("container", "Manage containers")->require_subcommand(1)->footer(
+        kiln::cli::container_alias_help());
     kiln::cli::register_container_ops_commands(app, global, exit_code);
     kiln::cli::register_container_inspect_commands(app, global, exit_code);
     kiln::cli::register_image_commands(app, global, exit_code);
@@ -54,8 +56,12 @@ int main(int argc, char** argv) {
     kiln::cli::register_push_commands(app, global, exit_code);
     kiln::cli::register_volume_commands(app, global, exit_code);
 
+    // `kiln container ls` and the other management-command names (cli/container_aliases.hpp).
+    auto args = kiln::cli::resolve_container_alias({argv + 1, argv + argc});
+    std::vector<char*> resolved_argv{argv[0]};
+    for (auto& arg : args) resolved_argv.push_back(arg.data());
     try {
-        app.parse(argc, argv);
+        app.parse(static_cast<int>(resolved_argv.size()), resolved_argv.data());
     } catch (const CLI::ParseError& e) {
         int rc = app.exit(e);
         // Docker exits 125 when its own flags are wrong; help and version are successes.
