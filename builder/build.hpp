@@ -57,8 +57,6 @@ struct BuildOptions {
     RunSettings run;
     // --jobs: how many stages may build at once. Stages build one at a time today.
     int jobs = 1;
-    // --platform: only this machine's platform can be built.
-    std::string platform = "linux/amd64";
     // SOURCE_DATE_EPOCH: history and config times are this instant, and layer files newer
     // than it are written with it (BuildKit's rewrite-timestamp), so a build is reproducible.
     std::optional<std::int64_t> source_date_epoch;

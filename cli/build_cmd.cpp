@@ -25,17 +25,6 @@ namespace kiln::cli {
 
 namespace {
 
-// --platform: this machine's platform, in the spellings containerd's parser normalises to it.
-std::string checked_platform(const std::string& text) {
-    std::string p;
-    for (char c : text) p += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (p.find(',') != std::string::npos)
-        throw Error("--platform " + text + ": kiln builds for one platform at a time (linux/amd64)");
-    if (p == "amd64" || p == "x86_64" || p == "linux/amd64" || p == "linux/x86_64" || p == "linux/x86-64" ||
-        p == "linux/amd64/v1")
-        return "linux/amd64";
-    throw Error("--platform " + text + " is not supported: kiln runs RUN steps on this machine's platform only (linux/amd64)");
-}
 
 std::string checked_progress(const std::string& text) {
     if (text == "auto" || text == "plain" || text == "tty" || text == "quiet") return text;
@@ -88,7 +77,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
         bool push = false;
         std::vector<std::string> cache_from, cache_to;
         std::vector<std::string> labels, add_hosts, ulimits;
-        std::string iidfile, network = "default", shm_size, progress = "auto", platform;
+        std::string iidfile, network = "default", shm_size, progress = "auto";
         int jobs = 1;
     };
     auto flags = std::make_shared<Flags>();
@@ -123,7 +112,6 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
     repeatable(cmd->add_option("--ulimit", flags->ulimits, "Ulimit of RUN steps (TYPE=SOFT[:HARD])"));
     cmd->add_option("--jobs", flags->jobs,
                     "Stages built at once, at least 1 (accepted; stages are built one at a time today)");
-    cmd->add_option("--platform", flags->platform, "Target platform: linux/amd64 (the only one kiln builds)");
     repeatable(cmd->add_option("--cache-from", flags->cache_from,
                                "Import the build cache from a registry (type=registry,ref=HOST/REPO:TAG, or a bare reference)"));
     repeatable(cmd->add_option("--cache-to", flags->cache_to,
@@ -179,7 +167,6 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
         runtime::to_rlimits(options.run.ulimits);  // a hard limit above kiln's own is refused now
         if (flags->jobs < 1) throw Error("invalid --jobs " + std::to_string(flags->jobs) + ": at least 1");
         options.jobs = flags->jobs;
-        if (!flags->platform.empty()) options.platform = checked_platform(flags->platform);
         const std::string progress = checked_progress(flags->progress);
         if (progress == "quiet") options.quiet = true;
 
