@@ -81,6 +81,13 @@ std::string describe_sources(const StepInputs& now, const StepInputs& then) {
     return name_some(changes);
 }
 
+// The image (or stage key) a FROM step's instruction names: the word after FROM; markers
+// the builder appends to the key text come after it.
+std::string base_named(const StepInputs& from) {
+    std::string rest = from.instruction.substr(5);
+    return short_digest(rest.substr(0, rest.find(' ')));
+}
+
 const StepInputs* newest(const std::vector<const StepInputs*>& rows) {
     const StepInputs* best = nullptr;
     for (const auto* row : rows)
@@ -193,9 +200,8 @@ std::string explain_miss(const StepInputs& missed, const std::vector<StepInputs>
         for (const auto* row : same_instruction)
             if (from_of(row->parent)) on_other_base.push_back(row);
         if (const auto* then = newest(on_other_base))
-            return "the image or stage it is built FROM changed (" +
-                   short_digest(from_of(then->parent)->instruction.substr(5)) + " -> " +
-                   short_digest(from_now->instruction.substr(5)) + ")";
+            return "the image or stage it is built FROM changed (" + base_named(*from_of(then->parent)) + " -> " +
+                   base_named(*from_now) + ")";
         return "no earlier build ran it on this base";
     }
     return "no earlier build ran it after the step before it";
