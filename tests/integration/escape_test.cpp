@@ -259,7 +259,7 @@ TEST_CASE("bad run flag values are one-line errors before anything is created", 
     auto snapshots = kiln::test::dir_entries(kiln.root.path() + "/snapshots");
     for (std::vector<std::string> flags : {std::vector<std::string>{"-m", "nan"}, {"-m", "0x10m"}, {"-m", "inf"},
                                            {"--cpus", "nan"}, {"--cpus", "1e0"}, {"--pids-limit", "0x10"},
-                                           {"--pids-limit", "-5"}, {"-u", "4294967295"}, {"-v", "relative:/x"}}) {
+                                           {"--pids-limit", "-5"}, {"-u", "4294967295"}, {"-v", "rel/ative:/x"}}) {
         INFO(flags[0] << " " << flags[1]);
         std::vector<std::string> args{"run", "--rm"};
         args.insert(args.end(), flags.begin(), flags.end());
