@@ -231,6 +231,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
             } catch (const Error& e) {
                 std::cerr << "WARNING: importing build cache from " << spec.ref << ": " << e.what() << "\n";
             }
+        options.pull = builder::parse_pull_policy(flags->pull);
         options.puller = image_puller(global, store, progress_out, false);
         builder::BuildResult result;
         try {
