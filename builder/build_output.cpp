@@ -7,6 +7,7 @@
 #include "image/staging.hpp"
 #include "image/store.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 #include "util/fs.hpp"
 
 namespace kiln::builder {
@@ -82,11 +83,7 @@ BuildOutput parse_build_output(const std::string& text) {
         return out;
     }
     std::string type;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        std::size_t comma = text.find(',', start);
-        std::string field = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    for (const auto& field : split_fields(text, ',')) {
         auto eq = field.find('=');
         std::string key = field.substr(0, eq), value = eq == std::string::npos ? "" : field.substr(eq + 1);
         if (key == "type")

@@ -13,6 +13,7 @@
 #include "registry/layer_fetch.hpp"
 #include "registry/push.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 namespace kiln::builder {
 
@@ -96,11 +97,7 @@ CacheSpec parse_cache_spec(const std::string& text, const std::string& flag) {
         return spec;
     }
     std::string type, unknown;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        std::size_t comma = text.find(',', start);
-        std::string field = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    for (const auto& field : split_fields(text, ',')) {
         auto eq = field.find('=');
         if (eq == std::string::npos || eq == 0) throw Error(flag + ": \"" + field + "\" is not KEY=VALUE");
         std::string key = field.substr(0, eq), value = field.substr(eq + 1);

@@ -337,6 +337,13 @@ TerminalRun run_on_terminal(const std::vector<std::string>& argv) {
     return result;
 }
 
+CommandResult sh(const Kiln& kiln, std::vector<std::string> flags, const std::string& script) {
+    std::vector<std::string> args = {"run", "--rm"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), {"localhost/busybox", "sh", "-c", script});
+    return kiln(args);
+}
+
 std::string trimmed(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
     return s;

@@ -139,6 +139,9 @@ ProcessOnTerminal start_on_terminal(const std::vector<std::string>& argv, bool r
 // s without trailing newlines, carriage returns and spaces (a command's output line).
 std::string trimmed(std::string s);
 
+// `kiln run --rm FLAGS... localhost/busybox sh -c SCRIPT`.
+CommandResult sh(const Kiln& kiln, std::vector<std::string> flags, const std::string& script);
+
 // Polls pred every 10 ms until it holds, for at most ms milliseconds; returns its last answer.
 template <class Pred>
 bool soon(Pred pred, int ms = 5000) {

@@ -19,13 +19,7 @@ using kiln::test::Kiln;
 using kiln::test::soon;
 using kiln::test::trimmed;
 
-// `kiln run --rm FLAGS... localhost/busybox sh -c SCRIPT`.
-kiln::test::CommandResult sh(const Kiln& kiln, std::vector<std::string> flags, const std::string& script) {
-    std::vector<std::string> args = {"run", "--rm"};
-    args.insert(args.end(), flags.begin(), flags.end());
-    args.insert(args.end(), {"localhost/busybox", "sh", "-c", script});
-    return kiln(args);
-}
+using kiln::test::sh;
 
 std::string inspect(const Kiln& kiln, const std::string& name, const std::string& format) {
     return trimmed(kiln({"inspect", "-f", format, name}).out);

@@ -18,13 +18,7 @@ namespace {
 using kiln::test::Kiln;
 using kiln::test::trimmed;
 
-// `kiln run --rm FLAGS... localhost/busybox sh -c SCRIPT`.
-kiln::test::CommandResult sh(const Kiln& kiln, std::vector<std::string> flags, const std::string& script) {
-    std::vector<std::string> args = {"run", "--rm"};
-    args.insert(args.end(), flags.begin(), flags.end());
-    args.insert(args.end(), {"localhost/busybox", "sh", "-c", script});
-    return kiln(args);
-}
+using kiln::test::sh;
 
 std::string volume_names(const Kiln& kiln) { return kiln({"volume", "ls", "-q"}).out; }
 

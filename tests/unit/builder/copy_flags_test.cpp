@@ -9,6 +9,7 @@
 
 #include "builder/chmod_spec.hpp"
 #include "builder/copy.hpp"
+#include "caller_owned.hpp"
 #include "builder/source_tree.hpp"
 #include "parser/dockerignore.hpp"
 #include "util/error.hpp"
@@ -18,15 +19,7 @@ using namespace kiln::builder;
 
 namespace {
 
-// As another user the copies are the caller's own, so the tests run without root.
-CopyOptions caller_owned() {
-    CopyOptions options;
-    if (::geteuid() != 0) {
-        options.uid = ::geteuid();
-        options.gid = ::getegid();
-    }
-    return options;
-}
+using kiln::builder::test::caller_owned;
 
 void write(const std::string& path, const std::string& content) { kiln::atomic_write(path, content, 0644); }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "builder/copy.hpp"
+#include "caller_owned.hpp"
 #include "builder/source_tree.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -15,16 +16,7 @@ using namespace kiln::builder;
 
 namespace {
 
-// COPY gives files to root unless --chown says otherwise; as another user the tests own
-// them instead, so they run without root (what they check does not depend on the owner).
-CopyOptions caller_owned() {
-    CopyOptions options;
-    if (::geteuid() != 0) {
-        options.uid = ::geteuid();
-        options.gid = ::getegid();
-    }
-    return options;
-}
+using kiln::builder::test::caller_owned;
 
 
 void write(const std::string& path, const std::string& content, mode_t mode = 0644) {
