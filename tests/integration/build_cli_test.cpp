@@ -35,7 +35,7 @@ struct Context {
 
 }  // namespace
 
-TEST_CASE("build -f - reads the Dockerfile from stdin; --label and --iidfile", "[integration][build][buildcli]") {
+TEST_CASE("build -f - reads the Dockerfile from stdin and build takes --label and --iidfile", "[integration][build][buildcli]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;
     import_base(kiln);
@@ -139,7 +139,7 @@ TEST_CASE("build --output writes the image's files or archives", "[integration][
     CHECK(unknown.err.find("unknown type \"s3\"") != std::string::npos);
 }
 
-TEST_CASE("build --add-host, --ulimit and --network reach RUN steps; bad flag values are refused",
+TEST_CASE("build --add-host, --ulimit and --network reach RUN steps and bad values of them are refused",
           "[integration][build][buildcli]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;

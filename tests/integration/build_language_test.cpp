@@ -152,7 +152,7 @@ TEST_CASE("an ONBUILD trigger needs the same entitlements as the line it stands 
                          "network.host is not allowed") != std::string::npos);
 }
 
-TEST_CASE("ARG records an empty_layer history entry with its value; the stage gets Docker's default PATH",
+TEST_CASE("ARG records an empty_layer history entry with its value and the stage gets Docker's default PATH",
           "[integration][build][lang]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;

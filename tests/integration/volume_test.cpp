@@ -120,7 +120,7 @@ TEST_CASE("a volume a container uses cannot be removed, not even with -f", "[vol
     CHECK(kiln({"volume", "rm", "-f", "held"}).exit_code == 0);
 }
 
-TEST_CASE("--mount makes read-only binds, volumes and sized tmpfs mounts", "[volumes]") {
+TEST_CASE("run --mount makes read-only binds, volumes and sized tmpfs mounts", "[volumes]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;
     kiln::test::import_base(kiln);
@@ -162,7 +162,7 @@ TEST_CASE("--mount makes read-only binds, volumes and sized tmpfs mounts", "[vol
     CHECK(kiln({"start", "-a", id}).exit_code == 0);
 }
 
-TEST_CASE("--volumes-from mounts another container's volumes, read-only with :ro", "[volumes]") {
+TEST_CASE("run --volumes-from mounts another container's volumes, read-only with :ro", "[volumes]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;
     kiln::test::import_base(kiln);

@@ -42,7 +42,7 @@ ExcludeFn ignore_file(const std::vector<std::string>& lines) {
 
 }  // namespace
 
-TEST_CASE("--chmod takes octal and chmod(1)'s symbolic modes", "[builder][copy][chmod]") {
+TEST_CASE("COPY --chmod takes octal and chmod(1)'s symbolic modes", "[builder][copy][chmod]") {
     CHECK_FALSE(ChmodSpec::parse("0755").symbolic());
     CHECK(ChmodSpec::parse("0755").apply(0600, false) == 0755);
     CHECK(ChmodSpec::parse("4755").apply(0, false) == 04755);

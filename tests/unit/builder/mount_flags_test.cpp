@@ -8,7 +8,7 @@ using kiln::builder::parse_mount_flag;
 using kiln::builder::parse_volume_flag;
 using kiln::builder::parse_volumes_from;
 
-TEST_CASE("-v reads a host path as a bind and a name as a volume", "[builder][mounts]") {
+TEST_CASE("run -v reads a host path as a bind and a name as a volume", "[builder][mounts]") {
     auto bind = parse_volume_flag("/srv/data/:/data//x:ro");
     CHECK(bind.type == MountType::bind);
     CHECK(bind.source == "/srv/data");
@@ -29,7 +29,7 @@ TEST_CASE("-v reads a host path as a bind and a name as a volume", "[builder][mo
     CHECK(anonymous.destination == "/scratch");
 }
 
-TEST_CASE("-v takes propagation and SELinux labels as Docker does", "[builder][mounts]") {
+TEST_CASE("run -v takes propagation and SELinux labels as Docker does", "[builder][mounts]") {
     for (const char* p : {"shared", "slave", "private", "rshared", "rslave", "rprivate"}) {
         auto m = parse_volume_flag(std::string("/srv:/srv:") + p);
         CHECK(m.propagation == p);
@@ -40,7 +40,7 @@ TEST_CASE("-v takes propagation and SELinux labels as Docker does", "[builder][m
     CHECK(parse_volume_flag("vol:/v:z").mode == "z");
 }
 
-TEST_CASE("-v refuses malformed values", "[builder][mounts]") {
+TEST_CASE("run -v refuses malformed values", "[builder][mounts]") {
     for (const char* bad : {"", ":", "/a:", ":/b", "/a:/b:ro:x", "/a:/b:rw,ro", "/a:/b:bogus", "/a:relative",
                             "/a:/", "vol:/b:shared", "/a:/b:nocopy", "/a:/b:z,Z", "a/b:/c", "..:/c", "x:/c",
                             "../etc:/c", "/x:rw"}) {
@@ -49,7 +49,7 @@ TEST_CASE("-v refuses malformed values", "[builder][mounts]") {
     }
 }
 
-TEST_CASE("--mount reads Docker's CSV with its aliases", "[builder][mounts]") {
+TEST_CASE("run --mount reads Docker's CSV with its aliases", "[builder][mounts]") {
     auto bind = parse_mount_flag("type=bind,src=/,dst=/host,readonly,bind-propagation=rshared");
     CHECK(bind.type == MountType::bind);
     CHECK(bind.source == "/");
@@ -76,7 +76,7 @@ TEST_CASE("--mount reads Docker's CSV with its aliases", "[builder][mounts]") {
     CHECK(parse_mount_flag("type=tmpfs,target=/t,readonly").tmpfs_options == "ro");
 }
 
-TEST_CASE("--mount refuses malformed values", "[builder][mounts]") {
+TEST_CASE("run --mount refuses malformed values", "[builder][mounts]") {
     for (const char* bad : {"type=bind,target=/x",                      // no source
                             "type=bind,source=/no/such/kiln/dir,target=/x",
                             "type=bind,source=relative,target=/x",
@@ -103,7 +103,7 @@ TEST_CASE("--mount refuses malformed values", "[builder][mounts]") {
     }
 }
 
-TEST_CASE("--volumes-from takes an optional ro or rw", "[builder][mounts]") {
+TEST_CASE("run --volumes-from takes an optional ro or rw", "[builder][mounts]") {
     CHECK(parse_volumes_from("web") == std::pair<std::string, std::string>{"web", ""});
     CHECK(parse_volumes_from("web:ro").second == "ro");
     CHECK(parse_volumes_from("web:rw").second == "rw");
