@@ -21,6 +21,7 @@
 #include "builder/config_edit.hpp"
 #include "builder/context.hpp"
 #include "builder/copy.hpp"
+#include "builder/history_text.hpp"
 #include "builder/image_config.hpp"
 #include "builder/reproducible.hpp"
 #include "builder/run_step.hpp"
@@ -653,7 +654,7 @@ private:
                                  nlohmann::json(args).dump();
         Digest key = step_key({state.key, created_by + options_.run.cache_text(), vars.visible_args(), kPlatform, std::nullopt});
         if (restore_from_cache(key, state)) return true;
-        layer_step(created_by, state, [&](const image::Snapshot& snapshot) {
+        layer_step(run_history_text(args, vars.declared_args(state.config)), state, [&](const image::Snapshot& snapshot) {
             run_step(input, snapshot, out_);
         });
         record_step(key, state, true);
@@ -664,6 +665,7 @@ private:
         std::vector<std::string> sources;
         for (const auto& s : cmd.sources) sources.push_back(vars.expand(s, state.config));
         std::string dest = vars.expand(cmd.dest, state.config);
+        const std::string dest_as_written = dest;
         if (!dest.starts_with('/')) {
             bool dir = dest.ends_with('/') || dest == "." || dest.ends_with("/.");
             dest = state.config.working_dir() + "/" + dest;
@@ -732,7 +734,9 @@ private:
                                  (cmd.chmod.empty() ? "" : "--chmod=" + cmd.chmod + " ") +
                                  (cmd.parents ? "--parents " : "") + exclude_text + (add ? add->flags_text() : "") +
                                  nlohmann::json(sources).dump() + " " + dest;
-        std::string display = std::string(cmd.is_add ? "ADD " : "COPY ") + sources_digest.str() + " in " + dest;
+        std::string display =
+            copy_history_text({cmd.is_add, cmd.parents, vars.expand(cmd.chown, state.config),
+                               vars.expand(cmd.chmod, state.config), sources, dest_as_written});
         auto fill = [&](const image::Snapshot& snapshot) {
             if (add) add->unpack_archives(*tree, items, options, snapshot.upper_dir, dest_tree);
             located([&] { apply_copy(*tree, items, options, excluded, snapshot.upper_dir, dest_tree); });

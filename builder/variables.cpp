@@ -8,6 +8,7 @@ BuildVariables::BuildVariables(char escape, const std::map<std::string, std::str
     : escape_(escape), build_args_(build_args) {}
 
 void BuildVariables::declare_arg(const std::string& name, const std::optional<std::string>& default_value) {
+    if (!args_.count(name)) declaration_order_.push_back(name);
     auto given = build_args_.find(name);
     if (given != build_args_.end())
         args_[name] = given->second;
@@ -16,6 +17,7 @@ void BuildVariables::declare_arg(const std::string& name, const std::optional<st
 }
 
 void BuildVariables::inherit_global(const std::string& name, const BuildVariables& global) {
+    if (!args_.count(name)) declaration_order_.push_back(name);
     auto given = build_args_.find(name);
     args_[name] = given != build_args_.end() ? std::optional(given->second) : global.arg_value(name);
 }
@@ -30,6 +32,12 @@ std::map<std::string, std::string> BuildVariables::visible_args() const {
     std::map<std::string, std::string> out;
     for (const auto& [name, value] : args_)
         if (value) out[name] = *value;
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> BuildVariables::declared_args(const ImageConfig& config) const {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& name : declaration_order_) out.emplace_back(name, lookup(name, config).value_or(""));
     return out;
 }
 

@@ -23,6 +23,9 @@ public:
     std::optional<std::string> arg_value(const std::string& name) const;
     // Declared ARGs that have a value: part of the cache key and of RUN's environment.
     std::map<std::string, std::string> visible_args() const;
+    // Every ARG the stage declared, in declaration order, with the value a RUN sees (ENV
+    // first, as BuildKit's history text takes it; "" for an ARG with none).
+    std::vector<std::pair<std::string, std::string>> declared_args(const ImageConfig& config) const;
 
     // Single-word expansion (quotes removed, escapes applied, variables substituted).
     std::string expand(std::string_view word, const ImageConfig& config) const;
@@ -38,6 +41,7 @@ private:
     char escape_;
     const std::map<std::string, std::string>& build_args_;
     std::map<std::string, std::optional<std::string>> args_;
+    std::vector<std::string> declaration_order_;
 };
 
 }  // namespace kiln::builder

@@ -217,3 +217,24 @@ TEST_CASE("WORKDIR: kept as written, its new directories owned by the USER, Buil
     CHECK(config_of(kiln, "localhost/tmpdir")["config"]["WorkingDir"] == "/tmp/");
     CHECK(run_in(kiln, "localhost/tmpdir", "pwd") == "/tmp\n");
 }
+
+TEST_CASE("RUN, COPY and ADD history reads as BuildKit writes it", "[integration][build][lang][history]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    import_base(kiln);
+    const std::size_t base_history = config_of(kiln, "localhost/busybox")["history"].size();
+    auto r = build(kiln,
+                   "FROM localhost/busybox\nARG V=1\nARG E\nRUN echo $V > /v\nCOPY --chmod=0640 Dockerfile rel/\n"
+                   "COPY <<EOT /h.txt\nx\nEOT\nADD Dockerfile /added\nRUN [\"/bin/echo\", \"exec\"]\n",
+                   {"-t", "localhost/histories"});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto history = added_history(config_of(kiln, "localhost/histories"), base_history);
+    REQUIRE(history.size() == 7);
+    CHECK(history[2]["created_by"] == "RUN |2 V=1 E= /bin/sh -c echo $V > /v # buildkit");
+    CHECK(history[3]["created_by"] == "COPY --chmod=0640 Dockerfile rel/ # buildkit");
+    CHECK(history[4]["created_by"] == "COPY <<EOT /h.txt # buildkit");
+    CHECK(history[5]["created_by"] == "ADD Dockerfile /added # buildkit");
+    CHECK(history[6]["created_by"] == "RUN |2 V=1 E= /bin/echo exec # buildkit");
+    for (std::size_t i = 2; i < history.size(); ++i) CHECK_FALSE(history[i].contains("empty_layer"));
+}

@@ -69,5 +69,6 @@ TEST_CASE("RUN --security=insecure runs privileged once --allow security.insecur
     // The next step, and the image, are back under the sandbox.
     CHECK(r.out.find("CapEff:\t00000000a80425fb\nSeccomp:\t2\n") != std::string::npos);
     auto history = kiln({"history", "--no-trunc", "--format", "{{.CreatedBy}}", "localhost/insecure"});
-    CHECK(history.out.find("RUN --security=insecure ") != std::string::npos);
+    // As BuildKit's, the history names the command and not the sandbox it ran outside of.
+    CHECK(history.out.find("RUN /bin/sh -c grep -E '^(CapEff|Seccomp):' /proc/self/status # buildkit") != std::string::npos);
 }
