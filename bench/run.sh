@@ -25,6 +25,7 @@ command -v hyperfine >/dev/null || { log "hyperfine missing: run scripts/setup";
 [ "$(id -u)" -eq 0 ] || { log "needs root (containers, overlayfs)"; exit 1; }
 
 ROOTFS_TAR=$WORK/busybox-rootfs.tar
+KILN_ROOTFS_TAR=$ROOTFS_TAR
 [ -f "$ROOTFS_TAR" ] || scripts/make-busybox-rootfs "$ROOTFS_TAR"
 STORE=$WORK/store
 kiln() { "$KILN" --root "$STORE" "$@"; }
@@ -45,12 +46,12 @@ measure() {  # measure ID LABEL HYPERFINE-ARGS...
   hyperfine --style none --export-json "$RESULTS/$id.json" "$@" >/dev/null
   summary "$RESULTS/$id.json" "$label" | tee -a "$RESULTS/table.txt"
 }
-ratio() {  # ratio LABEL KILN_ID PEER_ID: the peer's median over kiln's (> 1: kiln is faster)
+ratio() {  # ratio LABEL KILN_ID PEER_ID: kiln's median over the peer's (< 1: kiln is faster)
   python3 - "$1" "$(median_of "$RESULTS/$2.json")" "$(median_of "$RESULTS/$3.json")" <<'EOPY' | tee -a "$RESULTS/table.txt"
 import sys
 label, kiln, peer = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 verdict = "kiln faster" if peer > kiln else "peer faster"
-print(f"{label:<48} peer/kiln = {peer / kiln:.2f} ({verdict})")
+print(f"{label:<48} kiln/peer = {kiln / peer:.2f} ({verdict})")
 EOPY
 }
 
@@ -92,44 +93,139 @@ bench_build() {
   done
 }
 
+# Start latency, each against its target (issue #9 item 8), with the installed peers on the
+# same busybox rootfs in the same run: crun and runc on an OCI bundle, podman run --rm.
+# hyperfine runs each command without a shell (-N), so no shell start-up is subtracted.
+START_RUNS=${START_RUNS:-30}
 bench_start() {
   fresh_store
-  measure kiln-run-true "kiln run --rm busybox true" --runs "$RUNS" --warmup 3 \
-    "'$KILN' --root '$STORE' run --rm localhost/busybox true"
-  if [ "$PEERS" = 1 ] && command -v crun >/dev/null; then
-    local bundle=$WORK/bundle
-    if [ ! -d "$bundle/rootfs" ]; then
-      mkdir -p "$bundle/rootfs" && tar -xf "$ROOTFS_TAR" -C "$bundle/rootfs"
-      (cd "$bundle" && crun spec && python3 - <<'EOPY'
+  measure kiln-run-true "kiln run --rm busybox true" -N --runs "$START_RUNS" --warmup 3 \
+    "$KILN --root $STORE run --rm localhost/busybox true"
+  bench_start_peers
+  bench_detached
+  bench_monitor_memory
+  targets
+}
+
+bundle_of() {  # an OCI bundle of the busybox rootfs, running `true`
+  local bundle=$WORK/bundle
+  if [ ! -f "$bundle/config.json" ]; then
+    rm -rf "$bundle"; mkdir -p "$bundle/rootfs" && tar -xf "$ROOTFS_TAR" -C "$bundle/rootfs"
+    (cd "$bundle" && crun spec && python3 - <<'EOPY'
 import json
 c = json.load(open("config.json"))
 c["process"]["terminal"] = False; c["process"]["args"] = ["true"]
 json.dump(c, open("config.json", "w"))
 EOPY
-      )
-    fi
-    # crun 1.8 refuses the hybrid cgroup layout: run it where cgroup2 is unmounted.
-    measure crun-run-true "crun run (bundle, v1-only mount ns)" --runs "$RUNS" --warmup 3 \
-      "unshare -m --propagation private sh -c 'umount -l /sys/fs/cgroup/unified 2>/dev/null; exec crun --root $WORK/crun run --bundle $bundle kb-\$\$'"
-    ratio "start vs crun (crun incl. unshare+sh)" kiln-run-true crun-run-true
+    )
   fi
-  bench_detached
+  echo "$bundle"
+}
+
+bench_start_peers() {
+  local bundle
+  if command -v crun >/dev/null; then
+    bundle=$(bundle_of)
+    # crun 1.8 refuses the hybrid cgroup layout, so it runs in a mount namespace in which
+    # cgroup2 is unmounted (the host is not changed). hyperfine runs inside that namespace,
+    # so no run pays for it; what one run would pay is measured on its own below.
+    local in_v1ns=(unshare -m --propagation private sh -c 'umount -l /sys/fs/cgroup/unified 2>/dev/null; exec "$@"' sh)
+    "${in_v1ns[@]}" hyperfine -N --style none --export-json "$RESULTS/crun-run-true.json" --runs "$START_RUNS" \
+      --warmup 3 "crun --root $WORK/crun run --bundle $bundle kb-crun" >/dev/null
+    summary "$RESULTS/crun-run-true.json" "crun run (bundle, hyperfine in v1-only mount ns)" | tee -a "$RESULTS/table.txt"
+    measure v1ns-wrapper "  the v1-only mount ns wrapper alone (not in crun's row)" -N --runs "$START_RUNS" --warmup 3 \
+      "unshare -m --propagation private sh -c 'umount -l /sys/fs/cgroup/unified 2>/dev/null; exec true'"
+    ratio "kiln run --rm vs crun run" kiln-run-true crun-run-true
+  fi
+  if command -v runc >/dev/null; then
+    bundle=$(bundle_of)
+    measure runc-run-true "runc run (bundle)" -N --runs "$START_RUNS" --warmup 3 \
+      "runc --root $WORK/runc run --bundle $bundle kb-runc"
+    ratio "kiln run --rm vs runc run" kiln-run-true runc-run-true
+  fi
+  if command -v podman >/dev/null && [ -f "$SHARED_BENCH/lib.sh" ]; then
+    # podman with the private configs of shared/bench (runc; its ulimits fit this machine).
+    (
+      WORK=$WORK/podman
+      # shellcheck source=/dev/null
+      . "$SHARED_BENCH/lib.sh"
+      write_container_configs
+      # Debian 12's podman ships no netavark; --network none needs no backend beyond CNI.
+      command -v netavark >/dev/null || [ -x /usr/lib/podman/netavark ] ||
+        sed -i 's/^network_backend = .*/network_backend = "cni"/' "$WORK/etc/containers.conf"
+      podman rm -af >/dev/null 2>&1 || true
+      podman image exists "$BASE_IMAGE" || podman import -q "$KILN_ROOTFS_TAR" "$BASE_IMAGE" >/dev/null
+      measure podman-run-true "podman run --rm --network none (runc, reference)" -N --runs "$START_RUNS" \
+        --warmup 3 "podman run --rm --network none $BASE_IMAGE true"
+    )
+    ratio "kiln run --rm vs podman run --rm" kiln-run-true podman-run-true
+  fi
 }
 
 # exec into a running container, run -d's return time, and ps over 100 running containers.
 bench_detached() {
   kiln run -d --name bench-exec localhost/busybox sleep 100000 >/dev/null
-  measure kiln-exec-true "kiln exec (running container) true" --runs "$RUNS" --warmup 3 \
-    "'$KILN' --root '$STORE' exec bench-exec true"
+  measure kiln-exec-true "kiln exec (running container) true" -N --runs "$START_RUNS" --warmup 3 \
+    "$KILN --root $STORE exec bench-exec true"
   kiln rm -f bench-exec >/dev/null
-  measure kiln-run-d "kiln run -d busybox sleep (return time)" --runs "$RUNS" --warmup 1 \
-    --cleanup "'$KILN' --root '$STORE' rm -f \$('$KILN' --root '$STORE' ps -aq) >/dev/null" \
-    "'$KILN' --root '$STORE' run -d localhost/busybox sleep 100000"
+  # Each run starts from an empty store (prepare), so no run pays for the ones before.
+  measure kiln-run-d "kiln run -d busybox sleep (return time)" -N --runs "$START_RUNS" --warmup 1 \
+    --prepare "sh -c '$KILN --root $STORE rm -f \$($KILN --root $STORE ps -aq) >/dev/null 2>&1; true'" \
+    "$KILN --root $STORE run -d localhost/busybox sleep 100000"
+  # shellcheck disable=SC2046
+  kiln rm -f $(kiln ps -aq) >/dev/null 2>&1 || true
   for _ in $(seq 100); do kiln run -d localhost/busybox sleep 100000 >/dev/null; done
-  measure kiln-ps-100 "kiln ps (100 running containers)" --runs "$RUNS" --warmup 1 \
-    "'$KILN' --root '$STORE' ps"
+  measure kiln-ps-100 "kiln ps (100 running containers)" -N --runs "$START_RUNS" --warmup 1 \
+    "$KILN --root $STORE ps"
+  measure kiln-ps-a-100 "kiln ps -a (100 running containers)" -N --runs "$START_RUNS" --warmup 1 \
+    "$KILN --root $STORE ps -a"
+}
+
+# Private_Dirty of the idle monitors of the 100 containers bench_detached left running
+# (a monitor is its container's parent), then removes them.
+bench_monitor_memory() {
+  local pids=()
+  for id in $(kiln ps -q --no-trunc); do
+    local pid; pid=$(kiln inspect -f '{{.State.Pid}}' "$id")
+    pids+=("$(awk '{print $4}' "/proc/$pid/stat")")
+  done
+  python3 - "${pids[@]}" <<'EOPY' | tee -a "$RESULTS/table.txt" | tee "$RESULTS/monitor-private-dirty.txt"
+import statistics, sys
+kb = []
+for pid in sys.argv[1:]:
+    total = 0
+    for line in open(f"/proc/{pid}/smaps"):
+        if line.startswith("Private_Dirty:"):
+            total += int(line.split()[1])
+    kb.append(total)
+kb.sort()
+print(f"{'idle monitor Private_Dirty (smaps, 100 monitors)':<48} {statistics.median(kb):9.0f} kB ({kb[0]}-{kb[-1]}) n={len(kb)}")
+EOPY
   # shellcheck disable=SC2046
   kiln rm -f $(kiln ps -aq) >/dev/null
+}
+
+# Each median against its target in issue #9 item 8.
+targets() {
+  python3 - "$RESULTS" <<'EOPY' | tee -a "$RESULTS/table.txt"
+import json, os, re, statistics, sys
+res = sys.argv[1]
+def med(i):
+    p = os.path.join(res, i + ".json")
+    return statistics.median(json.load(open(p))["results"][0]["times"]) * 1000 if os.path.exists(p) else None
+crun = med("crun-run-true")
+rows = [("run --rm true <= crun run", med("kiln-run-true"), crun),
+        ("run -d returns < 30 ms", med("kiln-run-d"), 30.0),
+        ("exec true < 10 ms", med("kiln-exec-true"), 10.0),
+        ("ps with 100 containers < 20 ms", med("kiln-ps-100"), 20.0)]
+for label, got, limit in rows:
+    if got is None or limit is None: continue
+    print(f"target {label:<41} {got:9.3f} ms vs {limit:.3f}: {'met' if got <= limit else 'MISSED'}")
+m = re.search(r"\s(\d+) kB", open(os.path.join(res, "monitor-private-dirty.txt")).read())
+if m:
+    kb = int(m.group(1))
+    print(f"target {'idle monitor Private_Dirty < 1 MB':<41} {kb:9d} kB vs 1024: {'met' if kb < 1024 else 'MISSED'}")
+EOPY
 }
 
 sections=${*:-build start}

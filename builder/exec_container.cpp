@@ -9,8 +9,8 @@ namespace kiln::builder {
 
 runtime::ExecSpec exec_spec(const runtime::ContainerConfig& config, const ExecOptions& options) {
     if (options.command.empty()) throw Error("\"kiln exec\" requires at least 2 arguments: CONTAINER COMMAND [ARG...]");
-    if (options.detach && (options.interactive || options.tty))
-        throw Error("exec -d cannot keep stdin or a terminal (-i, -t): nothing attaches to an exec session");
+    if (options.detach && options.interactive)
+        throw Error("exec -d cannot keep stdin (-i): nothing attaches to an exec session");
     runtime::ExecSpec spec;
     spec.container_id = config.id;
     spec.args = options.command;

@@ -44,6 +44,15 @@ void stop(runtime::ContainerRecords& records, runtime::ContainerRow row, const s
     records.refresh(row);
 }
 
+// Docker's kill (daemon/kill.go): SIGKILL, or the container's stop signal, is a manual
+// stop that its restart policy does not undo; so is any signal when no stop signal was
+// chosen, which kiln records as the default SIGTERM. Another signal (a SIGHUP to reload)
+// leaves the policy alone.
+bool kill_ends_restarting(const runtime::ContainerConfig& config, int sig) {
+    const int stop_sig = runtime::parse_signal(config.stop_signal);
+    return sig == SIGKILL || sig == stop_sig || stop_sig == SIGTERM;
+}
+
 struct Targets {
     std::vector<std::string> names;
     std::string signal;
@@ -82,6 +91,7 @@ void register_kill(CLI::App& app, const GlobalOptions& global, int& exit_code) {
         int sig = runtime::parse_signal(t->signal);
         for_each_container(global, t->names, exit_code, [&](image::Store&, auto& records, const std::string& name) {
             auto row = records.resolve(name);
+            if (kill_ends_restarting(records.config(row), sig)) row = forbid_restart(records, row);
             if (!runtime::signal_container(row, sig)) throw Error("Cannot kill container: " + name + ": container " + row.id + " is not running");
             std::cout << name << std::endl;
         });

@@ -1,7 +1,6 @@
 #include "registry/http.hpp"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 
 #include <algorithm>
 #include <cctype>
@@ -9,6 +8,7 @@
 #include <cstring>
 #include <exception>
 
+#include "registry/curl_library.hpp"
 #include "util/error.hpp"
 
 namespace kiln::registry::http {
@@ -30,18 +30,18 @@ std::string trim(std::string_view s) {
 void global_init() {
     static std::once_flag once;
     std::call_once(once, [] {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw Error("libcurl: global initialisation failed");
+        if (curl().global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw Error("libcurl: global initialisation failed");
     });
 }
 
 struct CurlUrl {
-    CURLU* h = curl_url();
-    ~CurlUrl() { curl_url_cleanup(h); }
+    CURLU* h = curl().url();
+    ~CurlUrl() { curl().url_cleanup(h); }
     std::string get(CURLUPart part, unsigned flags = 0) const {
         char* out = nullptr;
-        if (curl_url_get(h, part, &out, flags) != CURLUE_OK || !out) return {};
+        if (curl().url_get(h, part, &out, flags) != CURLUE_OK || !out) return {};
         std::string s(out);
-        curl_free(out);
+        curl().free(out);
         return s;
     }
 };
@@ -81,7 +81,7 @@ std::size_t on_write(char* data, std::size_t size, std::size_t count, void* user
     std::size_t n = size * count;
     if (t->status_known == 0) {
         long code = 0;
-        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+        curl().easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
         t->status_known = (code >= 200 && code < 300 && t->request->sink) ? 1 : 2;
         if (t->status_known == 1 && t->request->before_sink) {
             t->response.status = code;
@@ -147,7 +147,7 @@ int on_seek(void* user, curl_off_t offset, int origin) {
 
 TransferError classify(CURLcode code, CURL* easy, const char* errbuf) {
     TransferError e;
-    e.message = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(code));
+    e.message = errbuf[0] ? std::string(errbuf) : std::string(curl().easy_strerror(code));
     while (!e.message.empty() && (e.message.back() == '\n' || e.message.back() == '\r')) e.message.pop_back();
     switch (code) {
         case CURLE_COULDNT_RESOLVE_HOST:
@@ -157,7 +157,7 @@ TransferError classify(CURLcode code, CURL* easy, const char* errbuf) {
             break;
         case CURLE_OPERATION_TIMEDOUT: {
             curl_off_t connected = 0;
-            curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connected);
+            curl().easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connected);
             e.kind = connected == 0 ? TransferError::Kind::Connect : TransferError::Kind::Broken;
             break;
         }
@@ -211,22 +211,22 @@ struct Client::Pool {
 
     Pool() {
         global_init();
-        share = curl_share_init();
+        share = curl().share_init();
         if (!share) throw Error("libcurl: cannot create a share handle");
-        curl_share_setopt(share, CURLSHOPT_LOCKFUNC, +[](CURL*, curl_lock_data data, curl_lock_access, void* user) {
+        curl().share_setopt(share, CURLSHOPT_LOCKFUNC, +[](CURL*, curl_lock_data data, curl_lock_access, void* user) {
             static_cast<Pool*>(user)->share_locks[data].lock();
         });
-        curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, +[](CURL*, curl_lock_data data, void* user) {
+        curl().share_setopt(share, CURLSHOPT_UNLOCKFUNC, +[](CURL*, curl_lock_data data, void* user) {
             static_cast<Pool*>(user)->share_locks[data].unlock();
         });
-        curl_share_setopt(share, CURLSHOPT_USERDATA, this);
-        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+        curl().share_setopt(share, CURLSHOPT_USERDATA, this);
+        curl().share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl().share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        curl().share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     }
     ~Pool() {
-        for (CURL* e : free) curl_easy_cleanup(e);
-        curl_share_cleanup(share);
+        for (CURL* e : free) curl().easy_cleanup(e);
+        curl().share_cleanup(share);
     }
 
     CURL* acquire() {
@@ -235,11 +235,11 @@ struct Client::Pool {
             if (!free.empty()) {
                 CURL* e = free.back();
                 free.pop_back();
-                curl_easy_reset(e);
+                curl().easy_reset(e);
                 return e;
             }
         }
-        CURL* e = curl_easy_init();
+        CURL* e = curl().easy_init();
         if (!e) throw Error("libcurl: cannot create a transfer handle");
         return e;
     }
@@ -274,67 +274,67 @@ std::pair<std::optional<Response>, TransferError> Client::perform(const Request&
     t.request = &request;
     char errbuf[CURL_ERROR_SIZE] = {0};
 
-    curl_easy_setopt(easy, CURLOPT_SHARE, pool_->share);
-    curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "kiln/0.1");
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, 15L);
-    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, stall_seconds());
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
+    curl().easy_setopt(easy, CURLOPT_SHARE, pool_->share);
+    curl().easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+    curl().easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl().easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl().easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl().easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+    curl().easy_setopt(easy, CURLOPT_USERAGENT, "kiln/0.1");
+    curl().easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, 15L);
+    curl().easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl().easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, stall_seconds());
+    curl().easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl().easy_setopt(easy, CURLOPT_HEADERDATA, &t);
+    curl().easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
+    curl().easy_setopt(easy, CURLOPT_WRITEDATA, &t);
     // Go's proxy rules, which Docker follows: loopback is never proxied.
-    if (is_loopback_host(url_authority(request.url))) curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
+    if (is_loopback_host(url_authority(request.url))) curl().easy_setopt(easy, CURLOPT_NOPROXY, "*");
 
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, request.tls.verify ? 1L : 0L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, request.tls.verify ? 2L : 0L);
+    curl().easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, request.tls.verify ? 1L : 0L);
+    curl().easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, request.tls.verify ? 2L : 0L);
     curl_blob ca_blob{};
     if (!request.tls.ca_pem.empty()) {
         ca_blob.data = const_cast<char*>(request.tls.ca_pem.data());
         ca_blob.len = request.tls.ca_pem.size();
         ca_blob.flags = CURL_BLOB_NOCOPY;
-        curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &ca_blob);
+        curl().easy_setopt(easy, CURLOPT_CAINFO_BLOB, &ca_blob);
     }
-    if (!request.tls.client_cert.empty()) curl_easy_setopt(easy, CURLOPT_SSLCERT, request.tls.client_cert.c_str());
-    if (!request.tls.client_key.empty()) curl_easy_setopt(easy, CURLOPT_SSLKEY, request.tls.client_key.c_str());
+    if (!request.tls.client_cert.empty()) curl().easy_setopt(easy, CURLOPT_SSLCERT, request.tls.client_cert.c_str());
+    if (!request.tls.client_key.empty()) curl().easy_setopt(easy, CURLOPT_SSLKEY, request.tls.client_key.c_str());
 
     bool has_body = request.reader || !request.body.empty() || request.method == "POST" || request.method == "PUT" ||
                     request.method == "PATCH";
     if (request.method == "HEAD") {
-        curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+        curl().easy_setopt(easy, CURLOPT_NOBODY, 1L);
     } else if (has_body) {
         t.body_pending = request.body;
         curl_off_t size = request.reader ? static_cast<curl_off_t>(request.body_size)
                                          : static_cast<curl_off_t>(request.body.size());
-        curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, size);
-        curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(easy, CURLOPT_READDATA, &t);
-        curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, on_seek);
-        curl_easy_setopt(easy, CURLOPT_SEEKDATA, &t);
-        curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+        curl().easy_setopt(easy, CURLOPT_UPLOAD, 1L);
+        curl().easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, size);
+        curl().easy_setopt(easy, CURLOPT_READFUNCTION, on_read);
+        curl().easy_setopt(easy, CURLOPT_READDATA, &t);
+        curl().easy_setopt(easy, CURLOPT_SEEKFUNCTION, on_seek);
+        curl().easy_setopt(easy, CURLOPT_SEEKDATA, &t);
+        curl().easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     } else if (request.method != "GET") {
-        curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+        curl().easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     }
 
     curl_slist* headers = nullptr;
     struct SlistFree {
         curl_slist*& list;
-        ~SlistFree() { curl_slist_free_all(list); }
+        ~SlistFree() { curl().slist_free_all(list); }
     } slist_free{headers};
-    for (const auto& h : request.headers) headers = curl_slist_append(headers, h.c_str());
+    for (const auto& h : request.headers) headers = curl().slist_append(headers, h.c_str());
     // No "Expect: 100-continue" round trip: registries answer the body directly.
-    if (has_body) headers = curl_slist_append(headers, "Expect:");
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    if (has_body) headers = curl().slist_append(headers, "Expect:");
+    curl().easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 
-    CURLcode code = curl_easy_perform(easy);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
-    curl_easy_setopt(easy, CURLOPT_SHARE, nullptr);
+    CURLcode code = curl().easy_perform(easy);
+    curl().easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
+    curl().easy_setopt(easy, CURLOPT_SHARE, nullptr);
     if (t.failure) std::rethrow_exception(t.failure);
     if (t.too_large) {
         TransferError e;
@@ -343,14 +343,14 @@ std::pair<std::optional<Response>, TransferError> Client::perform(const Request&
         return {std::nullopt, e};
     }
     if (code != CURLE_OK) return {std::nullopt, classify(code, easy, errbuf)};
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t.response.status);
+    curl().easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t.response.status);
     return {std::move(t.response), {}};
 }
 
 std::string url_authority(const std::string& url) {
     global_init();
     CurlUrl u;
-    if (curl_url_set(u.h, CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return {};
+    if (curl().url_set(u.h, CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return {};
     std::string host = lower(u.get(CURLUPART_HOST));
     std::string port = u.get(CURLUPART_PORT);
     return port.empty() ? host : host + ":" + port;
@@ -359,8 +359,8 @@ std::string url_authority(const std::string& url) {
 std::string resolve_url(const std::string& base, const std::string& location) {
     global_init();
     CurlUrl u;
-    if (curl_url_set(u.h, CURLUPART_URL, base.c_str(), 0) != CURLUE_OK ||
-        curl_url_set(u.h, CURLUPART_URL, location.c_str(), CURLU_ALLOW_SPACE) != CURLUE_OK)
+    if (curl().url_set(u.h, CURLUPART_URL, base.c_str(), 0) != CURLUE_OK ||
+        curl().url_set(u.h, CURLUPART_URL, location.c_str(), CURLU_ALLOW_SPACE) != CURLUE_OK)
         throw Error("registry sent an unusable Location: " + location.substr(0, 200));
     return u.get(CURLUPART_URL);
 }

@@ -336,6 +336,20 @@ ContainerCgroupPaths container_cgroup_paths(const std::string& name) {
     return found;
 }
 
+ContainerCgroupPaths container_freezer_paths(const std::string& name) {
+    ContainerCgroupPaths found;
+    for (Controller wanted : {Controller::unified, Controller::freezer}) {
+        for (const auto& h : hierarchies()) {
+            if (h.controller != wanted) continue;
+            std::string dir = h.root + "/kiln/" + name;
+            if (!is_cgroup_dir(dir)) continue;
+            (wanted == Controller::unified ? found.unified : found.freezer) = std::move(dir);
+            return found;
+        }
+    }
+    return found;
+}
+
 namespace {
 
 void collect_pids(const std::string& dir, int depth, std::vector<pid_t>& out) {

@@ -93,6 +93,10 @@ struct ContainerCgroupPaths {
     std::string pids, memory, cpu, blkio, freezer;  // cgroup v1
 };
 ContainerCgroupPaths container_cgroup_paths(const std::string& name);
+// Only the group a freeze goes to: the cgroup2 one, else the v1 freezer (both empty when
+// neither exists). Two probes instead of one per hierarchy: `ps` asks it of every
+// running container.
+ContainerCgroupPaths container_freezer_paths(const std::string& name);
 
 // Every process in container `name`'s group and the groups below it (a container may
 // make its own in its cgroup namespace), from cgroup2 or else a v1 hierarchy. Empty when

@@ -194,20 +194,23 @@ int child_main(void* arg) {
 
 // --- parent side -------------------------------------------------------------------------
 
-// The files `docker run` puts in /etc, for spec.network_files.
+// The files `docker run` puts in /etc, for spec.network_files. Written again at every
+// start, so a crash of the machine may lose them (Durability::not_needed).
 std::vector<BindMount> write_network_files(const std::string& state_dir, const std::string& hostname) {
-    atomic_write(state_dir + "/hostname", hostname + "\n");
+    constexpr auto volatile_file = Durability::not_needed;
+    atomic_write(state_dir + "/hostname", hostname + "\n", 0644, volatile_file);
     atomic_write(state_dir + "/hosts",
                  "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                  "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-                 "ff02::2\tip6-allrouters\n127.0.1.1\t" + hostname + "\n");
+                 "ff02::2\tip6-allrouters\n127.0.1.1\t" + hostname + "\n",
+                 0644, volatile_file);
     std::string resolv;
     try {
         resolv = read_file("/etc/resolv.conf");
     } catch (const Error&) {
         // No resolver configured on the host: the container gets none either.
     }
-    atomic_write(state_dir + "/resolv.conf", resolv);
+    atomic_write(state_dir + "/resolv.conf", resolv, 0644, volatile_file);
     return {{state_dir + "/hostname", "/etc/hostname", false},
             {state_dir + "/hosts", "/etc/hosts", false},
             {state_dir + "/resolv.conf", "/etc/resolv.conf", false}};

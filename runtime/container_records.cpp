@@ -80,7 +80,8 @@ ContainerRow ContainerRecords::insert(ContainerConfig& config, const std::string
     const ContainerPaths p = paths(row.id);
     try {
         mkdir_p(p.dir);
-        atomic_write(p.config, row.config);
+        // A copy for people and tools: the row holds the config kiln reads.
+        atomic_write(p.config, row.config, 0644, Durability::not_needed);
         std::optional<Digest> top;
         if (config.top_layer) top = Digest::parse(*config.top_layer);
         if (top) db.lease_add(lease_owner(row.id), *top);
@@ -213,7 +214,7 @@ void ContainerRecords::rename(const ContainerRow& row, const std::string& new_na
         if (!holder) throw Error("No such container: " + row.id);
         throw Error("Error when allocating new name: " + name_conflict(name, holder->id));
     }
-    atomic_write(paths(row.id).config, json);
+    atomic_write(paths(row.id).config, json, 0644, Durability::not_needed);
 }
 
 void ContainerRecords::remove(const ContainerRow& row, bool remove_volumes) {

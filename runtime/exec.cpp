@@ -141,6 +141,27 @@ std::vector<UniqueFd> open_namespaces(const ExecSpec& spec, ExecPlan& plan) {
     return fds;
 }
 
+// exec -d -t: a terminal whose master end nobody holds fails the command's first write
+// with EIO, and nothing attaches to an exec session. A process of its own (a new session,
+// nothing of kiln's open but the master) holds it and drains what the command writes,
+// until the command and whatever inherited its terminal are gone.
+void hold_pty_master(int master) {
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno("start the terminal holder of exec -d -t");
+    if (pid > 0) return;
+    ::setsid();
+    int null_fd = ::open("/dev/null", O_RDWR);
+    if (null_fd < 0 || ::dup2(master, 3) < 0) ::_exit(1);
+    for (int fd = 0; fd < 3; ++fd) ::dup2(null_fd, fd);
+    ::close_range(4, ~0U, 0);
+    static char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(3, buf, sizeof buf);
+        if (n > 0 || (n < 0 && errno == EINTR)) continue;
+        ::_exit(0);  // EIO: the last holder of the slave end has closed it
+    }
+}
+
 }  // namespace
 
 int exec_in_container(const ExecSpec& spec) {
@@ -166,13 +187,11 @@ int exec_in_container(const ExecSpec& spec) {
     // otherwise (stdio_relay.hpp says why); detached, the container's /dev/null.
     std::optional<Pty> pty;
     std::optional<StdioPipes> pipes;
-    if (spec.detach) {
-        // stdio stays -1
-    } else if (spec.tty) {
-        pty.emplace(spec.stdin_fd);
+    if (spec.tty) {
+        pty.emplace(spec.detach ? -1 : spec.stdin_fd);
         plan.process.tty = true;
         plan.process.stdio[0] = plan.process.stdio[1] = plan.process.stdio[2] = pty->slave();
-    } else {
+    } else if (!spec.detach) {  // (detached, stdio stays -1: the container's /dev/null)
         pipes.emplace(spec.stdin_fd >= 0);
         plan.process.stdio[0] = pipes->container_stdin();
         plan.process.stdio[1] = pipes->container_stdout();
@@ -209,7 +228,10 @@ int exec_in_container(const ExecSpec& spec) {
         write_message(spec.stderr_fd, std::string(failure->text) + "\n");
         return failure->exit_code;
     }
-    if (spec.detach) return 0;
+    if (spec.detach) {
+        if (pty) hold_pty_master(pty->master());
+        return 0;
+    }
     if (pty)
         relay_pty(*pty, spec.stdin_fd, spec.stdout_fd);
     else

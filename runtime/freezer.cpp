@@ -39,7 +39,7 @@ bool settled(const FreezerGroup& group, bool frozen) {
 }  // namespace
 
 FreezerGroup container_freezer(const std::string& name) {
-    auto paths = container_cgroup_paths(name);
+    auto paths = container_freezer_paths(name);
     if (!paths.unified.empty()) return {paths.unified, true};
     if (!paths.freezer.empty()) return {paths.freezer, false};
     return {"", true};

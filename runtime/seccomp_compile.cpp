@@ -7,7 +7,6 @@
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "runtime/kernel_version.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
@@ -38,19 +38,6 @@ void check(int rc, const std::string& what) {
     if (rc < 0) throw_errno("seccomp: " + what, -rc);
 }
 
-KernelVersion running_kernel() {
-    static const KernelVersion version = [] {
-        utsname u{};
-        KernelVersion v;
-        if (::uname(&u) == 0) {
-            char* end = nullptr;
-            v.major = static_cast<unsigned>(std::strtoul(u.release, &end, 10));
-            if (end && *end == '.') v.minor = static_cast<unsigned>(std::strtoul(end + 1, nullptr, 10));
-        }
-        return v;
-    }();
-    return version;
-}
 
 // "SCMP_ARCH_X86_64" → libseccomp's token; 0 for an arch this libseccomp does not know.
 std::uint32_t arch_token(std::string_view scmp_name) {

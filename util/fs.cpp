@@ -152,13 +152,18 @@ void durable_rename(const std::string& from, const std::string& to) {
     fsync_path(parent_of(to));
 }
 
-void atomic_write(const std::string& path, std::string_view data, mode_t mode) {
+void atomic_write(const std::string& path, std::string_view data, mode_t mode, Durability durability) {
     std::string tmpl = parent_of(path) + "/.tmp-XXXXXX";
     UniqueFd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
     if (!fd) throw_errno("create temporary file for " + path);
     try {
         write_all(fd.get(), data, path);
         if (::fchmod(fd.get(), mode) != 0) throw_errno("chmod " + tmpl);
+        if (durability == Durability::not_needed) {
+            fd.reset();
+            if (::rename(tmpl.c_str(), path.c_str()) != 0) throw_errno("rename " + tmpl + " to " + path);
+            return;
+        }
         if (::fsync(fd.get()) != 0) throw_errno("fsync " + tmpl);
         fd.reset();
         durable_rename(tmpl, path);

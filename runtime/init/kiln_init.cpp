@@ -13,6 +13,7 @@
 // a container can reach its /proc/1/exe, and this one is read-only and not kiln.
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: kiln-init -- COMMAND [ARG...]\n");
         return 2;
     }
-    // Every signal is taken synchronously through sigwaitinfo: no handler can interrupt
+    // Every signal is taken synchronously through sigtimedwait: no handler can interrupt
     // the reaping, and none is lost between the fork and the loop.
     sigset_t all, original;
     ::sigfillset(&all);
@@ -66,20 +67,21 @@ int main(int argc, char** argv) {
     ::setpgid(child, child);
 
     for (;;) {
-        siginfo_t info;
-        int sig = ::sigwaitinfo(&all, &info);
-        if (sig < 0) continue;  // EINTR
-        if (sig != SIGCHLD) {
-            // To the child only, as tini does by default (the group gets what the
-            // terminal sends it anyway).
-            ::kill(child, sig);
-            continue;
-        }
+        // Reaped before every wait, not only on SIGCHLD, and the wait ends after a second
+        // at most (as tini's does): one SIGCHLD stands for any number of exits, and an
+        // orphan that was a zombie before it was re-parented here must not depend on the
+        // notice that comes with the re-parenting.
         for (;;) {
             int status = 0;
             pid_t pid = ::waitpid(-1, &status, WNOHANG);
             if (pid <= 0) break;
             if (pid == child) return status_code(status);
         }
+        siginfo_t info;
+        const timespec reap_interval{1, 0};
+        int sig = ::sigtimedwait(&all, &info, &reap_interval);
+        // To the child only, as tini does by default (the group gets what the terminal
+        // sends it anyway). (sig < 0: EAGAIN after the interval, or EINTR.)
+        if (sig > 0 && sig != SIGCHLD) ::kill(child, sig);
     }
 }

@@ -181,6 +181,23 @@ TEST_CASE("exec -d leaves the command running under the container's init", "[exe
     CHECK(soon([&] { return kiln({"exec", "web1", "cat", "/tmp/fds"}).out == "/dev/null /dev/null /dev/null\n"; }));
 }
 
+TEST_CASE("exec -d -t gives the command a terminal that stays writable with nobody attached", "[exec]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    kiln::test::import_base(kiln);
+    RunningContainer web(kiln, "web1");
+    // Without a holder of the master end, the first echo fails (EIO) and sh never gets
+    // to write /tmp/done.
+    const std::string script = "[ -t 1 ] && echo yes > /tmp/tty; for i in 1 2 3; do echo line $i || exit 9; done; echo ok > /tmp/done";
+    auto r = kiln({"exec", "-d", "-t", "web1", "sh", "-c", script});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.empty());
+    CHECK(soon([&] { return kiln({"exec", "web1", "cat", "/tmp/done"}).out == "ok\n"; }));
+    CHECK(kiln({"exec", "web1", "cat", "/tmp/tty"}).out == "yes\n");
+    // Still refused with -i: nothing would ever feed its stdin.
+    CHECK(kiln({"exec", "-d", "-i", "web1", "true"}).exit_code != 0);
+}
+
 TEST_CASE("a working directory through a leaked fd never reaches the host: exec -w", "[exec][escape]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;

@@ -116,3 +116,40 @@ TEST_CASE("bad --restart values and --restart with --rm are refused before anyth
     CHECK(kiln({"run", "--restart", "always", "localhost/busybox", "true"}).exit_code == 125);
     CHECK(kiln({"ps", "-aq"}).out.empty());
 }
+
+TEST_CASE("kill ends a restart policy as docker's does: SIGKILL or the stop signal, not another signal",
+          "[lifecycle][restart]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    kiln::test::import_base(kiln);
+    const std::vector<std::string> looping = {"sh", "-c", "trap 'exit 7' HUP; trap 'exit 8' USR1; echo up; while true; do sleep 0.1; done"};
+    auto run_with = [&](const std::string& name, std::vector<std::string> flags) {
+        std::vector<std::string> args = {"run", "-d", "--name", name, "--restart", "always"};
+        args.insert(args.end(), flags.begin(), flags.end());
+        args.push_back("localhost/busybox");
+        args.insert(args.end(), looping.begin(), looping.end());
+        REQUIRE(kiln(args).exit_code == 0);
+        REQUIRE(soon([&] { return log_lines(kiln, name) == 1; }));
+    };
+
+    run_with("killed", {});
+    CHECK(kiln({"kill", "killed"}).exit_code == 0);
+    REQUIRE(soon([&] { return inspect(kiln, "killed", "{{.State.Status}}") == "exited"; }));
+    // Longer than the first backoff (100 ms): nothing starts it again.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    CHECK(inspect(kiln, "killed", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}") == "exited 137 0");
+    CHECK(log_lines(kiln, "killed") == 1);
+
+    // Not the stop signal (USR1 here): the policy still applies, and the container comes back.
+    run_with("hupped", {"--stop-signal", "SIGUSR1"});
+    CHECK(kiln({"kill", "-s", "HUP", "hupped"}).exit_code == 0);
+    REQUIRE(soon([&] { return log_lines(kiln, "hupped") == 2; }, 20000));
+    CHECK(inspect(kiln, "hupped", "{{.RestartCount}}") == "1");
+    // The stop signal is a manual stop (sh, the container's pid 1, exits on it through its trap).
+    CHECK(soon([&] { return inspect(kiln, "hupped", "{{.State.Status}}") == "running"; }));
+    CHECK(kiln({"kill", "-s", "USR1", "hupped"}).exit_code == 0);
+    REQUIRE(soon([&] { return inspect(kiln, "hupped", "{{.State.Status}}") == "exited"; }));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    CHECK(inspect(kiln, "hupped", "{{.State.Status}} {{.RestartCount}}") == "exited 1");
+    CHECK(kiln({"rm", "killed", "hupped"}).exit_code == 0);
+}
