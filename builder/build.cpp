@@ -24,6 +24,7 @@
 #include "builder/history_text.hpp"
 #include "builder/image_config.hpp"
 #include "builder/reproducible.hpp"
+#include "builder/run_mount_setup.hpp"
 #include "builder/run_step.hpp"
 #include "builder/variables.hpp"
 #include "builder/workdir.hpp"
@@ -207,9 +208,18 @@ private:
         const auto& stage = program_.stages[i];
         if (auto dep = referenced_stage(expand_global(stage.from.image), i)) collect_needed(*dep, needed);
         for (const auto& ti : stage.instructions)
-            if (auto* copy = std::get_if<parser::CopyCmd>(&ti.command))
-                if (!copy->from.empty())
-                    if (auto dep = referenced_stage(copy->from, i)) collect_needed(*dep, needed);
+            for (const auto& from : stages_named_by(ti))
+                if (auto dep = referenced_stage(from, i)) collect_needed(*dep, needed);
+    }
+
+    // What an instruction may take files from: COPY --from, RUN --mount from=.
+    static std::vector<std::string> stages_named_by(const parser::TypedInstruction& ti) {
+        std::vector<std::string> names;
+        if (auto* copy = std::get_if<parser::CopyCmd>(&ti.command); copy && !copy->from.empty()) names.push_back(copy->from);
+        if (auto* run = std::get_if<parser::RunCmd>(&ti.command))
+            for (const auto& mount : run->mounts)
+                if (auto from = mount.options.find("from"); from != mount.options.end()) names.push_back(from->second);
+        return names;
     }
 
     // Before any step runs, as BuildKit validates the whole build first: a Dockerfile
@@ -641,9 +651,22 @@ private:
         return options_.source_date_epoch ? rfc3339_utc(*options_.source_date_epoch) : now_rfc3339();
     }
 
-    bool apply(const parser::RunCmd& cmd, std::size_t, StageState& state, BuildVariables& vars) {
-        if (!cmd.mounts.empty())
-            throw Error("RUN --mount is not supported by kiln yet");
+    bool apply(const parser::RunCmd& cmd, std::size_t index, StageState& state, BuildVariables& vars) {
+        std::map<std::string, MountFrom> from;
+        auto mounts = run_mounts(cmd, index, state, vars, from);
+        RunMountInputs mount_inputs{store_, options_.context_dir, context_->tree(), context_->excluder(),
+                                    std::move(from), options_.secrets, options_.ssh_sockets};
+        std::string mounts_text;
+        std::optional<Digest> mount_sources;
+        try {
+            check_run_mounts(mounts, mount_inputs);
+            mount_sources = run_mount_sources_digest(mounts, mount_inputs);
+        } catch (const parser::ParseError&) {
+            throw;
+        } catch (const Error& e) {
+            fail_at("--mount", e.what());
+        }
+        for (const auto& m : mounts) mounts_text += "\n--mount " + run_mount_key_text(m);
         RunStepInput input{command_args(cmd.command, state), cmd.command.shell_form, cmd.heredocs,
                            state.config, vars.visible_args(), run_network(cmd) == "host",
                            cmd.security == "insecure"};  // both granted by --allow, checked before the build
@@ -652,9 +675,16 @@ private:
         std::string created_by = "RUN " + std::string(input.host_network ? "--network=host " : "") +
                                  std::string(input.insecure ? "--security=insecure " : "") +
                                  nlohmann::json(args).dump();
-        Digest key = step_key({state.key, created_by + options_.run.cache_text(), vars.visible_args(), kPlatform, std::nullopt});
+        Digest key = step_key({state.key, created_by + options_.run.cache_text() + mounts_text, vars.visible_args(),
+                               kPlatform, mount_sources});
         if (restore_from_cache(key, state)) return true;
         layer_step(run_history_text(args, vars.declared_args(state.config)), state, [&](const image::Snapshot& snapshot) {
+            std::optional<PreparedRunMounts> prepared;
+            if (!mounts.empty()) {
+                auto parent = chain_tree(state.top_layer);
+                located([&] { prepared.emplace(mounts, mount_inputs, *parent); });
+                input.mounts = &*prepared;
+            }
             run_step(input, snapshot, out_);
         });
         record_step(key, state, true);
@@ -690,23 +720,10 @@ private:
         std::string from_text;
         if (!cmd.from.empty()) {
             std::string from = vars.expand(cmd.from, state.config);
-            if (auto dep = referenced_stage(from, index)) {
-                materialize(*stage_states_[*dep]);
-                from_top = stage_states_[*dep]->top_layer;
-                from_tree = chain_tree(from_top);
-                from_text = "--from=" + stage_states_[*dep]->key.str() + " ";
-            } else {
-                std::optional<Digest> id;
-                try {
-                    id = external_image(from);
-                } catch (const Error& e) {
-                    throw Error("COPY --from=" + from + ": no such stage, and " + e.what());
-                }
-                auto config = ImageConfig::from_base(nlohmann::json::parse(store_.images().config(*id)));
-                for (const auto& d : config.diff_ids()) from_top = image::chain_id(from_top, d);
-                from_tree = chain_tree(from_top);
-                from_text = "--from=" + id->str() + " ";
-            }
+            MountFrom source = stage_or_image(from, index, "COPY --from=");
+            from_top = source.chain;
+            from_tree = chain_tree(from_top);
+            from_text = "--from=" + source.key + " ";
             tree = from_tree.get();
             excluded = nullptr;
             options.keep_owner = cmd.chown.empty();  // Docker keeps the source's owner
@@ -758,6 +775,45 @@ private:
         if (add) add->keep();
         record_step(key, state, true);
         return false;
+    }
+
+    // The layers of a stage built before `index`, or of an image (pulled if need be).
+    MountFrom stage_or_image(const std::string& name, std::size_t index, const std::string& what) {
+        if (auto dep = referenced_stage(name, index)) {
+            materialize(*stage_states_[*dep]);
+            return {stage_states_[*dep]->top_layer, stage_states_[*dep]->key.str()};
+        }
+        std::optional<Digest> id;
+        try {
+            id = external_image(name);
+        } catch (const Error& e) {
+            throw Error(what + name + ": no such stage, and " + e.what());
+        }
+        auto config = ImageConfig::from_base(nlohmann::json::parse(store_.images().config(*id)));
+        std::optional<Digest> top;
+        for (const auto& d : config.diff_ids()) top = image::chain_id(top, d);
+        return {top, id->str()};
+    }
+
+    // RUN --mount with build args expanded, checked, and the stages and images they name.
+    std::vector<RunMountSpec> run_mounts(const parser::RunCmd& cmd, std::size_t index, const StageState& state,
+                                         BuildVariables& vars, std::map<std::string, MountFrom>& from) {
+        std::vector<RunMountSpec> specs;
+        int ssh_index = 0;
+        for (const auto& mount : cmd.mounts) {
+            std::map<std::string, std::string> options;
+            for (const auto& [key, value] : mount.options) options[key] = vars.expand(value, state.config);
+            try {
+                specs.push_back(parse_run_mount(options, options["type"] == "ssh" ? ssh_index++ : 0));
+                const auto& name = specs.back().from;
+                if (!name.empty() && !from.contains(name)) from.emplace(name, stage_or_image(name, index, "--mount from="));
+            } catch (const parser::ParseError&) {
+                throw;
+            } catch (const Error& e) {
+                fail_at("--mount", e.what());
+            }
+        }
+        return specs;
     }
 
     // An error about the instruction being built, at its file:line:col.

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "builder/build_secrets.hpp"
 #include "builder/cache_artifact.hpp"
 #include "builder/image_source.hpp"
 #include "builder/run_settings.hpp"
@@ -55,6 +56,9 @@ struct BuildOptions {
     std::vector<std::string> no_cache_stages;
     // RUN steps' defaults: --network, --add-host, --shm-size, --ulimit.
     RunSettings run;
+    // --secret and --ssh: what RUN --mount=type=secret|ssh may mount, by id.
+    std::map<std::string, SecretSource> secrets;
+    std::map<std::string, std::string> ssh_sockets;
     // --jobs: how many stages may build at once. Stages build one at a time today.
     int jobs = 1;
     // SOURCE_DATE_EPOCH: history and config times are this instant, and layer files newer

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "builder/cache_explain.hpp"
+#include "builder/cache_mounts.hpp"
 #include "image/layer_store.hpp"
 #include "image/store.hpp"
 #include "util/error.hpp"
@@ -161,6 +162,17 @@ std::vector<CacheRecord> cache_records(image::Store& store) {
     }
     for (const auto& chain : db.leased_chains()) add_stack(db, chain, protected_chains);
     mark_usage(records, protected_chains, image_chains);
+    for (const auto& mount : list_cache_mounts(store.root())) {
+        CacheRecord record;
+        record.key = mount.key;
+        record.step = "cached mount id=" + mount.id;
+        record.size = mount.size;
+        record.created = mount.created;
+        record.last_used = mount.last_used;
+        record.in_use = mount.in_use;
+        record.cache_mount = true;
+        records.push_back(std::move(record));
+    }
     return records;
 }
 
@@ -169,6 +181,13 @@ CachePruneResult prune_cache(image::Store& store, const CachePrunePolicy& policy
     auto records = cache_records(store);
     CachePruneResult result;
     for (auto i : select_cache_prune(records, policy)) result.removed.push_back(records[i]);
+    // A cache mount a build took since it was listed stays (remove_cache_mount refuses it).
+    std::erase_if(result.removed, [&](const CacheRecord& r) {
+        if (!r.cache_mount) return false;
+        if (!remove_cache_mount(store.root(), r.key)) return true;
+        result.reclaimed += r.size;
+        return false;
+    });
     if (result.removed.empty()) return result;
 
     db.in_transaction([&] {

@@ -28,6 +28,7 @@ struct CacheRecord {
     std::int64_t hits = 0;
     bool in_use = false;          // a tagged image or a leased chain (a build, a container) needs it
     bool used_by_image = false;   // some image, a dangling one too, has its chain
+    bool cache_mount = false;     // a RUN --mount=type=cache directory (BuildKit's exec.cachemount)
 
     std::string short_id() const;  // 12 hex characters of the key
 };

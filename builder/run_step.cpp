@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "builder/run_mount_setup.hpp"
 #include "runtime/container.hpp"
 #include "util/error.hpp"
 
@@ -70,9 +71,11 @@ void run_step(const RunStepInput& input, const image::Snapshot& snapshot, std::o
     spec.host_network = input.host_network;
     spec.privileged = input.insecure;
     auto settings_files = input.settings ? apply_run_settings(*input.settings, spec) : nullptr;
+    if (input.mounts) input.mounts->apply_to(spec);
     out.flush();
     int code = runtime::run_container(spec);
     if (input.settings) remove_run_settings_stubs(*input.settings, snapshot.upper_dir);
+    if (input.mounts) input.mounts->remove_stubs(snapshot.upper_dir);
     if (code != 0)
         throw Error(fmt::format("process {} did not complete successfully: exit code: {}",
                                 nlohmann::json(spec.args).dump(), code));

@@ -11,6 +11,8 @@
 
 namespace kiln::builder {
 
+class PreparedRunMounts;
+
 struct RunStepInput {
     std::vector<std::string> args;  // shell already prepended for the shell form
     bool shell_form = false;
@@ -20,6 +22,7 @@ struct RunStepInput {
     bool host_network = false;  // RUN --network=host
     bool insecure = false;      // RUN --security=insecure: a privileged container
     const RunSettings* settings = nullptr;  // the build's --add-host, --shm-size, --ulimit
+    const PreparedRunMounts* mounts = nullptr;  // RUN --mount
 };
 
 // The argv the container runs. With heredocs in shell form, a RUN that is nothing but one

@@ -76,7 +76,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
         std::string output;
         bool push = false;
         std::vector<std::string> cache_from, cache_to;
-        std::vector<std::string> labels, add_hosts, ulimits;
+        std::vector<std::string> labels, add_hosts, ulimits, secrets, ssh;
         std::string iidfile, network = "default", shm_size, progress = "auto";
         int jobs = 1;
     };
@@ -110,6 +110,10 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
     repeatable(cmd->add_option("--add-host", flags->add_hosts, "Add a host to RUN steps' /etc/hosts (HOST:IP)"));
     cmd->add_option("--shm-size", flags->shm_size, "Size of /dev/shm in RUN steps (default 64m)");
     repeatable(cmd->add_option("--ulimit", flags->ulimits, "Ulimit of RUN steps (TYPE=SOFT[:HARD])"));
+    repeatable(cmd->add_option("--secret", flags->secrets,
+                               "Secret for RUN --mount=type=secret (id=ID,src=FILE | id=ID,env=VAR | id=ID)"));
+    repeatable(cmd->add_option("--ssh", flags->ssh,
+                               "SSH agent socket for RUN --mount=type=ssh (default | default=SOCKET | ID=SOCKET)"));
     cmd->add_option("--jobs", flags->jobs,
                     "Stages built at once, at least 1 (accepted; stages are built one at a time today)");
     repeatable(cmd->add_option("--cache-from", flags->cache_from,
@@ -155,6 +159,14 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
         // As buildx: --network host on the command line is the entitlement it needs.
         if (options.run.network == "host") options.allow_network_host = true;
         for (const auto& host : flags->add_hosts) options.run.extra_hosts.push_back(builder::parse_add_host(host));
+        for (const auto& text : flags->secrets) {
+            auto secret = builder::parse_secret_flag(text);
+            options.secrets[secret.id] = secret;
+        }
+        for (const auto& text : flags->ssh) {
+            auto [id, socket] = builder::parse_ssh_flag(text);
+            options.ssh_sockets[id] = socket;
+        }
         if (!flags->shm_size.empty()) {
             options.run.shm_size = builder::parse_memory_size(flags->shm_size, "--shm-size");
             if (options.run.shm_size <= 0) throw Error("invalid --shm-size " + flags->shm_size + ": it must be greater than 0");

@@ -84,14 +84,14 @@ std::string record_table(const std::vector<CacheRecord>& records) {
 std::string record_details(const CacheRecord& r) {
     std::string text = "ID:\t" + record_id(r) + "\n";
     text += "Created at:\t" + go_time_string(r.created) + "\n";
-    text += "Mutable:\tfalse\n";
+    text += "Mutable:\t" + bool_text(r.cache_mount) + "\n";
     text += "Reclaimable:\t" + bool_text(!r.in_use) + "\n";
     text += "Shared:\t" + bool_text(r.used_by_image) + "\n";
     text += "Size:\t" + kiln::human_size(r.size, 4) + "\n";
     text += "Description:\t" + r.step + "\n";
     text += "Usage count:\t" + std::to_string(r.hits) + "\n";
     text += "Last used:\t" + last_accessed(r) + "\n";
-    text += "Type:\t" + std::string(r.layer ? "regular" : "metadata") + "\n";
+    text += "Type:\t" + std::string(r.cache_mount ? "exec.cachemount" : r.layer ? "regular" : "metadata") + "\n";
     return tabwrite(text, 1, 1, '\t') + "\n";
 }
 
