@@ -56,7 +56,7 @@ void release_lease(const std::string& lease, const std::string& owner) {
 
 }  // namespace
 
-void release_attachment(const std::string& runtime_dir) {
+void release_attachment(const std::string& runtime_dir, bool delete_veth) {
     const std::string list = runtime_dir + "/" + attachment_file;
     std::ifstream in(list);
     if (!in) return;
@@ -68,7 +68,7 @@ void release_attachment(const std::string& runtime_dir) {
         if (kind == "undo") {
             iptables_restore(value);
             ::unlink(value.c_str());
-        } else if (kind == "veth") {
+        } else if (kind == "veth" && delete_veth) {
             try {
                 Socket().delete_link(value);
             } catch (const std::system_error&) {

@@ -20,7 +20,10 @@ inline constexpr const char* lease_lock_file = ".lock";
 
 // Releases everything the runtime dir's attachment file lists, then removes the file.
 // Idempotent, never throws: what cannot be removed now is reported by later sweeps.
-void release_attachment(const std::string& runtime_dir);
+// delete_veth false leaves the veth to the kernel, which removes the pair with the
+// container's namespace, after the caller has gone on: deleting it here waits for the
+// kernel's network synchronisation (~10-100 ms), which a foreground `run` should not pay.
+void release_attachment(const std::string& runtime_dir, bool delete_veth = true);
 
 // Runs `iptables-restore --noflush` (-w: wait for the xtables lock) on the file; its exit
 // status (-1 when it could not run).

@@ -99,7 +99,9 @@ void BridgeAttachment::attach(const BridgeRequest& request) {
     if (!published.empty()) add_port_rules(runtime_dir_, published, address_);
 }
 
-BridgeAttachment::~BridgeAttachment() { netlink::release_attachment(runtime_dir_); }
+// The namespace (and with it the veth) goes once the container has exited and netns_ is
+// closed, below.
+BridgeAttachment::~BridgeAttachment() { netlink::release_attachment(runtime_dir_, false); }
 
 std::optional<BridgeEndpoint> bridge_endpoint(const std::string& container_id) {
     if (!runtime_dir_locked(container_id)) return std::nullopt;

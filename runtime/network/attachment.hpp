@@ -33,7 +33,9 @@ class BridgeAttachment {
 public:
     // Throws kiln::Error (a host port in use, a bad --ip, ...) having released what it made.
     explicit BridgeAttachment(const BridgeRequest& request);
-    ~BridgeAttachment();  // releases everything unless the container's monitor took over
+    // Releases everything unless the container's monitor took over; the veth goes with the
+    // namespace, in the kernel's time.
+    ~BridgeAttachment();
     BridgeAttachment(const BridgeAttachment&) = delete;
     BridgeAttachment& operator=(const BridgeAttachment&) = delete;
 

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -17,6 +18,7 @@
 #include "harness.hpp"
 #include "runtime/network/bridge.hpp"
 #include "runtime/network/leases.hpp"
+#include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 
