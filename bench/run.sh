@@ -101,6 +101,14 @@ bench_start() {
   fresh_store
   measure kiln-run-true "kiln run --rm busybox true" -N --runs "$START_RUNS" --warmup 3 \
     "$KILN --root $STORE run --rm localhost/busybox true"
+  # The default bridge's cost per run: the same start with a namespace of only lo.
+  measure kiln-run-true-none "kiln run --rm --network none busybox true" -N --runs "$START_RUNS" --warmup 3 \
+    "$KILN --root $STORE run --rm --network none localhost/busybox true"
+  python3 - "$(median_of "$RESULTS/kiln-run-true.json")" "$(median_of "$RESULTS/kiln-run-true-none.json")" <<'EOPY' | tee -a "$RESULTS/table.txt"
+import sys
+bridge, none = float(sys.argv[1]), float(sys.argv[2])
+print(f"{'bridge setup per run (bridge - none medians)':<48} {(bridge - none) * 1000:9.3f} ms")
+EOPY
   bench_start_peers
   bench_detached
   bench_monitor_memory

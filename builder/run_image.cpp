@@ -11,6 +11,7 @@
 #include "builder/container_mounts.hpp"
 #include "builder/flag_values.hpp"
 #include "builder/image_config.hpp"
+#include "builder/network_flags.hpp"
 #include "image/reference.hpp"
 #include "image/store.hpp"
 #include "runtime/attach_socket.hpp"
@@ -219,6 +220,7 @@ runtime::ContainerConfig container_config(image::Store& store, const RunOptions&
     c.stop_timeout = options.stop_timeout;
     apply_host_flags(options, c);
     apply_mount_flags(store, options, image_settings, c);
+    apply_network_flags(store, options, image_settings, c);
 
     std::optional<Digest> top;
     for (const auto& diff_id : config.diff_ids()) top = image::chain_id(top, diff_id);
@@ -282,6 +284,7 @@ runtime::ContainerSpec container_spec(image::Store& store, const runtime::Contai
     apply_host_settings(c, spec);
     if (c.interactive) spec.stdin_fd = 0;
     spec.network_files = true;  // /etc/hostname, /etc/hosts, /etc/resolv.conf as docker run writes them
+    apply_network_settings(store, c, spec);
     spec.rootfs = store.layers().existing(runtime::container_snapshot_key(c.id)).mount;
     spec.rootfs.readonly = c.readonly_rootfs;
     // A --rm container's upper dir is deleted once it exits, so overlay need not sync the

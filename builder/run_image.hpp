@@ -58,6 +58,12 @@ struct RunOptions {
     std::vector<std::string> devices;            // --device HOST[:CONTAINER[:PERMS]]
     bool init = false;                           // --init
     std::string restart;                         // --restart ("" : no)
+    std::string network;                         // --network ("" : bridge)
+    std::string ip, mac_address;                 // --ip, --mac-address
+    std::vector<std::string> dns, dns_search, dns_options;  // --dns, --dns-search, --dns-option
+    std::vector<std::string> add_hosts;          // --add-host HOST:IP|host-gateway
+    std::vector<std::string> publish;            // -p [IP:][HOST:]CONTAINER[/PROTO]
+    bool publish_all = false;                    // -P
 };
 
 struct RunResult {

@@ -39,13 +39,18 @@ std::string RunSettings::cache_text() const {
     return text;
 }
 
-std::pair<std::string, std::string> parse_add_host(const std::string& text) {
+std::pair<std::string, std::string> parse_add_host(const std::string& text, bool allow_host_gateway) {
     // The docker CLI splits at the first ':' (an IPv6 address holds more) or at '='.
     auto sep = text.find_first_of(":=");
     if (sep == std::string::npos)
         throw Error("invalid argument \"" + text + "\" for \"--add-host\" flag: bad format for add-host: \"" + text + "\"");
     std::string name = text.substr(0, sep), address = text.substr(sep + 1);
     if (address.size() > 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
+    if (address == "host-gateway" && allow_host_gateway) {
+        if (!valid_host_name(name))
+            throw Error("invalid argument \"" + text + "\" for \"--add-host\" flag: invalid host name \"" + name + "\"");
+        return {name, address};
+    }
     if (address == "host-gateway")
         throw Error("invalid argument \"" + text + "\" for \"--add-host\" flag: host-gateway has no meaning for a build's RUN steps (they have no bridge network)");
     if (!valid_host_name(name))

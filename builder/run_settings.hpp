@@ -32,8 +32,9 @@ struct RunSettings {
 };
 
 // --add-host HOST:IP (or HOST=IP, as newer docker CLIs): the name and a valid IPv4 or IPv6
-// address. Throws kiln::Error naming the flag.
-std::pair<std::string, std::string> parse_add_host(const std::string& text);
+// address (or "host-gateway", for `run`'s bridge, when allow_host_gateway). Throws
+// kiln::Error naming the flag.
+std::pair<std::string, std::string> parse_add_host(const std::string& text, bool allow_host_gateway = false);
 
 // --network for a build: default, none or host.
 std::string parse_build_network(const std::string& text);

@@ -99,6 +99,15 @@ std::shared_ptr<CreateFlags> add_create_flags(CLI::App* cmd) {
     repeatable(cmd->add_option("--ulimit", o.ulimits, "Ulimit options (TYPE=SOFT[:HARD])"));
     repeatable(cmd->add_option("--device", o.devices, "Add a host device to the container (HOST[:CONTAINER[:PERMS]])"));
     cmd->add_flag("--init", o.init, "Run an init inside the container that forwards signals and reaps processes");
+    cmd->add_option("--network,--net", o.network, "Connect the container to a network (bridge, none, host, container:NAME|ID)");
+    cmd->add_option("--ip", o.ip, "IPv4 address on the bridge (inside its subnet, free)");
+    cmd->add_option("--mac-address", o.mac_address, "Container MAC address (e.g. 02:42:ac:1e:00:09)");
+    repeatable(cmd->add_option("--dns", o.dns, "Set custom DNS servers"));
+    repeatable(cmd->add_option("--dns-search", o.dns_search, "Set custom DNS search domains"));
+    repeatable(cmd->add_option("--dns-option", o.dns_options, "Set DNS options"));
+    repeatable(cmd->add_option("--add-host", o.add_hosts, "Add a custom host-to-IP mapping (HOST:IP, IP may be host-gateway)"));
+    repeatable(cmd->add_option("-p,--publish", o.publish, "Publish a container's port to the host ([IP:][HOST:]CONTAINER[/PROTO])"));
+    cmd->add_flag("-P,--publish-all", o.publish_all, "Publish every exposed port to a free host port");
     cmd->add_option("--restart", o.restart, "Restart policy when the container exits (no, on-failure[:N], always, unless-stopped)");
     return flags;
 }

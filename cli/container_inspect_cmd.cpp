@@ -8,6 +8,7 @@
 #include "runtime/container_records.hpp"
 #include "runtime/container_status.hpp"
 #include "runtime/freezer.hpp"
+#include "runtime/network/attachment.hpp"
 #include "runtime/restart_policy.hpp"
 #include "runtime/volume_store.hpp"
 #include "runtime/monitor/json_log.hpp"
@@ -78,6 +79,27 @@ TemplateValue port_map_json(const runtime::PortMap& ports) {
     return out;
 }
 
+// Docker's NetworkSettings: the bridge endpoint of a running container (empty fields
+// otherwise), under Networks by the name of its network as well.
+TemplateValue network_settings(const runtime::ContainerRow& row, const runtime::ContainerConfig& c, bool running) {
+    auto endpoint = running ? runtime::bridge_endpoint(row.id) : std::nullopt;
+    runtime::BridgeEndpoint e = endpoint.value_or(runtime::BridgeEndpoint{});
+    TemplateValue settings = {{"Bridge", ""}, {"SandboxID", ""},
+                              {"Ports", port_map_json(running ? runtime::published_ports(row.id) : runtime::PortMap{})},
+                              {"Gateway", e.gateway}, {"IPAddress", e.address}, {"IPPrefixLen", e.prefix_len},
+                              {"MacAddress", e.mac}, {"Networks", TemplateValue::object()}};
+    const std::string network = c.network.mode.starts_with("container:") ? "" : c.network.mode;
+    if (!network.empty())
+        settings["Networks"][network] = {{"IPAMConfig", TemplateValue()}, {"Links", TemplateValue()},
+                                         {"Aliases", TemplateValue()}, {"MacAddress", e.mac},
+                                         {"NetworkID", ""}, {"EndpointID", ""},
+                                         {"Gateway", e.gateway}, {"IPAddress", e.address},
+                                         {"IPPrefixLen", e.prefix_len}, {"IPv6Gateway", ""},
+                                         {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0},
+                                         {"DriverOpts", TemplateValue()}};
+    return settings;
+}
+
 TemplateValue inspect_json(image::Store& store, runtime::ContainerRecords& records, const runtime::ContainerRow& row) {
     auto c = records.config(row);
     const bool running = row.state == "running";
@@ -125,7 +147,11 @@ TemplateValue inspect_json(image::Store& store, runtime::ContainerRecords& recor
     v["Platform"] = "linux";
     v["HostConfig"] = {{"Binds", binds},
                        {"LogConfig", {{"Type", "json-file"}, {"Config", TemplateValue::object()}}},
-                       {"NetworkMode", "none"},
+                       {"NetworkMode", c.network.mode},
+                       {"Dns", c.network.dns},
+                       {"DnsSearch", c.network.dns_search},
+                       {"DnsOptions", c.network.dns_options},
+                       {"ExtraHosts", c.network.extra_hosts.empty() ? TemplateValue() : TemplateValue(c.network.extra_hosts)},
                        {"PortBindings", port_map_json(c.port_bindings)},
                        {"AutoRemove", c.auto_remove},
                        {"Memory", c.memory_limit},
@@ -156,9 +182,7 @@ TemplateValue inspect_json(image::Store& store, runtime::ContainerRecords& recor
                    {"Labels", labels},
                    {"StopSignal", c.stop_signal}};
     if (c.stop_timeout) v["Config"]["StopTimeout"] = *c.stop_timeout;
-    v["NetworkSettings"] = {{"Bridge", ""}, {"SandboxID", ""},
-                            {"Ports", port_map_json(running ? c.port_bindings : runtime::PortMap{})},
-                            {"IPAddress", ""}, {"MacAddress", ""}, {"Networks", TemplateValue::object()}};
+    v["NetworkSettings"] = network_settings(row, c, running);
     return v;
 }
 

@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "runtime/container_records.hpp"
+#include "runtime/network/attachment.hpp"
 #include "runtime/port_bindings.hpp"
 
 namespace kiln::cli {
@@ -16,8 +17,11 @@ void register_port_commands(CLI::App& app, const GlobalOptions& global, int& exi
     cmd->callback([args, &global, &exit_code] {
         for_each_container(global, {args->first}, exit_code, [&](image::Store&, auto& records, const std::string& name) {
             auto row = records.resolve(name);
-            // Docker's NetworkSettings.Ports: the bindings in force, none while stopped.
-            const runtime::PortMap ports = row.state == "running" ? records.config(row).port_bindings : runtime::PortMap{};
+            // Docker's NetworkSettings.Ports: the bindings in force (with the host ports
+            // chosen at start), none while stopped.
+            runtime::PortMap ports;
+            if (row.state == "running") ports = runtime::published_ports(row.id);
+            if (row.state == "running" && ports.empty()) ports = records.config(row).port_bindings;
             for (const auto& line : runtime::port_lines(ports, args->second, name)) std::cout << line << "\n";
             std::cout << std::flush;
         });

@@ -5,6 +5,8 @@
 #include "image/store.hpp"
 #include "runtime/container_records.hpp"
 #include "runtime/container_status.hpp"
+#include "runtime/network/attachment.hpp"
+#include "runtime/port_bindings.hpp"
 #include "runtime/monitor/json_log.hpp"
 #include "util/digest.hpp"
 #include "util/error.hpp"
@@ -72,11 +74,11 @@ TemplateValue ps_fields(const runtime::ContainerRow& row, const runtime::Contain
     v["RunningFor"] = runtime::human_duration(now - row.created_ns) + " ago";
     v["Status"] = runtime::status_text(row, now);
     v["State"] = runtime::docker_state(row);
-    v["Ports"] = "";
+    v["Ports"] = row.state == "running" ? runtime::ps_ports_text(runtime::published_ports(row.id)) : "";
     v["Names"] = row.name;
     v["Labels"] = join(labels, ",");
     v["Mounts"] = "";
-    v["Networks"] = "none";
+    v["Networks"] = config.network.mode.starts_with("container:") ? "" : config.network.mode;
     v["Size"] = "";
     return v;
 }

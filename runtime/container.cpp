@@ -33,6 +33,7 @@
 #include "runtime/child_process.hpp"
 #include "runtime/child_report.hpp"
 #include "runtime/namespaces.hpp"
+#include "runtime/network/network_setup.hpp"
 #include "runtime/process_setup.hpp"
 #include "runtime/rootfs.hpp"
 #include "runtime/runtime_dir.hpp"
@@ -154,6 +155,7 @@ struct ChildPlan {
     std::vector<BindMount> binds;  // network files, then the spec's
     std::string hostname;
     bool new_net = true;
+    int join_netns = -1;  // a namespace made or chosen by the parent (network_setup.hpp)
     const Cgroup* cgroup = nullptr;
     bool in_cgroup = false;  // set by clone_process: already in the cgroup2 group
 };
@@ -170,6 +172,11 @@ void container_setup(ChildPlan& p, ChildReport& r) {
     if (!p.in_cgroup && !p.cgroup->v2_procs_file().empty() && !join_cgroup_self(p.cgroup->v2_procs_file(), r))
         return;
     if (!enter_session(p.process, r)) return;
+    // Before the rootfs: its /sys shows the network namespace of whoever mounts it.
+    if (p.join_netns >= 0 && ::setns(p.join_netns, CLONE_NEWNET) != 0) {
+        r.fail_errno(errno, "join the container's network namespace");
+        return;
+    }
 
     if (!setup_rootfs(p.rootfs, r)) return;
     if (!open_null_stdio(p.process, r)) return;
@@ -193,28 +200,6 @@ int child_main(void* arg) {
 }
 
 // --- parent side -------------------------------------------------------------------------
-
-// The files `docker run` puts in /etc, for spec.network_files. Written again at every
-// start, so a crash of the machine may lose them (Durability::not_needed).
-std::vector<BindMount> write_network_files(const std::string& state_dir, const std::string& hostname) {
-    constexpr auto volatile_file = Durability::not_needed;
-    atomic_write(state_dir + "/hostname", hostname + "\n", 0644, volatile_file);
-    atomic_write(state_dir + "/hosts",
-                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-                 "ff02::2\tip6-allrouters\n127.0.1.1\t" + hostname + "\n",
-                 0644, volatile_file);
-    std::string resolv;
-    try {
-        resolv = read_file("/etc/resolv.conf");
-    } catch (const Error&) {
-        // No resolver configured on the host: the container gets none either.
-    }
-    atomic_write(state_dir + "/resolv.conf", resolv, 0644, volatile_file);
-    return {{state_dir + "/hostname", "/etc/hostname", false},
-            {state_dir + "/hosts", "/etc/hosts", false},
-            {state_dir + "/resolv.conf", "/etc/resolv.conf", false}};
-}
 
 }  // namespace
 
@@ -241,6 +226,7 @@ struct StartedContainer::State {
         : runtime_dir(runtime_dir_lock >= 0 ? RuntimeDir(id, runtime_dir_lock) : RuntimeDir(id)) {}
     const ContainerSpec* spec = nullptr;  // valid until start_container returns, and in run_container
     RuntimeDir runtime_dir;  // first: whatever a kill -9 of this process leaves is found through it
+    NetworkSetup network;    // released once the container is reaped, before its runtime dir goes
     std::optional<Cgroup> cgroup;
     std::optional<Pty> pty;
     std::optional<StdioPipes> pipes;
@@ -287,14 +273,15 @@ std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool f
     if (spec.capabilities) plan.process.caps = *spec.capabilities;
     if (spec.privileged) make_privileged(plan.process);
     if (!spec.rlimits.empty()) plan.process.rlimits = &spec.rlimits;
-    if (spec.network_files) plan.binds = write_network_files(state_dir, plan.hostname);
+    plan.binds = prepare_network(spec, id, state->runtime_dir.path(), state_dir, plan.hostname, state->network);
+    plan.join_netns = state->network.netns_fd();
     if (!spec.init_binary.empty()) plan.binds.push_back({spec.init_binary, container_init_path, true});
     plan.binds.insert(plan.binds.end(), spec.binds.begin(), spec.binds.end());
     if (spec.shm_size <= 0) throw Error("the size of /dev/shm must be above 0");
     plan.shm_options = "mode=1777,size=" + std::to_string(spec.shm_size);
     plan.rootfs = {&spec.rootfs, mountpoint.c_str(), &plan.binds, spec.privileged, &spec.tmpfs, &spec.device_nodes,
                    plan.shm_options.c_str(), &spec.propagation};
-    plan.new_net = !spec.host_network;
+    plan.new_net = !spec.host_network && plan.join_netns < 0;
 
     // The container never gets one of the caller's descriptors: a pty of its own with -t,
     // pipes relayed by kiln otherwise (stdio_relay.hpp says why).

@@ -13,6 +13,7 @@
 #include "runtime/capabilities.hpp"
 #include "runtime/device_mapping.hpp"
 #include "runtime/device_policy.hpp"
+#include "runtime/network/container_network.hpp"
 #include "runtime/tmpfs_mounts.hpp"
 #include "runtime/ulimits.hpp"
 
@@ -59,7 +60,10 @@ struct ContainerSpec {
     std::string state_dir;
     // Share the host's network namespace instead of an isolated one with only `lo`.
     bool host_network = false;
-    // Like `docker run`: write hostname, hosts and resolv.conf (a copy of the host's) into
+    // `docker run --network` and its files' flags; the default (none) is a namespace with
+    // only `lo`. host_network overrides it.
+    ContainerNetwork network;
+    // Like `docker run`: write hostname, hosts and resolv.conf (network_files.hpp) into
     // state_dir and bind them over /etc/hostname, /etc/hosts, /etc/resolv.conf (empty
     // files are created in the rootfs where missing). binds may still override them.
     bool network_files = false;

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/network/network_config.hpp"
 #include "util/error.hpp"
 
 namespace kiln::runtime {
@@ -71,6 +72,7 @@ std::string config_to_json(const ContainerConfig& c) {
         {"volumes", volumes},
         {"volumes_from", c.volumes_from},
         {"bind_propagation", c.bind_propagation},
+        {"network", network_config_json(c.network)},
     };
     return j.dump();
 }
@@ -121,7 +123,9 @@ ContainerConfig config_from_json(const std::string& text) {
             c.devices.push_back({d.at("host"), d.at("container"), d.at("permissions")});
         c.init = j.value("init", false);
         if (j.contains("restart")) c.restart = {j["restart"].at("name"), j["restart"].at("max_retries")};
-        for (const auto& [port, bindings] : j.value("port_bindings", nlohmann::json::object()).items())
+        // A named copy: items() of the temporary value() returns would dangle.
+        const auto port_bindings = j.value("port_bindings", nlohmann::json::object());
+        for (const auto& [port, bindings] : port_bindings.items())
             for (const auto& b : bindings) c.port_bindings[port].push_back({b.at("host_ip"), b.at("host_port")});
         // Records from before volumes have none.
         for (const auto& v : j.value("volumes", nlohmann::json::array()))
@@ -129,6 +133,7 @@ ContainerConfig config_from_json(const std::string& text) {
                                  v.at("mode")});
         c.volumes_from = j.value("volumes_from", std::vector<std::string>{});
         c.bind_propagation = j.value("bind_propagation", std::map<std::string, std::string>{});
+        c.network = network_config_from_json(j);
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("container config: ") + e.what());
     }

@@ -9,6 +9,7 @@
 
 #include "runtime/container.hpp"
 #include "runtime/host_settings.hpp"
+#include "runtime/network/network_config.hpp"
 
 namespace kiln::runtime {
 
@@ -68,7 +69,8 @@ struct ContainerConfig {
     std::vector<DeviceMapping> devices;
     bool init = false;  // --init
     RestartPolicy restart;
-    PortMap port_bindings;  // -p (issue #11's networks): none until then
+    PortMap port_bindings;  // -p, and -P's EXPOSEd ports (a host port "": any free one)
+    NetworkConfig network;  // --network, --ip, --mac-address, --dns*, --add-host
     std::vector<VolumeMount> volumes;
     std::vector<std::string> volumes_from;  // --volumes-from as given (HostConfig.VolumesFrom)
     // A bind's destination -> its -v/--mount propagation (shared, rslave, ...); absent: rprivate.

@@ -1,5 +1,7 @@
 #include "runtime/container_records.hpp"
 
+#include "runtime/network/leases.hpp"
+
 #include <sys/random.h>
 
 #include <chrono>
@@ -120,6 +122,7 @@ std::vector<ContainerRow> ContainerRecords::list() {
         row = refresh(std::move(row));
         if (row.state != "removed") rows.push_back(std::move(row));
     }
+    reconcile_leases();  // `ps` frees the addresses of containers whose monitor was killed
     return rows;
 }
 
@@ -222,6 +225,7 @@ void ContainerRecords::remove(const ContainerRow& row, bool remove_volumes) {
         throw Error("You cannot remove a running container " + row.id +
                     ". Stop the container before attempting removal or force remove");
     sweep_stale_runtime_dirs();
+    reconcile_leases();
     store_.layers().remove(container_snapshot_key(row.id));
     store_.db().lease_release(lease_owner(row.id));
     remove_all(paths(row.id).dir);

@@ -75,4 +75,12 @@ std::vector<std::string> port_lines(const PortMap& ports, const std::string& pri
     return out;
 }
 
+std::string ps_ports_text(const PortMap& ports) {
+    std::string text;
+    for (const auto& [port, bindings] : ports)
+        for (const auto& b : bindings)
+            text += (text.empty() ? "" : ", ") + (b.host_ip.empty() ? "0.0.0.0" : b.host_ip) + ":" + b.host_port + "->" + port;
+    return text;
+}
+
 }  // namespace kiln::runtime

@@ -16,6 +16,9 @@ namespace kiln::runtime {
 std::vector<std::string> port_lines(const PortMap& ports, const std::string& private_port,
                                     const std::string& container_ref);
 
+// `docker ps`'s PORTS column: "0.0.0.0:8080->80/tcp, 127.0.0.1:9000->90/udp".
+std::string ps_ports_text(const PortMap& ports);
+
 // The docker CLI's sortorder.NaturalLess: digit runs compare as numbers.
 bool natural_less(const std::string& a, const std::string& b);
 

@@ -8,6 +8,7 @@
 
 #include "image/staging.hpp"
 #include "runtime/cgroups.hpp"
+#include "runtime/netlink/release.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -90,8 +91,12 @@ void wait_runtime_dir_unlocked(const std::string& container_id) {
 
 void sweep_stale_runtime_dirs() {
     const Locations& where = locations();
-    image::remove_stale_entries(where.containers, 0,
-                                [](const std::string& id) { return remove_leftover_cgroup(id); });
+    image::remove_stale_entries(where.containers, 0, [&](const std::string& id) {
+        if (!remove_leftover_cgroup(id)) return false;
+        // Its processes are gone: what its bridge attachment left (a killed monitor's) goes too.
+        netlink::release_attachment(where.containers + "/" + id);
+        return true;
+    });
     image::remove_stale_entries(where.staging, staging_grace_seconds);
 }
 

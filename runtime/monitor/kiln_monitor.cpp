@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "runtime/monitor/attach_server.hpp"
+#include "runtime/netlink/release.hpp"
 #include "runtime/monitor/json_log.hpp"
 #include "runtime/monitor/oom_count.hpp"
 #include "runtime/monitor/restart_rules.hpp"
@@ -182,7 +183,7 @@ void record_oom_kill(const Arguments& a) {
 void remove_runtime_dir(const std::string& dir) {
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return;
-    for (const char* name : {"hostname", "hosts", "resolv.conf", "no-restart", "restarting"}) ::unlinkat(dfd, name, 0);
+    for (const char* name : {"hostname", "hosts", "resolv.conf", "no-restart", "restarting", "ports"}) ::unlinkat(dfd, name, 0);
     ::unlinkat(dfd, "rootfs", AT_REMOVEDIR);
     ::close(dfd);
     ::rmdir(dir.c_str());
@@ -263,6 +264,8 @@ int main(int argc, char** argv) {
     }
     const int code = decode_status(status);
     const std::int64_t finished_ns = now_ns();
+    // Before the exit record, so whoever sees the container exited finds its address free.
+    if (!a.rundir.empty()) kiln::netlink::release_attachment(a.rundir);
     record_oom_kill(a);
     record_exit(a.exit, code);
     remove_cgroups(a.cgroups);

@@ -254,6 +254,7 @@ bool host_traces_gone(const std::string& id) {
                           "/sys/fs/cgroup/cpuset/kiln/", "/sys/fs/cgroup/blkio/kiln/", "/sys/fs/cgroup/freezer/kiln/"})
         if (path_exists(h + id)) return false;
     if (path_exists(runtime::runtime_dirs_parent() + "/" + id)) return false;
+    if (path_exists("/sys/class/net/veth" + id.substr(0, 11))) return false;  // its bridge veth
     return read_file("/proc/self/mountinfo").find(id) == std::string::npos;
 }
 

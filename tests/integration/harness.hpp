@@ -156,7 +156,7 @@ bool soon(Pred pred, int ms = 5000) {
 std::string inspect_value(const Kiln& kiln, const std::string& name, const std::string& format);
 
 // Whether nothing a container `id` leaves on the host while it exists is left: its cgroup
-// in every hierarchy, its runtime dir, a mount naming it.
+// in every hierarchy, its runtime dir, a mount naming it, its bridge veth.
 bool host_traces_gone(const std::string& id);
 
 // Names in dir (empty if it does not exist).

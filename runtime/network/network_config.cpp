@@ -1,0 +1,29 @@
+#include "runtime/network/network_config.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace kiln::runtime {
+
+nlohmann::json network_config_json(const NetworkConfig& n) {
+    return {{"mode", n.mode}, {"ip", n.ip}, {"mac", n.mac}, {"dns", n.dns}, {"dns_search", n.dns_search},
+            {"dns_options", n.dns_options}, {"extra_hosts", n.extra_hosts}};
+}
+
+NetworkConfig network_config_from_json(const nlohmann::json& record) {
+    NetworkConfig n;
+    if (!record.contains("network")) {
+        n.mode = "none";
+        return n;
+    }
+    const auto& j = record["network"];
+    n.mode = j.value("mode", std::string("bridge"));
+    n.ip = j.value("ip", std::string());
+    n.mac = j.value("mac", std::string());
+    n.dns = j.value("dns", std::vector<std::string>{});
+    n.dns_search = j.value("dns_search", std::vector<std::string>{});
+    n.dns_options = j.value("dns_options", std::vector<std::string>{});
+    n.extra_hosts = j.value("extra_hosts", std::vector<std::string>{});
+    return n;
+}
+
+}  // namespace kiln::runtime

@@ -1,0 +1,24 @@
+#pragma once
+// What a container's record keeps of its network flags (Docker's HostConfig.NetworkMode,
+// Dns, DnsSearch, DnsOptions, ExtraHosts and Config.MacAddress, the --ip of its
+// endpoint).
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace kiln::runtime {
+
+struct NetworkConfig {
+    // "bridge", "none", "host" or "container:<full id>".
+    std::string mode = "bridge";
+    std::string ip, mac;
+    std::vector<std::string> dns, dns_search, dns_options;
+    std::vector<std::string> extra_hosts;  // "HOST:IP", checked
+};
+
+nlohmann::json network_config_json(const NetworkConfig& n);
+// Records from before networks had only `lo`: they keep it ("none").
+NetworkConfig network_config_from_json(const nlohmann::json& record);
+
+}  // namespace kiln::runtime
