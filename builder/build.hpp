@@ -55,8 +55,9 @@ struct BuildOptions {
     std::vector<std::string> no_cache_stages;
     // RUN steps' defaults: --network, --add-host, --shm-size, --ulimit.
     RunSettings run;
-    // --jobs: how many stages may build at once. Stages build one at a time today.
-    int jobs = 1;
+    // --jobs: how many stages may build at once (independent ones build in parallel);
+    // 0: one per core.
+    int jobs = 0;
     // SOURCE_DATE_EPOCH: history and config times are this instant, and layer files newer
     // than it are written with it (BuildKit's rewrite-timestamp), so a build is reproducible.
     std::optional<std::int64_t> source_date_epoch;
