@@ -21,13 +21,13 @@ struct Context {
     const std::string& path() const { return dir.path(); }
 };
 
-// Two independent stages that each record when their RUN started and ended (seconds since
-// the epoch, with nanoseconds), one the target does not need, and a target copying both.
+// Two independent stages that each record when their RUN started and ended (the host's
+// uptime in centiseconds: busybox's date has no %N), one the target does not need, and a target copying both.
 const char* const kTwoSleepers =
     "FROM localhost/busybox AS a\n"
-    "RUN date +%s.%N > /start && sleep 1 && date +%s.%N > /end\n"
+    "RUN cut -d" " -f1 /proc/uptime > /start && sleep 1 && cut -d" " -f1 /proc/uptime > /end\n"
     "FROM localhost/busybox AS b\n"
-    "RUN date +%s.%N > /start && sleep 1 && date +%s.%N > /end\n"
+    "RUN cut -d" " -f1 /proc/uptime > /start && sleep 1 && cut -d" " -f1 /proc/uptime > /end\n"
     "FROM localhost/busybox AS unused\n"
     "RUN echo unused-stage-ran\n"
     "FROM localhost/busybox\n"
