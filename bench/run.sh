@@ -4,7 +4,7 @@
 # run also measures the peers it finds installed (crun on an OCI bundle, buildah bud), so
 # ratios compare figures taken side by side on one machine.
 #
-# Usage (root): bench/run.sh [build] [start]     (default: both)
+# Usage (root): bench/run.sh [build] [start] [graph]     (default: build and start)
 # Env: RUNS (10), WORK (/tmp/kiln-bench-kiln), KILN (build/kiln), SHARED_BENCH
 #      (../shared/bench: the reference contexts), PEERS (0), CONTEXTS (all four).
 set -euo pipefail
@@ -93,10 +93,40 @@ bench_build() {
   done
 }
 
+<<<<<<< HEAD
 # Start latency, each against its target (issue #9 item 8), with the installed peers on the
 # same busybox rootfs in the same run: crun and runc on an OCI bundle, podman run --rm.
 # hyperfine runs each command without a shell (-N), so no shell start-up is subtracted.
 START_RUNS=${START_RUNS:-30}
+=======
+# The three-stage context built cold stage by stage (--jobs 1) and with independent
+# stages at once (the default, one job per core), and buildah bud --layers on it.
+bench_graph() {
+  local c=multistage ctx prep
+  [ -d "$SHARED_BENCH/dockerfiles/$c" ] || { log "skipped graph: $SHARED_BENCH/dockerfiles/$c not found"; return; }
+  ctx=$(context_of $c)
+  fresh_store
+  prep="'$KILN' --root '$STORE' rmi -f bench/$c >/dev/null 2>&1 || true"
+  measure "kiln-$c-jobs1" "kiln build $c --no-cache --jobs 1" --runs "$RUNS" --prepare "$prep" \
+    "'$KILN' --root '$STORE' build -q --no-cache --jobs 1 -t bench/$c '$ctx'"
+  measure "kiln-$c-jobs-default" "kiln build $c --no-cache (jobs: $(nproc) cores)" --runs "$RUNS" --prepare "$prep" \
+    "'$KILN' --root '$STORE' build -q --no-cache -t bench/$c '$ctx'"
+  ratio "$c: --jobs 1 over default" "kiln-$c-jobs-default" "kiln-$c-jobs1"
+  if command -v buildah >/dev/null; then
+    # shared/bench's working buildah settings: private storage and configs under $WORK.
+    # shellcheck source=/dev/null
+    . "$SHARED_BENCH/lib.sh"
+    write_container_configs
+    local bprep="buildah rm --all >/dev/null 2>&1; podman rmi -af >/dev/null 2>&1; podman import -q '$ROOTFS_TAR' localhost/busybox:latest >/dev/null"
+    measure "buildah-$c-cold" "buildah bud --layers $c cold (chroot)" --runs "$RUNS" --prepare "$bprep" \
+      "buildah bud --layers --isolation chroot -q -t localhost/bench/$c '$ctx'"
+    ratio "$c cold (default jobs) vs buildah" "kiln-$c-jobs-default" "buildah-$c-cold"
+  else
+    log "skipped buildah: not installed"
+  fi
+}
+
+>>>>>>> graph
 bench_start() {
   fresh_store
   measure kiln-run-true "kiln run --rm busybox true" -N --runs "$START_RUNS" --warmup 3 \
@@ -241,6 +271,7 @@ for s in $sections; do
   case $s in
     build) bench_build ;;
     start) bench_start ;;
+    graph) bench_graph ;;
     *) log "unknown section $s"; exit 1 ;;
   esac
 done

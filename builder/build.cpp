@@ -7,8 +7,10 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -16,6 +18,7 @@
 #include "builder/cache_explain.hpp"
 #include "builder/add_source.hpp"
 #include "builder/build_platform.hpp"
+#include "builder/build_progress.hpp"
 #include "builder/cache_key.hpp"
 #include "builder/chown.hpp"
 #include "builder/config_edit.hpp"
@@ -26,6 +29,7 @@
 #include "builder/reproducible.hpp"
 #include "builder/run_mount_setup.hpp"
 #include "builder/run_step.hpp"
+#include "builder/stage_graph.hpp"
 #include "builder/variables.hpp"
 #include "builder/workdir.hpp"
 #include "image/layer_tar.hpp"
@@ -76,215 +80,110 @@ std::string source_text(const parser::Instruction* source) {
     return text;
 }
 
+// What the stages of one build share. Each stage's Builder reads it; what stages change
+// here is behind a lock: the store's own, the progress's, or one of the mutexes below.
+struct SharedBuild {
+    SharedBuild(image::Store& store, const BuildOptions& options, std::ostream& out)
+        : store(store), options(options), progress(out, options.quiet), lease(store.db(), store.root()) {}
+
+    image::Store& store;
+    const BuildOptions& options;
+    BuildProgress progress;
+    parser::Dockerfile file;
+    parser::Program program;
+    std::unique_ptr<BuildContext> context;
+    std::unique_ptr<BuildVariables> global_vars;
+    const ImageConfig empty_config = ImageConfig::scratch("linux", "amd64");
+    std::set<std::size_t> needed;  // the target and the stages it stands on
+    std::set<std::size_t> no_cache_stages;
+    std::size_t target_stage = 0;
+    // Holds every layer the build stands on, so no prune or rmi takes it mid-build.
+    image::ProcessLease lease;
+    // Written by each stage when it is built; the scheduler orders that before any reader.
+    std::vector<std::optional<StageState>> stage_states;
+    std::vector<BuildResult> stage_results;
+    StageScheduler* scheduler = nullptr;
+    std::mutex pull_mutex;
+    std::map<std::string, Digest> pulled;  // external images by full name, as this build found them
+    // --cache-from sources are asked one stage at a time.
+    std::mutex remote_cache_mutex;
+    std::mutex inputs_mutex;
+    std::vector<StepInputs> earlier_inputs;  // what earlier builds (and earlier steps of this one) keyed
+};
+
+std::string stage_name(const parser::Program& program, std::size_t stage) {
+    std::string name = program.stages[stage].from.stage_name;
+    return name.empty() ? "stage-" + std::to_string(stage) : name;
+}
+
+// The flag of a RUN that needs an entitlement the build was not granted, and the message.
+std::optional<std::pair<std::string, std::string>> refused_entitlement(const BuildOptions& options, const parser::TypedInstruction& ti) {
+    const auto* run = std::get_if<parser::RunCmd>(&ti.command);
+    if (!run) return std::nullopt;
+    std::string entitlement, flag;
+    if (run->network == "host" && !options.allow_network_host) entitlement = "network.host", flag = "--network";
+    if (run->security == "insecure" && !options.allow_security_insecure)
+        entitlement = "security.insecure", flag = "--security";
+    if (entitlement.empty()) return std::nullopt;
+    return std::pair{flag, entitlement + " is not allowed (grant it with kiln build --allow " + entitlement + ")"};
+}
+
+// Builds one stage, step by step, on the thread the scheduler gives it.
 class Builder {
 public:
-    Builder(image::Store& store, const BuildOptions& options, std::ostream& out)
-        : store_(store), options_(options), out_(out) {}
+    Builder(SharedBuild& shared, std::size_t stage)
+        : shared_(shared),
+          store_(shared.store),
+          options_(shared.options),
+          out_(shared.progress, stage_name(shared.program, stage)),
+          file_(shared.file),
+          program_(shared.program),
+          context_(shared.context.get()),
+          global_vars_(shared.global_vars.get()),
+          empty_config_(shared.empty_config),
+          stage_states_(shared.stage_states),
+          lease_(shared.lease),
+          building_stage_(stage),
+          no_cache_stages_(shared.no_cache_stages),
+          target_stage_(shared.target_stage) {}
 
-    BuildResult run() {
-        const image::Platform target_platform = build_target_platform(options_.platform);
-        std::string dockerfile_path = options_.dockerfile_text ? "Dockerfile"
-                                      : options_.dockerfile.empty()
-                                          ? options_.context_dir + "/Dockerfile"
-                                          : options_.dockerfile;
-        std::string text;
-        if (options_.dockerfile_text) text = *options_.dockerfile_text;
-        else try {
-            text = read_file(dockerfile_path);
-        } catch (const Error& e) {
-            throw Error("cannot read Dockerfile: " + std::string(e.what()));
-        }
-        if (text.size() > parser::kMaxDockerfileSize)
-            throw Error(dockerfile_path + ": Dockerfile larger than " +
-                        std::to_string(parser::kMaxDockerfileSize >> 20) + " MiB");
-        file_ = parser::parse_dockerfile(text, dockerfile_path);
-        program_ = parser::to_program(file_);
-        if (program_.stages.empty()) throw Error(dockerfile_path + ": no FROM instruction");
-        run_lint();
-
-        // A Dockerfile from stdin has no <Dockerfile>.dockerignore beside it.
-        context_ = std::make_unique<BuildContext>(options_.context_dir, options_.dockerfile_text ? "" : dockerfile_path,
-                                                  store_, !options_.context_is_scratch);
-        if (options_.explain_cache) earlier_inputs_ = remembered_inputs(store_.db());
-        global_vars_ = std::make_unique<BuildVariables>(file_.escape, options_.build_args);
-        // BuildKit's automatic platform ARGs live in the global scope: FROM lines see them,
-        // a stage sees one after `ARG NAME`.
-        for (const auto& [name, value] : automatic_platform_args(image::host_platform(), target_platform))
-            global_vars_->declare_arg(name, value);
-        for (const auto& arg : program_.global_args)
-            for (const auto& [name, value] : arg.args)
-                global_vars_->declare_arg(name, value ? std::optional(global_vars_->expand(*value, empty_config_)) : std::nullopt);
-
-        std::size_t target = program_.stages.size() - 1;
-        if (!options_.target.empty()) {
-            auto idx = stage_index(options_.target);
-            if (!idx) throw Error("target stage \"" + options_.target + "\" could not be found");
-            target = *idx;
-        }
-        std::set<std::size_t> needed;
-        collect_needed(target, needed);
-        for (const auto& name : options_.no_cache_stages)
-            if (auto idx = stage_index(name)) no_cache_stages_.insert(*idx);  // unknown names: ignored, as BuildKit
-        check_entitlements(needed);
-        check_platforms(needed);
-        stage_states_.resize(program_.stages.size());
-        try {
-            target_stage_ = target;
-            for (std::size_t i = 0; i <= target; ++i)
-                if (needed.count(i)) {
-                    building_stage_ = i;
-                    stage_states_[i] = build_stage(i);
-                }
-        } catch (...) {
-            // What was learned about the context is true whether or not the build failed.
-            context_->save_digests();
-            throw;
-        }
-        context_->save_digests();
-
-        const StageState& final_state = *stage_states_[target];
-        materialize(final_state);
-        ImageConfig final_config = final_state.config;
-        for (const auto& [key, value] : options_.labels) final_config.set_label(key, value);
-        std::string config = final_config.serialize();
-        Digest image_id = store_.images().put_image(config);
-        for (const auto& tag : options_.tags) {
-            std::string name = image::parse_reference(tag).str();
-            store_.images().tag(name, image_id);
-        }
-        result_.image_id = image_id;
-        return result_;
-    }
+    StageState run_stage() { return build_stage(building_stage_); }
+    const BuildResult& result() const { return result_; }
+    // The layers of a built stage in the store (a --cache-from step may only name them).
+    void fetch_layers(const StageState& state) { materialize(state); }
 
 private:
-    // BuildKit's checks run with every build: warnings are printed, and `# check=error=true`
-    // makes them fail the build before anything runs.
-    void run_lint() {
-        parser::LintOptions options;
-        options.base_env = [this](const std::string& image) -> std::optional<std::vector<std::string>> {
-            auto ref = image::try_parse_reference(image);
-            auto id = ref ? store_.images().resolve(ref->str()) : std::nullopt;
-            if (!id) return std::nullopt;
-            std::vector<std::string> names;
-            auto config = ImageConfig::from_base(nlohmann::json::parse(store_.images().config(*id)));
-            for (const auto& entry : config.env()) names.push_back(entry.substr(0, entry.find('=')));
-            return names;
-        };
-        auto result = parser::lint(file_, options);
-        if (!options_.quiet)
-            for (const auto& warning : result.warnings)
-                out_ << "WARNING: " << warning.rule << ": " << warning.message << " ("
-                     << file_.filename << ":" << warning.position.line << ")\n";
-        if (result.failed())
-            throw Error(std::to_string(result.warnings.size()) +
-                        " lint check(s) failed and the Dockerfile asks for # check=error=true");
-    }
-
-    std::optional<std::size_t> stage_index(const std::string& name) const {
-        for (std::size_t i = 0; i < program_.stages.size(); ++i)
-            if (!program_.stages[i].from.stage_name.empty() &&
-                lower(program_.stages[i].from.stage_name) == lower(name))
-                return i;
-        if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) {
-            auto idx = std::stoul(name);
-            if (idx < program_.stages.size()) return idx;
-        }
-        return std::nullopt;
-    }
-
     // A stage the FROM or a COPY --from names, if it is one (earlier stages only).
     std::optional<std::size_t> referenced_stage(const std::string& name, std::size_t current) const {
-        auto idx = stage_index(name);
+        auto idx = stage_index(program_, name);
         if (idx && *idx < current) return idx;
         return std::nullopt;
+    }
+
+    // An earlier stage, once built: one this stage found only while building (a COPY
+    // --from through a stage's ARG, an ONBUILD trigger's) may still be building, or not
+    // be started at all.
+    const StageState& built_stage(std::size_t stage) {
+        shared_.scheduler->wait_for(stage);
+        return *stage_states_[stage];
     }
 
     std::string expand_global(const std::string& word) const {
         return global_vars_->expand(word, empty_config_);
     }
 
-    void collect_needed(std::size_t i, std::set<std::size_t>& needed) const {
-        if (!needed.insert(i).second) return;
-        const auto& stage = program_.stages[i];
-        if (auto dep = referenced_stage(expand_global(stage.from.image), i)) collect_needed(*dep, needed);
-        for (const auto& ti : stage.instructions)
-            for (const auto& from : stages_named_by(ti))
-                if (auto dep = referenced_stage(from, i)) collect_needed(*dep, needed);
+    void step_line(std::size_t, int n, int total, const std::string& text) {
+        shared_.scheduler->throw_if_cancelled();
+        out_.begin(n, total, text);
     }
 
-    // What an instruction may take files from: COPY --from, RUN --mount from=.
-    static std::vector<std::string> stages_named_by(const parser::TypedInstruction& ti) {
-        std::vector<std::string> names;
-        if (auto* copy = std::get_if<parser::CopyCmd>(&ti.command); copy && !copy->from.empty()) names.push_back(copy->from);
-        if (auto* run = std::get_if<parser::RunCmd>(&ti.command))
-            for (const auto& mount : run->mounts)
-                if (auto from = mount.options.find("from"); from != mount.options.end()) names.push_back(from->second);
-        return names;
-    }
-
-    // Before any step runs, as BuildKit validates the whole build first: a Dockerfile
-    // from a stranger must not reach the host's network or drop the sandbox unasked.
-    void check_entitlements(const std::set<std::size_t>& needed) const {
-        for (std::size_t i : needed)
-            for (const auto& ti : program_.stages[i].instructions) {
-                auto refused = refused_entitlement(ti);
-                if (!refused) continue;
-                if (!ti.source) throw Error(refused->second);
-                parser::typed::Site{file_, *ti.source}.fail_at(refused->first, refused->second);
-            }
-    }
-
-    // The flag of a RUN that needs an entitlement the build was not granted, and the message.
-    std::optional<std::pair<std::string, std::string>> refused_entitlement(const parser::TypedInstruction& ti) const {
-        const auto* run = std::get_if<parser::RunCmd>(&ti.command);
-        if (!run) return std::nullopt;
-        std::string entitlement, flag;
-        if (run->network == "host" && !options_.allow_network_host) entitlement = "network.host", flag = "--network";
-        if (run->security == "insecure" && !options_.allow_security_insecure)
-            entitlement = "security.insecure", flag = "--security";
-        if (entitlement.empty()) return std::nullopt;
-        return std::pair{flag, entitlement + " is not allowed (grant it with kiln build --allow " + entitlement + ")"};
-    }
-
-    // FROM --platform, expanded with the global ARGs: only this machine's platform builds,
-    // checked before any step runs.
-    void check_platforms(const std::set<std::size_t>& needed) const {
-        for (std::size_t i : needed) {
-            const auto& stage = program_.stages[i];
-            if (stage.from.platform.empty() || !stage.from_source) continue;
-            const parser::typed::Site site{file_, *stage.from_source};
-            const std::string text = expand_global(stage.from.platform);
-            image::Platform platform;
-            try {
-                platform = image::parse_platform(text);
-            } catch (const Error& e) {
-                site.fail_at("--platform", "FROM --platform=" + text + ": " + e.what());
-            }
-            if (!builds_here(platform))
-                site.fail_at("--platform", foreign_platform_message("FROM --platform=" + text, platform));
-        }
-    }
-
-    void step_line(std::size_t stage, int n, int total, const std::string& text) {
-        ++step_counter_;
-        if (options_.quiet) return;
-        std::string name = program_.stages[stage].from.stage_name;
-        if (name.empty()) name = "stage-" + std::to_string(stage);
-        out_ << fmt::format("#{} [{} {}/{}] {}\n", step_counter_, name, n, total, text);
-        out_.flush();
-    }
-
-    void step_result(bool cached, std::chrono::steady_clock::time_point started) {
+    void step_result(bool cached) {
         ++result_.steps;
         if (cached) ++result_.cached_steps;
-        if (options_.quiet) return;
-        if (cached) {
-            out_ << fmt::format("#{} CACHED\n", step_counter_);
-        } else {
-            double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-            out_ << fmt::format("#{} DONE {:.3f}s\n", step_counter_, secs);
-        }
-        out_.flush();
+        if (cached)
+            out_.cached();
+        else
+            out_.done();
     }
 
     // A cached step restores the exact config it produced (history, timestamps included),
@@ -324,7 +223,10 @@ private:
             fill_listing();
             remember_inputs(store_.db(), *pending_inputs_);
         }
-        if (options_.explain_cache) earlier_inputs_.push_back(*pending_inputs_);
+        if (options_.explain_cache) {
+            std::lock_guard lock(shared_.inputs_mutex);
+            shared_.earlier_inputs.push_back(*pending_inputs_);
+        }
         pending_inputs_.reset();
     }
 
@@ -345,9 +247,10 @@ private:
             reason = "--no-cache";
         } else {
             fill_listing();
-            reason = explain_miss(*pending_inputs_, earlier_inputs_, previous_missed_);
+            std::lock_guard lock(shared_.inputs_mutex);
+            reason = explain_miss(*pending_inputs_, shared_.earlier_inputs, previous_missed_);
         }
-        out_ << fmt::format("#{} cache miss: {}\n", step_counter_, reason);
+        out_.note("cache miss: " + reason);
     }
 
     bool restore_local(const Digest& key, StageState& state) {
@@ -372,6 +275,7 @@ private:
     // A step another machine built: its config is enough to go on; its layers come later,
     // and only if a step that must run, or the final image, stands on them.
     bool restore_remote(const Digest& key, StageState& state) {
+        std::lock_guard lock(shared_.remote_cache_mutex);
         for (const auto& source : options_.cache_sources) {
             auto step = source->find(key);
             if (!step) continue;
@@ -396,6 +300,7 @@ private:
     void materialize(const StageState& state) {
         if (!state.top_layer || store_.layers().get(*state.top_layer)) return;
         auto diff_ids = state.config.diff_ids();
+        std::lock_guard lock(shared_.remote_cache_mutex);
         for (const auto& source : options_.cache_sources)
             if (source->fetch_layers(store_, diff_ids)) {
                 lease_.hold(*state.top_layer);
@@ -428,16 +333,18 @@ private:
     // per build: two stages FROM the same image see the same one).
     Digest external_image(const std::string& name) {
         const std::string key = image::parse_reference(name).str();
-        if (auto it = pulled_.find(key); it != pulled_.end()) return it->second;
-        Digest id = find_or_pull(store_, key, options_.pull, options_.puller);
-        pulled_.emplace(key, id);
+        std::lock_guard lock(shared_.pull_mutex);
+        if (auto it = shared_.pulled.find(key); it != shared_.pulled.end()) return it->second;
+        // A pull prints its own progress: the stages' lines wait for it.
+        Digest id = shared_.progress.exclusive([&] { return find_or_pull(store_, key, options_.pull, options_.puller); });
+        shared_.pulled.emplace(key, id);
         return id;
     }
 
     StageState base_state(std::size_t index, const std::string& base_name, Digest& base_key) {
         StageState state;
         if (auto dep = referenced_stage(base_name, index)) {
-            state = *stage_states_[*dep];
+            state = built_stage(*dep);
             base_key = state.key;
             return state;
         }
@@ -468,7 +375,6 @@ private:
         int total = static_cast<int>(stage.instructions.size()) + 1;
         std::string base_name = expand_global(stage.from.image);
         step_line(index, 1, total, "FROM " + base_name);
-        auto started = std::chrono::steady_clock::now();
         Digest base_key;
         StageState state = base_state(index, base_name, base_key);
         // Every later key chains from this one: a reproducible build caches apart. The key
@@ -481,7 +387,7 @@ private:
         if (!state.config.env_value("PATH")) state.config.set_env("PATH", kDefaultPath);
         const auto triggers = onbuild_triggers(index, base_name, state);
         total += static_cast<int>(triggers.size());
-        step_result(false, started);
+        step_result(false);
 
         BuildVariables vars(file_.escape, options_.build_args);
         int n = 1;
@@ -496,15 +402,32 @@ private:
         current_step_ = prefix + source_text(ti.source);
         current_source_ = ti.source;
         step_line(index, n, total, current_step_);
-        auto started = std::chrono::steady_clock::now();
-        bool cached;
-        if (const auto* workdir = std::get_if<parser::WorkdirCmd>(&ti.command))
-            cached = apply_workdir(*workdir, state, vars);
-        else if (auto edit = config_edit(ti.command, vars, state.config))
-            cached = metadata_step(edit->created_by, state, vars, edit->history, [&] { edit->apply(state.config); });
-        else
-            cached = std::visit([&](const auto& cmd) { return apply(cmd, index, state, vars); }, ti.command);
-        step_result(cached, started);
+        bool cached = false;
+        try {
+            if (const auto* workdir = std::get_if<parser::WorkdirCmd>(&ti.command))
+                cached = apply_workdir(*workdir, state, vars);
+            else if (auto edit = config_edit(ti.command, vars, state.config))
+                cached = metadata_step(edit->created_by, state, vars, edit->history, [&] { edit->apply(state.config); });
+            else
+                cached = std::visit([&](const auto& cmd) { return apply(cmd, index, state, vars); }, ti.command);
+        } catch (const BuildCancelled&) {
+            out_.cancelled();
+            throw;
+        } catch (const parser::ParseError& e) {
+            out_.failed(e.what());
+            throw;
+        } catch (const Error& e) {
+            // A RUN killed because another stage failed: that failure is the build's error.
+            if (shared_.scheduler->cancelled()) {
+                out_.cancelled();
+                throw BuildCancelled(e.what());
+            }
+            out_.failed(e.what());
+            // As BuildKit: the failing step by name, then the last lines it printed.
+            const std::string tail = out_.tail();
+            throw Error(fmt::format("#{} {}: {}", out_.number(), out_.label(), e.what()) + (tail.empty() ? "" : "\n" + tail));
+        }
+        step_result(cached);
     }
 
     // The ONBUILD triggers of the stage's base, each parsed and checked as a Dockerfile line,
@@ -537,9 +460,9 @@ private:
                 refuse(e.message());
             }
             const parser::TypedInstruction& ti = parsed->program.stages.at(0).instructions.at(0);
-            if (auto refused = refused_entitlement(ti)) refuse(refused->second);
+            if (auto refused = refused_entitlement(options_, ti)) refuse(refused->second);
             if (const auto* copy = std::get_if<parser::CopyCmd>(&ti.command); copy && !copy->from.empty())
-                if (auto dep = referenced_stage(copy->from, index); dep && !stage_states_[*dep])
+                if (auto dep = referenced_stage(copy->from, index); dep && !shared_.needed.count(*dep))
                     refuse("it copies from stage " + copy->from + ", which this build does not build");
             out.push_back(&ti);
             triggers_.push_back(std::move(parsed));
@@ -780,8 +703,9 @@ private:
     // The layers of a stage built before `index`, or of an image (pulled if need be).
     MountFrom stage_or_image(const std::string& name, std::size_t index, const std::string& what) {
         if (auto dep = referenced_stage(name, index)) {
-            materialize(*stage_states_[*dep]);
-            return {stage_states_[*dep]->top_layer, stage_states_[*dep]->key.str()};
+            const StageState& source = built_stage(*dep);
+            materialize(source);
+            return {source.top_layer, source.key.str()};
         }
         std::optional<Digest> id;
         try {
@@ -926,45 +850,212 @@ private:
         }
     }
 
+    SharedBuild& shared_;
     image::Store& store_;
     const BuildOptions& options_;
-    std::ostream& out_;
-    parser::Dockerfile file_;
-    parser::Program program_;
-    std::unique_ptr<BuildContext> context_;
-    std::unique_ptr<BuildVariables> global_vars_;
+    StageProgress out_;
+    const parser::Dockerfile& file_;
+    const parser::Program& program_;
+    BuildContext* const context_;
+    const BuildVariables* const global_vars_;
     // ONBUILD triggers of base images, parsed: their steps point into these.
     struct ParsedTrigger {
         parser::Dockerfile file;
         parser::Program program;
     };
     std::vector<std::unique_ptr<ParsedTrigger>> triggers_;
-    const ImageConfig empty_config_ = ImageConfig::scratch("linux", "amd64");
-    std::map<std::string, Digest> pulled_;  // external images by full name, as this build found them
-    std::vector<std::optional<StageState>> stage_states_;
+    const ImageConfig& empty_config_;
+    std::vector<std::optional<StageState>>& stage_states_;
     BuildResult result_;
-    // Holds every layer the build stands on, so no prune or rmi takes it mid-build.
-    image::ProcessLease lease_{store_.db(), store_.root()};
+    image::ProcessLease& lease_;
     std::string current_step_;  // the instruction being built, as the cache records it
     // --explain-cache bookkeeping: the inputs of the step being keyed (its per-file
-    // listing made only when needed: a cached step never pays for it), what earlier
-    // builds ran, and whether the step before missed.
+    // listing made only when needed: a cached step never pays for it), and whether the
+    // step before missed.
     std::optional<StepInputs> pending_inputs_;
     std::function<std::vector<SourceEntry>()> pending_listing_;
-    std::vector<StepInputs> earlier_inputs_;
     bool previous_missed_ = false;
     const parser::Instruction* current_source_ = nullptr;  // its place in the Dockerfile
-    std::size_t building_stage_ = 0;
-    std::set<std::size_t> no_cache_stages_;
-    std::size_t target_stage_ = 0;
-    int step_counter_ = 0;
+    const std::size_t building_stage_;
+    const std::set<std::size_t>& no_cache_stages_;
+    const std::size_t target_stage_;
+};
+
+// Reads the Dockerfile, checks the whole build, builds the stages the target needs (at
+// once where they are independent) and stores the target as the image.
+class BuildRun {
+public:
+    BuildRun(image::Store& store, const BuildOptions& options, std::ostream& out)
+        : shared_(store, options, out), store_(store), options_(options), out_(out) {}
+
+    BuildResult run() {
+        const image::Platform target_platform = build_target_platform(options_.platform);
+        std::string dockerfile_path = options_.dockerfile_text ? "Dockerfile"
+                                      : options_.dockerfile.empty()
+                                          ? options_.context_dir + "/Dockerfile"
+                                          : options_.dockerfile;
+        std::string text;
+        if (options_.dockerfile_text) text = *options_.dockerfile_text;
+        else try {
+            text = read_file(dockerfile_path);
+        } catch (const Error& e) {
+            throw Error("cannot read Dockerfile: " + std::string(e.what()));
+        }
+        if (text.size() > parser::kMaxDockerfileSize)
+            throw Error(dockerfile_path + ": Dockerfile larger than " +
+                        std::to_string(parser::kMaxDockerfileSize >> 20) + " MiB");
+        file_ = parser::parse_dockerfile(text, dockerfile_path);
+        program_ = parser::to_program(file_);
+        if (program_.stages.empty()) throw Error(dockerfile_path + ": no FROM instruction");
+        run_lint();
+
+        // A Dockerfile from stdin has no <Dockerfile>.dockerignore beside it.
+        shared_.context = std::make_unique<BuildContext>(options_.context_dir, options_.dockerfile_text ? "" : dockerfile_path,
+                                                  store_, !options_.context_is_scratch);
+        if (options_.explain_cache) shared_.earlier_inputs = remembered_inputs(store_.db());
+        auto& global_vars = shared_.global_vars;
+        global_vars = std::make_unique<BuildVariables>(file_.escape, options_.build_args);
+        // BuildKit's automatic platform ARGs live in the global scope: FROM lines see them,
+        // a stage sees one after `ARG NAME`.
+        for (const auto& [name, value] : automatic_platform_args(image::host_platform(), target_platform))
+            global_vars->declare_arg(name, value);
+        for (const auto& arg : program_.global_args)
+            for (const auto& [name, value] : arg.args)
+                global_vars->declare_arg(name, value ? std::optional(global_vars->expand(*value, shared_.empty_config)) : std::nullopt);
+
+        std::size_t target = program_.stages.size() - 1;
+        if (!options_.target.empty()) {
+            auto idx = stage_index(program_, options_.target);
+            if (!idx) throw Error("target stage \"" + options_.target + "\" could not be found");
+            target = *idx;
+        }
+        const StageGraph graph = stage_graph(program_, [this](const std::string& word) { return expand_global(word); });
+        const std::set<std::size_t>& needed = shared_.needed = needed_stages(graph, target);
+        for (const auto& name : options_.no_cache_stages)
+            if (auto idx = stage_index(program_, name)) shared_.no_cache_stages.insert(*idx);  // unknown names: ignored, as BuildKit
+        check_entitlements(needed);
+        check_platforms(needed);
+        shared_.target_stage = target;
+        shared_.stage_states.resize(program_.stages.size());
+        shared_.stage_results.resize(program_.stages.size());
+        StageScheduler scheduler(
+            graph, needed, build_jobs(options_),
+            [this](std::size_t stage) {
+                Builder builder(shared_, stage);
+                shared_.stage_states[stage] = builder.run_stage();
+                shared_.stage_results[stage] = builder.result();
+            },
+            [this] { shared_.progress.cancel(); });
+        shared_.scheduler = &scheduler;
+        try {
+            scheduler.run();
+        } catch (...) {
+            // What was learned about the context is true whether or not the build failed.
+            shared_.context->save_digests();
+            throw;
+        }
+        shared_.context->save_digests();
+
+        BuildResult result;
+        // In stage order, as a serial build records them.
+        for (const auto& stage_result : shared_.stage_results) {
+            result.steps += stage_result.steps;
+            result.cached_steps += stage_result.cached_steps;
+            result.exported_steps.insert(result.exported_steps.end(), stage_result.exported_steps.begin(),
+                                         stage_result.exported_steps.end());
+            result.target_steps.insert(result.target_steps.end(), stage_result.target_steps.begin(),
+                                       stage_result.target_steps.end());
+        }
+        const StageState& final_state = *shared_.stage_states[target];
+        Builder(shared_, target).fetch_layers(final_state);
+        ImageConfig final_config = final_state.config;
+        for (const auto& [key, value] : options_.labels) final_config.set_label(key, value);
+        std::string config = final_config.serialize();
+        Digest image_id = store_.images().put_image(config);
+        for (const auto& tag : options_.tags) {
+            std::string name = image::parse_reference(tag).str();
+            store_.images().tag(name, image_id);
+        }
+        result.image_id = image_id;
+        return result;
+    }
+
+
+private:
+    // BuildKit's checks run with every build: warnings are printed, and `# check=error=true`
+    // makes them fail the build before anything runs.
+    void run_lint() {
+        parser::LintOptions options;
+        options.base_env = [this](const std::string& image) -> std::optional<std::vector<std::string>> {
+            auto ref = image::try_parse_reference(image);
+            auto id = ref ? store_.images().resolve(ref->str()) : std::nullopt;
+            if (!id) return std::nullopt;
+            std::vector<std::string> names;
+            auto config = ImageConfig::from_base(nlohmann::json::parse(store_.images().config(*id)));
+            for (const auto& entry : config.env()) names.push_back(entry.substr(0, entry.find('=')));
+            return names;
+        };
+        auto result = parser::lint(file_, options);
+        if (!options_.quiet)
+            for (const auto& warning : result.warnings)
+                out_ << "WARNING: " << warning.rule << ": " << warning.message << " ("
+                     << file_.filename << ":" << warning.position.line << ")\n";
+        if (result.failed())
+            throw Error(std::to_string(result.warnings.size()) +
+                        " lint check(s) failed and the Dockerfile asks for # check=error=true");
+    }
+
+    std::string expand_global(const std::string& word) const {
+        return shared_.global_vars->expand(word, shared_.empty_config);
+    }
+
+    static unsigned build_jobs(const BuildOptions& options) {
+        if (options.jobs > 0) return static_cast<unsigned>(options.jobs);
+        return std::max(1u, std::thread::hardware_concurrency());
+    }
+
+    // Before any step runs, as BuildKit validates the whole build first: a Dockerfile
+    // from a stranger must not reach the host's network or drop the sandbox unasked.
+    void check_entitlements(const std::set<std::size_t>& needed) const {
+        for (std::size_t i : needed)
+            for (const auto& ti : program_.stages[i].instructions) {
+                auto refused = refused_entitlement(options_, ti);
+                if (!refused) continue;
+                if (!ti.source) throw Error(refused->second);
+                parser::typed::Site{file_, *ti.source}.fail_at(refused->first, refused->second);
+            }
+    }
+
+    // FROM --platform, expanded with the global ARGs: only this machine's platform builds,
+    // checked before any step runs.
+    void check_platforms(const std::set<std::size_t>& needed) const {
+        for (std::size_t i : needed) {
+            const auto& stage = program_.stages[i];
+            if (stage.from.platform.empty() || !stage.from_source) continue;
+            const parser::typed::Site site{file_, *stage.from_source};
+            const std::string text = expand_global(stage.from.platform);
+            image::Platform platform;
+            try {
+                platform = image::parse_platform(text);
+            } catch (const Error& e) {
+                site.fail_at("--platform", "FROM --platform=" + text + ": " + e.what());
+            }
+            if (!builds_here(platform))
+                site.fail_at("--platform", foreign_platform_message("FROM --platform=" + text, platform));
+        }
+    }
+    SharedBuild shared_;
+    image::Store& store_;
+    const BuildOptions& options_;
+    std::ostream& out_;
+    parser::Dockerfile& file_ = shared_.file;
+    parser::Program& program_ = shared_.program;
 };
 
 }  // namespace
 
 BuildResult build(image::Store& store, const BuildOptions& options, std::ostream& progress) {
-    Builder builder(store, options, progress);
-    return builder.run();
+    return BuildRun(store, options, progress).run();
 }
 
 }  // namespace kiln::builder

@@ -59,8 +59,9 @@ struct BuildOptions {
     // --secret and --ssh: what RUN --mount=type=secret|ssh may mount, by id.
     std::map<std::string, SecretSource> secrets;
     std::map<std::string, std::string> ssh_sockets;
-    // --jobs: how many stages may build at once. Stages build one at a time today.
-    int jobs = 1;
+    // --jobs: how many stages may build at once (independent ones build in parallel);
+    // 0: one per core.
+    int jobs = 0;
     // SOURCE_DATE_EPOCH: history and config times are this instant, and layer files newer
     // than it are written with it (BuildKit's rewrite-timestamp), so a build is reproducible.
     std::optional<std::int64_t> source_date_epoch;

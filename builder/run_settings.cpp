@@ -66,7 +66,6 @@ std::string parse_build_network(const std::string& text) {
 }
 
 std::unique_ptr<TempDir> apply_run_settings(const RunSettings& settings, runtime::ContainerSpec& spec) {
-    if (settings.output_to_stderr) spec.stdout_fd = STDERR_FILENO;
     if (settings.shm_size > 0) spec.shm_size = settings.shm_size;
     if (!settings.ulimits.empty()) spec.rlimits = runtime::to_rlimits(settings.ulimits);
     if (settings.extra_hosts.empty()) return nullptr;

@@ -23,8 +23,6 @@ struct RunSettings {
     std::vector<std::pair<std::string, std::string>> extra_hosts;  // (name, address)
     std::int64_t shm_size = 0;                                     // bytes; 0: the runtime's 64 MiB
     std::vector<runtime::Ulimit> ulimits;
-    // A RUN's stdout goes to stderr: stdout carries something else (-q's image ID, a tar).
-    bool output_to_stderr = false;
 
     // The part of a RUN's cache key these settings make: empty when all are defaults, so
     // builds without the flags keep their keys.

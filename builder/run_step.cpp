@@ -1,5 +1,11 @@
 #include "builder/run_step.hpp"
 
+#include <fcntl.h>
+#include <cerrno>
+#include <unistd.h>
+
+#include <thread>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -36,6 +42,55 @@ bool is_only_heredoc(const std::string& text, const parser::Heredoc& doc) {
     return bare == doc.name;
 }
 
+// The container's stdout and stderr as one pipe, read into out line by line on a thread
+// of its own while the container runs.
+class OutputLines {
+public:
+    explicit OutputLines(StageProgress& out) {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe for the RUN output");
+        read_end_.reset(fds[0]);
+        write_end_.reset(fds[1]);
+        reader_ = std::jthread([this, &out] { read_lines(out); });
+    }
+    ~OutputLines() { finish(); }
+    OutputLines(const OutputLines&) = delete;
+    OutputLines& operator=(const OutputLines&) = delete;
+
+    int write_fd() const { return write_end_.get(); }
+    // Once the container's output is closed: the last lines are read.
+    void finish() {
+        write_end_.reset();
+        if (reader_.joinable()) reader_.join();
+    }
+
+private:
+    void read_lines(StageProgress& out) {
+        std::string pending;
+        char buf[4096];
+        for (;;) {
+            ssize_t n = ::read(read_end_.get(), buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            pending.append(buf, static_cast<std::size_t>(n));
+            std::size_t start = 0;
+            for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
+                out.container_output(std::string_view(pending).substr(start, nl - start));
+            pending.erase(0, start);
+            // A line that never ends still shows, in pieces of a bounded size.
+            if (pending.size() >= kLongestLine) {
+                out.container_output(pending);
+                pending.clear();
+            }
+        }
+        if (!pending.empty()) out.container_output(pending);
+    }
+
+    static constexpr std::size_t kLongestLine = 64 * 1024;
+    UniqueFd read_end_, write_end_;
+    std::jthread reader_;
+};
+
 }  // namespace
 
 std::vector<std::string> run_step_args(const RunStepInput& input) {
@@ -57,7 +112,7 @@ std::vector<std::string> run_step_args(const RunStepInput& input) {
     return args;
 }
 
-void run_step(const RunStepInput& input, const image::Snapshot& snapshot, std::ostream& out) {
+void run_step(const RunStepInput& input, const image::Snapshot& snapshot, StageProgress& out) {
     runtime::ContainerSpec spec;
     spec.args = run_step_args(input);
     if (spec.args.empty()) throw Error("RUN has no command");
@@ -72,8 +127,11 @@ void run_step(const RunStepInput& input, const image::Snapshot& snapshot, std::o
     spec.privileged = input.insecure;
     auto settings_files = input.settings ? apply_run_settings(*input.settings, spec) : nullptr;
     if (input.mounts) input.mounts->apply_to(spec);
-    out.flush();
-    int code = runtime::run_container(spec);
+    OutputLines output(out);
+    spec.stdout_fd = spec.stderr_fd = output.write_fd();
+    StageProgress::Watch watch;
+    int code = runtime::run_container(spec, [&](pid_t pid) { watch = out.watch(pid); }, [&](int, bool) { watch = {}; });
+    output.finish();
     if (input.settings) remove_run_settings_stubs(*input.settings, snapshot.upper_dir);
     if (input.mounts) input.mounts->remove_stubs(snapshot.upper_dir);
     if (code != 0)

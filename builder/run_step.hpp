@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "builder/build_progress.hpp"
 #include "builder/image_config.hpp"
 #include "builder/run_settings.hpp"
 #include "image/layer_store.hpp"
@@ -30,8 +31,9 @@ struct RunStepInput {
 // shell reads them as here-documents (what BuildKit does).
 std::vector<std::string> run_step_args(const RunStepInput& input);
 
-// Runs the step in a container over the snapshot; output goes to `out`. Throws kiln::Error
-// with the exit code when the command fails.
-void run_step(const RunStepInput& input, const image::Snapshot& snapshot, std::ostream& out);
+// Runs the step in a container over the snapshot; its output goes to `out` line by line,
+// and a cancel of the build kills it. Throws kiln::Error with the exit code when the
+// command fails.
+void run_step(const RunStepInput& input, const image::Snapshot& snapshot, StageProgress& out);
 
 }  // namespace kiln::builder

@@ -78,7 +78,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
         std::vector<std::string> cache_from, cache_to;
         std::vector<std::string> labels, add_hosts, ulimits, secrets, ssh;
         std::string iidfile, network = "default", shm_size, progress = "auto";
-        int jobs = 1;
+        int jobs = 0;  // 0: one per core
     };
     auto flags = std::make_shared<Flags>();
     auto* cmd = app.add_subcommand("build", "Build an image from a Dockerfile");
@@ -115,7 +115,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
     repeatable(cmd->add_option("--ssh", flags->ssh,
                                "SSH agent socket for RUN --mount=type=ssh (default | default=SOCKET | ID=SOCKET)"));
     cmd->add_option("--jobs", flags->jobs,
-                    "Stages built at once, at least 1 (accepted; stages are built one at a time today)");
+                    "Stages built at once, at least 1 (default: the number of cores)");
     repeatable(cmd->add_option("--cache-from", flags->cache_from,
                                "Import the build cache from a registry (type=registry,ref=HOST/REPO:TAG, or a bare reference)"));
     repeatable(cmd->add_option("--cache-to", flags->cache_to,
@@ -123,7 +123,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
     cmd->add_option("context", flags->options.context_dir,
                     "Build context: a directory, a tarball (plain, gzip, bzip2, xz, zstd), or - (a tarball or a Dockerfile on stdin)")
         ->required();
-    cmd->callback([flags, &global, &exit_code] {
+    cmd->callback([flags, cmd, &global, &exit_code] {
         auto& options = flags->options;
         for (const auto& entitlement : flags->allow) {
             if (entitlement == "network.host")
@@ -177,7 +177,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
             options.run.ulimits.push_back(limit);
         }
         runtime::to_rlimits(options.run.ulimits);  // a hard limit above kiln's own is refused now
-        if (flags->jobs < 1) throw Error("invalid --jobs " + std::to_string(flags->jobs) + ": at least 1");
+        if (cmd->count("--jobs") && flags->jobs < 1) throw Error("invalid --jobs " + std::to_string(flags->jobs) + ": at least 1");
         options.jobs = flags->jobs;
         const std::string progress = checked_progress(flags->progress);
         if (progress == "quiet") options.quiet = true;
@@ -192,7 +192,6 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
         // stdout carries the tar, or -q's image ID alone: everything else goes to stderr.
         std::ostream& progress_out = output.to_stdout() ? std::cerr : std::cout;
         std::ostream& id_out = output.to_stdout() ? std::cerr : std::cout;
-        options.run.output_to_stderr = options.quiet || output.to_stdout();
 
         std::vector<builder::CacheSpec> cache_from, cache_to;
         for (const auto& text : flags->cache_from) cache_from.push_back(builder::parse_cache_spec(text, "--cache-from"));
