@@ -127,9 +127,12 @@ PreparedRunMounts::PreparedRunMounts(const std::vector<RunMountSpec>& specs, con
     int ssh_seen = 0;
     for (const auto& spec : specs) {
         switch (spec.type) {
-            case RunMountType::bind: add_bind(spec, inputs); break;
-            case RunMountType::cache: add_cache(spec, inputs); break;
-            case RunMountType::tmpfs: tmpfs_.push_back(spec); break;
+            case RunMountType::bind: add_bind(spec, inputs, parent); break;
+            case RunMountType::cache: add_cache(spec, inputs, parent); break;
+            case RunMountType::tmpfs:
+                note_stubs(spec.target, parent);
+                tmpfs_.push_back(spec);
+                break;
             case RunMountType::secret: add_secret(spec, inputs, parent); break;
             case RunMountType::ssh:
                 if (ssh_seen++ == 0 || spec.id == "default") {
@@ -168,7 +171,7 @@ std::string PreparedRunMounts::host_source(const RunMountSpec& spec, const RunMo
     return safe_join(view->second, *resolved);
 }
 
-void PreparedRunMounts::add_bind(const RunMountSpec& spec, const RunMountInputs& inputs) {
+void PreparedRunMounts::add_bind(const RunMountSpec& spec, const RunMountInputs& inputs, const SourceTree& parent) {
     std::string source = host_source(spec, inputs);
     if (!spec.readonly) {
         // rw: writes land in a throwaway copy (a directory: an overlay's upper dir).
@@ -190,15 +193,17 @@ void PreparedRunMounts::add_bind(const RunMountSpec& spec, const RunMountInputs&
             source = base + "/file";
         }
     }
+    note_stubs(spec.target, parent);
     binds_.push_back({source, spec.target, spec.readonly});
 }
 
-void PreparedRunMounts::add_cache(const RunMountSpec& spec, const RunMountInputs& inputs) {
+void PreparedRunMounts::add_cache(const RunMountSpec& spec, const RunMountInputs& inputs, const SourceTree& parent) {
     std::string seed_source;
     if (!spec.from.empty() || !spec.source.empty()) seed_source = host_source(spec, inputs);
     leases_.push_back(std::make_unique<CacheMountLease>(inputs.store.root(), spec, [&](const std::string& dir) {
         if (!seed_source.empty()) copy_tree_into(seed_source, dir);
     }));
+    note_stubs(spec.target, parent);
     binds_.push_back({leases_.back()->dir(), spec.target, spec.readonly});
 }
 

@@ -62,7 +62,8 @@ public:
 
     void apply_to(runtime::ContainerSpec& spec) const;
     // After the RUN: drops the empty files and directories the runtime made in the layer
-    // as mount points of secrets and ssh sockets (BuildKit leaves none of them).
+    // as mount points, and the missing parents made for them (BuildKit's stub cleaner
+    // leaves none of them either); what the RUN put there stays.
     void remove_stubs(const std::string& upper_dir) const;
 
 private:
@@ -71,8 +72,8 @@ private:
         bool readonly;
     };
     std::string host_source(const RunMountSpec& spec, const RunMountInputs& inputs);
-    void add_bind(const RunMountSpec& spec, const RunMountInputs& inputs);
-    void add_cache(const RunMountSpec& spec, const RunMountInputs& inputs);
+    void add_bind(const RunMountSpec& spec, const RunMountInputs& inputs, const SourceTree& parent);
+    void add_cache(const RunMountSpec& spec, const RunMountInputs& inputs, const SourceTree& parent);
     void add_secret(const RunMountSpec& spec, const RunMountInputs& inputs, const SourceTree& parent);
     void add_ssh(const RunMountSpec& spec, const RunMountInputs& inputs, const SourceTree& parent);
     void note_stubs(const std::string& target, const SourceTree& parent);

@@ -195,7 +195,8 @@ TEST_CASE("kiln run isolates the container from the host", "[integration][run]")
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
     std::string marker = "kiln-isolation-" + std::to_string(::getpid());
-    auto r = kiln({"run", "--rm", "localhost/busybox", "sh", "-c",
+    // --network none: a namespace of its own with only lo (the bridge's eth0 is [network]'s).
+    auto r = kiln({"run", "--rm", "--network", "none", "localhost/busybox", "sh", "-c",
                    "echo pid=$$; hostname; ls /sys/class/net; ls /proc | grep -c '^[0-9]'; "
                    "echo x > /" + marker});
     INFO(r.out << r.err);

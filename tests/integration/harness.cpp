@@ -16,6 +16,7 @@
 #include <csignal>
 #include <filesystem>
 #include <memory>
+#include <regex>
 #include <sstream>
 
 #include "runtime/runtime_dir.hpp"
@@ -348,6 +349,16 @@ CommandResult sh(const Kiln& kiln, std::vector<std::string> flags, const std::st
 std::string trimmed(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
     return s;
+}
+
+std::string build_step_output(const std::string& build_out) {
+    static const std::regex output_line("^#[0-9]+ [0-9]+\\.[0-9]+ (.*)$");
+    std::string out;
+    std::istringstream in(build_out);
+    std::smatch m;
+    for (std::string line; std::getline(in, line);)
+        if (std::regex_match(line, m, output_line)) out += m[1].str() + "\n";
+    return out;
 }
 
 }  // namespace kiln::test

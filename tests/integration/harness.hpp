@@ -139,6 +139,9 @@ ProcessOnTerminal start_on_terminal(const std::vector<std::string>& argv, bool r
 // s without trailing newlines, carriage returns and spaces (a command's output line).
 std::string trimmed(std::string s);
 
+// What RUN steps printed in `kiln build` output: each "#N 0.123 text" line as "text\n".
+std::string build_step_output(const std::string& build_out);
+
 // `kiln run --rm FLAGS... localhost/busybox sh -c SCRIPT`.
 CommandResult sh(const Kiln& kiln, std::vector<std::string> flags, const std::string& script);
 

@@ -41,7 +41,7 @@ TEST_CASE("the bridge's subnet overlaps no host route", "[network]") {
                     kiln::Error);
 }
 
-TEST_CASE("-p values", "[network]") {
+TEST_CASE("publish (-p) values", "[network]") {
     auto [key, b] = parse_publish("127.0.0.1:8080:80");
     CHECK(key == "80/tcp");
     CHECK(b == PortBinding{"127.0.0.1", "8080"});
