@@ -93,12 +93,6 @@ bench_build() {
   done
 }
 
-<<<<<<< HEAD
-# Start latency, each against its target (issue #9 item 8), with the installed peers on the
-# same busybox rootfs in the same run: crun and runc on an OCI bundle, podman run --rm.
-# hyperfine runs each command without a shell (-N), so no shell start-up is subtracted.
-START_RUNS=${START_RUNS:-30}
-=======
 # The three-stage context built cold stage by stage (--jobs 1) and with independent
 # stages at once (the default, one job per core), and buildah bud --layers on it.
 bench_graph() {
@@ -126,7 +120,10 @@ bench_graph() {
   fi
 }
 
->>>>>>> graph
+# Start latency, each against its target (issue #9 item 8), with the installed peers on the
+# same busybox rootfs in the same run: crun and runc on an OCI bundle, podman run --rm.
+# hyperfine runs each command without a shell (-N), so no shell start-up is subtracted.
+START_RUNS=${START_RUNS:-30}
 bench_start() {
   fresh_store
   measure kiln-run-true "kiln run --rm busybox true" -N --runs "$START_RUNS" --warmup 3 \
