@@ -32,6 +32,7 @@
 #include "runtime/cgroups.hpp"
 #include "runtime/child_process.hpp"
 #include "runtime/child_report.hpp"
+#include "runtime/mount_propagation.hpp"
 #include "runtime/namespaces.hpp"
 #include "runtime/network/network_setup.hpp"
 #include "runtime/process_setup.hpp"
@@ -281,6 +282,9 @@ std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool f
     plan.shm_options = "mode=1777,size=" + std::to_string(spec.shm_size);
     plan.rootfs = {&spec.rootfs, mountpoint.c_str(), &plan.binds, spec.privileged, &spec.tmpfs, &spec.device_nodes,
                    plan.shm_options.c_str(), &spec.propagation};
+    const PropagationPlan propagation = plan_propagation(spec.propagation, plan.binds, mountpoint);
+    plan.rootfs.root_propagation = propagation.root_flags;
+    plan.rootfs.private_parent = propagation.private_parent.c_str();
     plan.new_net = !spec.host_network && plan.join_netns < 0;
 
     // The container never gets one of the caller's descriptors: a pty of its own with -t,

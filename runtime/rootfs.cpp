@@ -239,6 +239,13 @@ bool mount_rootfs(const RootfsPlan& plan, ChildReport& r) {
     return true;
 }
 
+bool has_explicit_propagation(const RootfsPlan& plan, const char* destination) {
+    if (!plan.propagation) return false;
+    for (const auto& p : *plan.propagation)
+        if (std::strcmp(p.destination.c_str(), destination) == 0) return true;
+    return false;
+}
+
 }  // namespace
 
 bool make_directories(const char* path, ChildReport& r) {
@@ -257,10 +264,17 @@ bool make_directories(const char* path, ChildReport& r) {
 }
 
 bool setup_rootfs(const RootfsPlan& plan, ChildReport& r) {
-    // Nothing done here may propagate back to the host's mount table.
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-        return r.fail_errno(errno, "make mounts private");
+    // Nothing done here may propagate back to the host's mount table, except what a
+    // shared bind's owner asked for (mount_propagation.hpp).
+    const unsigned long root_flags = plan.root_propagation ? plan.root_propagation : MS_REC | MS_PRIVATE;
+    const bool host_peers = root_flags != (MS_REC | MS_PRIVATE);
+    if (::mount(nullptr, "/", nullptr, root_flags, nullptr) != 0) return r.fail_errno(errno, "set the propagation of /");
+    if (host_peers && ::mount(nullptr, plan.private_parent, nullptr, MS_PRIVATE, nullptr) != 0)
+        return r.fail_errno(errno, "make %s private", plan.private_parent);
     if (!mount_rootfs(plan, r)) return false;
+    // A bind-mounted rootfs may bring shared submounts along.
+    if (host_peers && ::mount(nullptr, plan.mountpoint, nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+        return r.fail_errno(errno, "make the rootfs private");
     UniqueFd root(::open(plan.mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) return r.fail_errno(errno, "open rootfs %s", plan.mountpoint);
     const int rootfd = root.get();
@@ -280,6 +294,16 @@ bool setup_rootfs(const RootfsPlan& plan, ChildReport& r) {
         if (!bind_into(rootfd, bind.source.c_str(), bind.destination.c_str(), S_ISDIR(st.st_mode), bind.readonly, r))
             return false;
     }
+    // A bind is rprivate unless told otherwise; with the host's peers kept, that has to be
+    // said, or a shared source would make it shared.
+    if (host_peers)
+        for (const auto& bind : *plan.binds) {
+            if (has_explicit_propagation(plan, bind.destination.c_str())) continue;
+            UniqueFd mounted(open_beneath(rootfd, bind.destination.c_str(), O_PATH));
+            if (!mounted) return r.fail_errno(errno, "open %s", bind.destination.c_str());
+            if (::mount(nullptr, FdPath(mounted.get()), nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+                return r.fail_errno(errno, "make %s private", bind.destination.c_str());
+        }
     if (plan.propagation)
         for (const auto& p : *plan.propagation) {
             UniqueFd mounted(open_beneath(rootfd, p.destination.c_str(), O_PATH));
@@ -290,8 +314,18 @@ bool setup_rootfs(const RootfsPlan& plan, ChildReport& r) {
 
     // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves
     // only the container's tree, with no directory needed for the old root.
+    UniqueFd old_root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!old_root) return r.fail_errno(errno, "open /");
     if (::fchdir(rootfd) != 0) return r.fail_errno(errno, "chdir rootfs");
     if (::syscall(SYS_pivot_root, ".", ".") != 0) return r.fail_errno(errno, "pivot_root");
+    // The old root's mounts may be peers of the host's: as slaves, their unmounting here
+    // cannot propagate to the host. Only a directory of the old root names it ("." would
+    // still be the new root: mount(2) does not step onto what is stacked on a path's end).
+    if (host_peers) {
+        if (::fchdir(old_root.get()) != 0) return r.fail_errno(errno, "chdir to the old root");
+        if (::mount(nullptr, ".", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
+            return r.fail_errno(errno, "make the old root a slave");
+    }
     if (::umount2(".", MNT_DETACH) != 0) return r.fail_errno(errno, "detach old root");
     if (::chdir("/") != 0) return r.fail_errno(errno, "chdir /");
     if (!plan.rootfs->readonly) return true;

@@ -23,6 +23,10 @@ struct RootfsPlan {
     const std::vector<DeviceNode>* devices = nullptr;   // made after /dev
     const char* shm_options = "mode=1777,size=65536k";  // /dev/shm's tmpfs data
     const std::vector<MountPropagation>* propagation = nullptr;  // applied after the binds
+    // mount_propagation.hpp's plan: the flags for "/" (0: MS_REC | MS_PRIVATE) and, when
+    // they keep the host's peers, the mount made private before the rootfs goes on it.
+    unsigned long root_propagation = 0;
+    const char* private_parent = nullptr;
 };
 
 // Mounts everything and pivots into the new root; afterwards "/" is the container's.
