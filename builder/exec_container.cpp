@@ -9,8 +9,6 @@ namespace kiln::builder {
 
 runtime::ExecSpec exec_spec(const runtime::ContainerConfig& config, const ExecOptions& options) {
     if (options.command.empty()) throw Error("\"kiln exec\" requires at least 2 arguments: CONTAINER COMMAND [ARG...]");
-    if (options.detach && options.interactive)
-        throw Error("exec -d cannot keep stdin (-i): nothing attaches to an exec session");
     runtime::ExecSpec spec;
     spec.container_id = config.id;
     spec.args = options.command;
@@ -25,7 +23,9 @@ runtime::ExecSpec exec_spec(const runtime::ContainerConfig& config, const ExecOp
         throw Error("the working directory '" + spec.cwd + "' is invalid, it needs to be an absolute path");
     spec.tty = options.tty;
     spec.detach = options.detach;
-    if (options.interactive) spec.stdin_fd = 0;
+    // Detached, -i attaches nothing, as the docker CLI sends no AttachStdin with -d: the
+    // command reads the container's /dev/null.
+    if (options.interactive && !options.detach) spec.stdin_fd = 0;
     // The confinement the container runs under: the same --security-opt, --cap-add,
     // --cap-drop and --ulimit values its start used.
     runtime::ContainerSpec container;

@@ -194,8 +194,23 @@ TEST_CASE("exec -d -t gives the command a terminal that stays writable with nobo
     CHECK(r.out.empty());
     CHECK(soon([&] { return kiln({"exec", "web1", "cat", "/tmp/done"}).out == "ok\n"; }));
     CHECK(kiln({"exec", "web1", "cat", "/tmp/tty"}).out == "yes\n");
-    // Still refused with -i: nothing would ever feed its stdin.
-    CHECK(kiln({"exec", "-d", "-i", "web1", "true"}).exit_code != 0);
+}
+
+TEST_CASE("exec -d -i runs as docker's does: stdin is not attached, the command reads end of file", "[exec]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    kiln::test::import_base(kiln);
+    RunningContainer web(kiln, "web1");
+    auto r = kiln({"exec", "-d", "-i", "web1", "sh", "-c", "cat > /tmp/in; readlink /proc/$$/fd/0 > /tmp/stdin"},
+                  "typed but never delivered\n");
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.empty());
+    CHECK(soon([&] { return kiln({"exec", "web1", "cat", "/tmp/stdin"}).out == "/dev/null\n"; }));
+    CHECK(kiln({"exec", "web1", "cat", "/tmp/in"}).out.empty());
+    // With -t as well: a terminal that stays writable, and still no input.
+    auto t = kiln({"exec", "-d", "-i", "-t", "web1", "sh", "-c", "[ -t 0 ] && echo tty > /tmp/t2"});
+    CHECK(t.exit_code == 0);
+    CHECK(soon([&] { return kiln({"exec", "web1", "cat", "/tmp/t2"}).out == "tty\n"; }));
 }
 
 TEST_CASE("a working directory through a leaked fd never reaches the host: exec -w", "[exec][escape]") {
