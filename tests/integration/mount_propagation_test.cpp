@@ -48,7 +48,7 @@ bool host_mounts(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("-v rslave sees what the host mounts in the source later, the default rprivate does not",
+TEST_CASE("run -v rslave sees what the host mounts in the source later, the default rprivate does not",
           "[volumes][propagation]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;
@@ -79,7 +79,7 @@ TEST_CASE("-v rslave sees what the host mounts in the source later, the default 
     CHECK(host_mounts(host.path()));  // the containers' exits unmounted nothing of the host's
 }
 
-TEST_CASE("-v rshared shows the host what the container mounts, and nothing of the container's own",
+TEST_CASE("run -v rshared shows the host what the container mounts, and nothing of the container's own",
           "[volumes][propagation]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;
@@ -105,7 +105,7 @@ TEST_CASE("-v rshared shows the host what the container mounts, and nothing of t
     ::umount2((host.path() + "/sub").c_str(), MNT_DETACH);
 }
 
-TEST_CASE("-v shared or slave on a private mount is refused before the container starts, as Docker does",
+TEST_CASE("run -v shared or slave on a private mount is refused before the container starts, as Docker does",
           "[volumes][propagation]") {
     SKIP_UNLESS_ROOT();
     Kiln kiln;
