@@ -9,6 +9,8 @@
 #include "runtime/container_config.hpp"
 #include "runtime/container_records.hpp"
 #include "runtime/network/bridge.hpp"
+#include "runtime/network/network_store.hpp"
+#include "runtime/network/subnet_pool.hpp"
 #include "runtime/network/published_ports.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -19,7 +21,7 @@ namespace {
 
 constexpr const char* container_prefix = "container:";
 
-std::string network_mode(image::Store& store, const std::string& flag) {
+std::string network_mode(image::Store& store, const std::string& flag, runtime::NetworkConfig& n) {
     if (flag.empty() || flag == "default" || flag == "bridge") return "bridge";
     if (flag == "none" || flag == "host") return flag;
     if (flag.starts_with(container_prefix)) {
@@ -27,7 +29,10 @@ std::string network_mode(image::Store& store, const std::string& flag) {
         if (name.empty()) throw Error("invalid --network " + flag + ": give container:NAME or container:ID");
         return container_prefix + runtime::ContainerRecords(store).resolve(name).id;
     }
-    throw Error("network " + flag + " not found (kiln has bridge, none, host and container:NAME|ID)");
+    auto user = runtime::NetworkStore(store.root()).find(flag);
+    if (!user) throw Error("network " + flag + " not found");
+    n.network_id = user->id;
+    return user->name;
 }
 
 // The subnet the bridge has, or would get if it were made now.
@@ -41,8 +46,9 @@ runtime::Subnet bridge_subnet() {
 void apply_network_flags(image::Store& store, const RunOptions& o, const nlohmann::json& image_settings,
                          runtime::ContainerConfig& c) {
     auto& n = c.network;
-    n.mode = network_mode(store, o.network);
-    const bool bridge = n.mode == "bridge";
+    n.mode = network_mode(store, o.network, n);
+    const bool user = !n.network_id.empty();
+    const bool bridge = n.mode == "bridge" || user;
     auto bridge_only = [&](const char* flag) {
         if (!bridge) throw Error(std::string("conflicting options: ") + flag + " and the network mode " + n.mode);
     };
@@ -50,11 +56,14 @@ void apply_network_flags(image::Store& store, const RunOptions& o, const nlohman
         bridge_only("--ip");
         auto address = runtime::parse_ipv4(o.ip);
         if (!address) throw Error("invalid --ip " + o.ip + ": not an IPv4 address");
-        runtime::Subnet subnet = bridge_subnet();
-        if (!subnet.contains(*address) || *address == subnet.network || *address == subnet.gateway() ||
+        std::optional<runtime::NetworkDefinition> network;
+        if (user) network = runtime::NetworkStore(store.root()).get(n.network_id);
+        runtime::Subnet subnet = network ? network->subnet : bridge_subnet();
+        const std::uint32_t gateway = network ? network->gateway : subnet.gateway();
+        if (!subnet.contains(*address) || *address == subnet.network || *address == gateway ||
             *address == subnet.broadcast())
-            throw Error("invalid --ip " + o.ip + ": it is not a container address in " + runtime::bridge_name +
-                        "'s subnet " + subnet.text());
+            throw Error("invalid --ip " + o.ip + ": it is not a container address in " +
+                        (network ? network->name : std::string(runtime::bridge_name)) + "'s subnet " + subnet.text());
         n.ip = o.ip;
     }
     if (!o.mac_address.empty()) {
@@ -75,6 +84,14 @@ void apply_network_flags(image::Store& store, const RunOptions& o, const nlohman
     }
     if (n.mode.starts_with(container_prefix) && o.hostname)
         throw Error("conflicting options: --hostname and the network mode " + n.mode);
+    if (!o.network_aliases.empty() && !user)
+        throw Error("network-scoped aliases are only supported for user-defined networks");
+    for (const auto& alias : o.network_aliases) {
+        runtime::validate_host_alias(alias);
+        n.aliases.push_back(alias);
+    }
+    if (user && (!o.publish.empty() || o.publish_all))
+        throw Error("kiln publishes ports on the default bridge only, not on network " + n.mode);
     for (const auto& p : o.publish) {
         bridge_only("-p");
         auto [key, binding] = runtime::parse_publish(p);
@@ -97,7 +114,14 @@ void apply_network_settings(image::Store& store, const runtime::ContainerConfig&
     if (n.mode == "none") net.mode = Mode::none;
     else if (n.mode == "host") spec.host_network = true, net.mode = Mode::host;
     else if (n.mode == "bridge") net.mode = Mode::bridge;
-    else {
+    else if (!n.network_id.empty()) {
+        auto network = runtime::NetworkStore(store.root()).find(n.network_id);
+        if (!network) throw Error("network " + n.mode + " not found");
+        net.mode = Mode::user;
+        net.user_network = *network;
+        net.aliases = n.aliases;
+        net.container_name = c.name;
+    } else {
         net.mode = Mode::container;
         runtime::ContainerRecords records(store);
         auto row = records.refresh(records.resolve(n.mode.substr(std::string_view(container_prefix).size())));

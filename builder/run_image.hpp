@@ -59,6 +59,7 @@ struct RunOptions {
     bool init = false;                           // --init
     std::string restart;                         // --restart ("" : no)
     std::string network;                         // --network ("" : bridge)
+    std::vector<std::string> network_aliases;    // --network-alias
     std::string ip, mac_address;                 // --ip, --mac-address
     std::vector<std::string> dns, dns_search, dns_options;  // --dns, --dns-search, --dns-option
     std::vector<std::string> add_hosts;          // --add-host HOST:IP|host-gateway

@@ -101,5 +101,6 @@ void register_registry_commands(CLI::App& app, const GlobalOptions& global, int&
 void register_push_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 // volume create|ls|inspect|rm|prune (cli/volume_cmd.cpp).
 void register_volume_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void register_network_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 
 }  // namespace kiln::cli

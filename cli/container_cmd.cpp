@@ -99,7 +99,8 @@ std::shared_ptr<CreateFlags> add_create_flags(CLI::App* cmd) {
     repeatable(cmd->add_option("--ulimit", o.ulimits, "Ulimit options (TYPE=SOFT[:HARD])"));
     repeatable(cmd->add_option("--device", o.devices, "Add a host device to the container (HOST[:CONTAINER[:PERMS]])"));
     cmd->add_flag("--init", o.init, "Run an init inside the container that forwards signals and reaps processes");
-    cmd->add_option("--network,--net", o.network, "Connect the container to a network (bridge, none, host, container:NAME|ID)");
+    cmd->add_option("--network,--net", o.network, "Connect the container to a network (bridge, none, host, container:NAME|ID, or a network NAME|ID)");
+    repeatable(cmd->add_option("--network-alias,--net-alias", o.network_aliases, "Add a network-scoped alias for the container"));
     cmd->add_option("--ip", o.ip, "IPv4 address on the bridge (inside its subnet, free)");
     cmd->add_option("--mac-address", o.mac_address, "Container MAC address (e.g. 02:42:ac:1e:00:09)");
     repeatable(cmd->add_option("--dns", o.dns, "Set custom DNS servers"));

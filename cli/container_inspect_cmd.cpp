@@ -86,13 +86,26 @@ TemplateValue network_settings(const runtime::ContainerRow& row, const runtime::
     runtime::BridgeEndpoint e = endpoint.value_or(runtime::BridgeEndpoint{});
     TemplateValue settings = {{"Bridge", ""}, {"SandboxID", ""},
                               {"Ports", port_map_json(running ? runtime::published_ports(row.id) : runtime::PortMap{})},
-                              {"Gateway", e.gateway}, {"IPAddress", e.address}, {"IPPrefixLen", e.prefix_len},
-                              {"MacAddress", e.mac}, {"Networks", TemplateValue::object()}};
+                              {"Gateway", ""}, {"IPAddress", ""}, {"IPPrefixLen", 0},
+                              {"MacAddress", ""}, {"Networks", TemplateValue::object()}};
+    // As Docker: the top-level fields describe the default bridge's endpoint only.
+    if (c.network.mode == "bridge") {
+        settings["Gateway"] = e.gateway;
+        settings["IPAddress"] = e.address;
+        settings["IPPrefixLen"] = e.prefix_len;
+        settings["MacAddress"] = e.mac;
+    }
+    TemplateValue aliases;
+    if (!c.network.network_id.empty()) {
+        aliases = TemplateValue::array();
+        for (const auto& a : c.network.aliases) aliases.push_back(a);
+        aliases.push_back(row.id.substr(0, 12));
+    }
     const std::string network = c.network.mode.starts_with("container:") ? "" : c.network.mode;
     if (!network.empty())
         settings["Networks"][network] = {{"IPAMConfig", TemplateValue()}, {"Links", TemplateValue()},
-                                         {"Aliases", TemplateValue()}, {"MacAddress", e.mac},
-                                         {"NetworkID", ""}, {"EndpointID", ""},
+                                         {"Aliases", aliases}, {"MacAddress", e.mac},
+                                         {"NetworkID", c.network.network_id}, {"EndpointID", endpoint ? row.id : ""},
                                          {"Gateway", e.gateway}, {"IPAddress", e.address},
                                          {"IPPrefixLen", e.prefix_len}, {"IPv6Gateway", ""},
                                          {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0},

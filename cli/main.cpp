@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
     kiln::cli::register_registry_commands(app, global, exit_code);
     kiln::cli::register_push_commands(app, global, exit_code);
     kiln::cli::register_volume_commands(app, global, exit_code);
+    kiln::cli::register_network_commands(app, global, exit_code);
 
     // `kiln container ls` and the other management-command names (cli/container_aliases.hpp).
     auto args = kiln::cli::resolve_container_alias({argv + 1, argv + argc});

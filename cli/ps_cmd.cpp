@@ -111,7 +111,7 @@ void register_ps_commands(CLI::App& app, const GlobalOptions& global) {
         cmd->add_option("-n,--last", flags->last, "Show n last created containers");
         cmd->add_flag("--no-trunc", flags->no_trunc, "Don't truncate output");
         cmd->add_flag("-s,--size", flags->size, "Display total file sizes");
-        repeatable(cmd->add_option("-f,--filter", flags->filters, "Filter output (status=, name=, id=, label=, ancestor=, exited=)"));
+        repeatable(cmd->add_option("-f,--filter", flags->filters, "Filter output (status=, name=, id=, label=, ancestor=, exited=, network=)"));
         cmd->add_option("--format", flags->format, "Format output using a Go template ('table' for a table)");
         cmd->callback([flags, &global] {
             std::vector<runtime::PsFilter> filters;

@@ -50,7 +50,7 @@ PsFilter parse_ps_filter(const std::string& text) {
     auto eq = text.find('=');
     if (eq == std::string::npos) throw Error("bad format of filter (expected name=value)");
     PsFilter f{text.substr(0, eq), text.substr(eq + 1)};
-    static const std::set<std::string> keys = {"status", "name", "id", "label", "ancestor", "exited"};
+    static const std::set<std::string> keys = {"status", "name", "id", "label", "ancestor", "exited", "network"};
     if (!keys.count(f.key)) throw Error("invalid filter '" + f.key + "'");
     if (f.key == "status") {
         static const std::set<std::string> states = {"created", "restarting", "running", "removing",
@@ -78,6 +78,9 @@ bool matches(const PsFilter& f, const ContainerRow& row, const ContainerConfig& 
     // Docker matches names and ids as substrings/prefixes (name: a regular expression).
     if (f.key == "name") return row.name.find(f.value.starts_with('/') ? f.value.substr(1) : f.value) != std::string::npos;
     if (f.key == "id") return row.id.starts_with(f.value);
+    // Docker's network filter: the network's name or id (a user-defined network's full id).
+    if (f.key == "network")
+        return config.network.mode == f.value || (!config.network.network_id.empty() && config.network.network_id == f.value);
     if (f.key == "exited")
         return row.state == "exited" && row.started_ns > 0 && std::to_string(row.exit_code) == f.value;
     if (f.key == "label") {

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "runtime/netlink/netlink.hpp"
+#include "runtime/netlink/peer_hosts.hpp"
 
 namespace kiln::netlink {
 
@@ -74,6 +75,10 @@ void release_attachment(const std::string& runtime_dir, bool delete_veth) {
             } catch (const std::system_error&) {
                 // Gone with the container's namespace, or no netlink here: nothing to do.
             }
+        } else if (kind == "member") {
+            std::string id;
+            fields >> id;
+            leave_peer_hosts(value, id);
         } else if (kind == "lease") {
             std::string owner;
             fields >> owner;

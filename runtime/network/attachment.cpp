@@ -5,16 +5,19 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <system_error>
 #include <thread>
 
 #include "runtime/netlink/netlink.hpp"
+#include "runtime/netlink/peer_hosts.hpp"
 #include "runtime/netlink/release.hpp"
 #include "runtime/network/bridge.hpp"
 #include "runtime/network/leases.hpp"
 #include "runtime/network/published_ports.hpp"
+#include "runtime/network/user_network.hpp"
 #include "runtime/runtime_dir.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -62,7 +65,8 @@ BridgeAttachment::BridgeAttachment(const BridgeRequest& request) : runtime_dir_(
         attach(request);
     } catch (const std::system_error& e) {
         netlink::release_attachment(runtime_dir_);
-        throw Error(std::string("cannot attach the container to ") + bridge_name + ": " + e.what());
+        throw Error("cannot attach the container to " + (request.network ? request.network->name : std::string(bridge_name)) +
+                    ": " + e.what());
     } catch (...) {
         netlink::release_attachment(runtime_dir_);
         throw;
@@ -75,28 +79,54 @@ void BridgeAttachment::attach(const BridgeRequest& request) {
     netlink::Socket host;
     const std::string veth = "veth" + request.container_id.substr(0, 11);
     unsigned char mac[6];
+    std::string master = bridge_name, network_line;
     {
-        LeaseLock lock;
-        subnet_ = ensure_bridge(host);
-        address_ = lease_address(subnet_, request.container_id, request.address);
+        const std::string dir = request.network ? network_leases_dir(request.network->id) : leases_dir();
+        LeaseLock lock(dir);
+        if (request.network) {
+            const NetworkDefinition& n = *request.network;
+            ensure_network_bridge(host, n);
+            subnet_ = n.subnet;
+            gateway_ = n.gateway;
+            master = network_bridge_name(n);
+            address_ = lease_address(subnet_, request.container_id, request.address, dir, n.name, gateway_);
+            network_line = "netid " + n.id + "\n";
+            network_id_ = n.id;
+        } else {
+            subnet_ = ensure_bridge(host);
+            gateway_ = subnet_.gateway();
+            address_ = lease_address(subnet_, request.container_id, request.address);
+        }
         if (request.mac.empty()) mac_for_address(address_, mac);
         else if (!parse_mac(request.mac, mac)) throw Error("invalid --mac-address " + request.mac);
         atomic_write(attachment_path(runtime_dir_),
-                     "lease " + lease_path(address_) + " " + request.container_id + "\nveth " + veth + "\naddress " +
-                         ipv4_text(address_) + " " + std::to_string(subnet_.prefix_len) + "\ngateway " +
-                         ipv4_text(subnet_.gateway()) + "\nmac " + mac_text(mac) + "\n");
+                     "lease " + lease_path(address_, dir) + " " + request.container_id + "\nveth " + veth +
+                         "\naddress " + ipv4_text(address_) + " " + std::to_string(subnet_.prefix_len) + "\ngateway " +
+                         ipv4_text(gateway_) + "\nmac " + mac_text(mac) + "\n" + network_line);
     }
     Namespace ns = new_network_namespace();
-    host.create_veth(veth, host.link_index(bridge_name), "eth0", ns.fd.get(), mac);
+    host.create_veth(veth, host.link_index(master), "eth0", ns.fd.get(), mac);
     host.set_up(host.link_index(veth));
     netlink::Socket& inside = *ns.socket;
     inside.set_up(inside.link_index("lo"));
     int eth0 = inside.link_index("eth0");
     inside.add_address(eth0, ipv4_wire(address_), subnet_.prefix_len);
     inside.set_up(eth0);
-    inside.add_default_route(ipv4_wire(subnet_.gateway()));
+    if (!request.network || !request.network->internal) inside.add_default_route(ipv4_wire(gateway_));
     netns_ = std::move(ns.fd);
     if (!published.empty()) add_port_rules(runtime_dir_, published, address_);
+}
+
+void BridgeAttachment::join_peers(const std::string& container_id, const std::string& names) {
+    if (network_id_.empty()) return;
+    const std::string members = network_host_dir(network_id_) + "/members";
+    {
+        std::ofstream list(attachment_path(runtime_dir_), std::ios::app);
+        list << "member " << members << " " << container_id << "\n";
+        if (!list.flush()) throw Error("cannot record the network membership in " + runtime_dir_);
+    }
+    if (!netlink::join_peer_hosts(members, container_id, runtime_dir_, ipv4_text(address_) + "\t" + names))
+        throw Error("cannot write the /etc/hosts files of the members of the container's network");
 }
 
 // The namespace (and with it the veth) goes once the container has exited and netns_ is
@@ -121,6 +151,7 @@ std::optional<BridgeEndpoint> bridge_endpoint(const std::string& container_id) {
         if (kind == "address") f >> e.address >> e.prefix_len;
         else if (kind == "gateway") f >> e.gateway;
         else if (kind == "mac") f >> e.mac;
+        else if (kind == "netid") f >> e.network_id;
     }
     return e;
 }

@@ -11,6 +11,7 @@
 
 #include "runtime/host_settings.hpp"
 #include "runtime/network/ipv4.hpp"
+#include "runtime/network/network_store.hpp"
 #include "util/fd.hpp"
 
 namespace kiln::runtime {
@@ -21,10 +22,14 @@ struct BridgeRequest {
     std::optional<std::uint32_t> address;  // --ip
     std::string mac;                       // --mac-address; "": Docker's, from the address
     PortMap ports;                         // -p/-P; a host port "" (or "0") is any free one
+    // A user-defined network instead of kiln0: its bridge, leases and gateway (no default
+    // route when it is internal).
+    std::optional<NetworkDefinition> network;
 };
 
 // What inspect shows of a running container's attachment (read back from its runtime dir).
 struct BridgeEndpoint {
+    std::string network_id;  // "": kiln0
     std::string address, gateway, mac;
     int prefix_len = 0;
 };
@@ -40,15 +45,20 @@ public:
     BridgeAttachment& operator=(const BridgeAttachment&) = delete;
 
     int netns_fd() const { return netns_.get(); }
+    // On a user-defined network: makes the container resolvable by `names` (its name,
+    // aliases, short id) from the other members and them from it (netlink/peer_hosts.hpp),
+    // its hosts.base written first. Listed for release before it is done.
+    void join_peers(const std::string& container_id, const std::string& names);
     std::uint32_t address() const { return address_; }
-    std::uint32_t gateway() const { return subnet_.gateway(); }
+    std::uint32_t gateway() const { return gateway_; }
 
 private:
     void attach(const BridgeRequest& request);
     std::string runtime_dir_;
+    std::string network_id_;  // "": kiln0
     UniqueFd netns_;
     Subnet subnet_;
-    std::uint32_t address_ = 0;
+    std::uint32_t address_ = 0, gateway_ = 0;
 };
 
 // The endpoint of a running container (its runtime dir's attachment file); nullopt when

@@ -8,6 +8,9 @@
 #include <system_error>
 
 #include "runtime/netlink/release.hpp"
+#include "runtime/network/network_store.hpp"
+#include "runtime/network/subnet_pool.hpp"
+#include "runtime/network/user_network.hpp"
 #include "runtime/runtime_dir.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -37,8 +40,11 @@ void install_base_rules(const Subnet& subnet) {
                         "-A POSTROUTING -s 127.0.0.0/8 -o " + bridge_name + " -j MASQUERADE\n"
                         "COMMIT\n*filter\n"
                         "-I FORWARD 1 -i " + bridge_name + " -j ACCEPT\n"
-                        "-I FORWARD 1 -o " + bridge_name + " -j ACCEPT\n"
-                        "COMMIT\n";
+                        "-I FORWARD 1 -o " + bridge_name + " -j ACCEPT\n";
+    // The isolation of user-defined networks from kiln0 must still come first.
+    if (isolation_chain_exists())
+        rules += std::string("-D FORWARD -j ") + isolation_chain + "\n-I FORWARD 1 -j " + isolation_chain + "\n";
+    rules += "COMMIT\n";
     const std::string file = network_state_dir() + "/base.rules";
     atomic_write(file, rules);
     int status = netlink::iptables_restore(file);
@@ -60,27 +66,12 @@ const std::string& network_state_dir() {
     return dir;
 }
 
-Subnet choose_bridge_subnet(const std::string& routes) {
-    std::vector<Subnet> taken;
-    std::istringstream lines(routes);
-    std::string line;
-    std::getline(lines, line);  // the header
-    while (std::getline(lines, line)) {
-        std::istringstream f(line);
-        std::string iface, dest, gateway, flags, refcnt, use, metric, mask;
-        if (!(f >> iface >> dest >> gateway >> flags >> refcnt >> use >> metric >> mask)) continue;
-        if (iface == bridge_name) continue;
-        // The kernel prints the addresses in network byte order as host-order hex.
-        std::uint32_t d = ntohl(static_cast<std::uint32_t>(std::stoul(dest, nullptr, 16)));
-        std::uint32_t m = ntohl(static_cast<std::uint32_t>(std::stoul(mask, nullptr, 16)));
-        if (m == 0) continue;  // the default route overlaps everything and nothing
-        taken.push_back({d, __builtin_popcount(m)});
-    }
+Subnet choose_bridge_subnet(const std::string& routes, const std::vector<Subnet>& reserved) {
+    std::vector<Subnet> taken = route_subnets(routes, bridge_name);
+    taken.insert(taken.end(), reserved.begin(), reserved.end());
     for (const char* candidate : {"172.30.0.0", "172.31.0.0", "10.88.0.0", "10.89.0.0"}) {
         Subnet s{*parse_ipv4(candidate), 16};
-        bool free = true;
-        for (const auto& t : taken) free = free && !s.overlaps(t);
-        if (free) return s;
+        if (!overlaps_any(s, taken)) return s;
     }
     throw Error("every subnet kiln0 could use (172.30/16, 172.31/16, 10.88/16, 10.89/16) overlaps a host route");
 }
@@ -105,7 +96,7 @@ Subnet ensure_bridge(netlink::Socket& host) {
         if (host.link_index(bridge_name) != 0)
             throw Error(std::string("a link named ") + bridge_name + " exists that kiln did not make (no " +
                         subnet_file() + "): delete it or give --network none");
-        Subnet subnet = choose_bridge_subnet(read_file("/proc/net/route"));
+        Subnet subnet = choose_bridge_subnet(read_file("/proc/net/route"), reserved_network_subnets());
         host.create_bridge(bridge_name);
         int index = host.link_index(bridge_name);
         host.add_address(index, ipv4_wire(subnet.gateway()), subnet.prefix_len);

@@ -5,6 +5,7 @@
 // containers: only what belongs to one container (its veth, lease and port rules) goes
 // when that container stops.
 #include <string>
+#include <vector>
 
 #include "runtime/netlink/netlink.hpp"
 #include "runtime/network/ipv4.hpp"
@@ -25,7 +26,8 @@ Subnet ensure_bridge(netlink::Socket& host);
 std::optional<Subnet> existing_bridge_subnet();
 
 // The subnet kiln0 would get: the first of kiln's candidates that none of `routes`
-// overlaps ("/proc/net/route" text). Throws kiln::Error when every candidate is taken.
-Subnet choose_bridge_subnet(const std::string& routes);
+// overlaps ("/proc/net/route" text), nor one of reserved (user-defined networks').
+// Throws kiln::Error when every candidate is taken.
+Subnet choose_bridge_subnet(const std::string& routes, const std::vector<Subnet>& reserved = {});
 
 }  // namespace kiln::runtime

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/host_settings.hpp"
+#include "runtime/network/network_store.hpp"
 
 namespace kiln::runtime {
 
@@ -17,7 +18,8 @@ struct ContainerNetwork {
     // none: a namespace of its own with only lo (the builder's RUN steps, and the default
     // of a spec); bridge: kiln0 (attachment.hpp); host: the host's (ContainerSpec's
     // host_network says the same); container: the namespace of another running container.
-    enum class Mode { none, bridge, host, container };
+    // user: a user-defined network (user_network below).
+    enum class Mode { none, bridge, host, container, user };
     Mode mode = Mode::none;
     std::optional<std::uint32_t> address;  // --ip (bridge)
     std::string mac;                       // --mac-address (bridge)
@@ -28,6 +30,9 @@ struct ContainerNetwork {
     // container: the other container's id and its init's pid on the host.
     std::string join_id;
     pid_t join_pid = 0;
+    std::optional<NetworkDefinition> user_network;
+    std::vector<std::string> aliases;  // --network-alias (user)
+    std::string container_name;        // what its peers on a user network resolve
 };
 
 }  // namespace kiln::runtime

@@ -16,10 +16,13 @@ namespace kiln::runtime {
 
 const std::string& leases_dir();
 
-// Holds the lease lock for its lifetime.
+// The leases of user-defined network `network_id` (a directory of the same layout).
+std::string network_leases_dir(const std::string& network_id);
+
+// Holds the lease lock of a leases directory (kiln0's by default) for its lifetime.
 class LeaseLock {
 public:
-    LeaseLock();
+    explicit LeaseLock(const std::string& dir = leases_dir());
 private:
     UniqueFd fd_;
 };
@@ -27,12 +30,14 @@ private:
 // The address for container_id (requested, or the lowest free one), its lease written.
 // The caller holds the LeaseLock. Throws kiln::Error for a requested address outside
 // the subnet or in use, or a full subnet.
+// dir, network_name and gateway (0: the subnet's first address): a user-defined network's leases and name (kiln0's by default).
 std::uint32_t lease_address(const Subnet& subnet, const std::string& container_id,
-                            std::optional<std::uint32_t> requested);
+                            std::optional<std::uint32_t> requested, const std::string& dir = leases_dir(),
+                            const std::string& network_name = "kiln0", std::uint32_t gateway = 0);
 
-std::string lease_path(std::uint32_t address);
+std::string lease_path(std::uint32_t address, const std::string& dir = leases_dir());
 
-// Removes the lease files of containers that no longer run.
+// Removes the lease files of containers that no longer run (kiln0's and every network's).
 void reconcile_leases();
 
 }  // namespace kiln::runtime

@@ -6,7 +6,8 @@ namespace kiln::runtime {
 
 nlohmann::json network_config_json(const NetworkConfig& n) {
     return {{"mode", n.mode}, {"ip", n.ip}, {"mac", n.mac}, {"dns", n.dns}, {"dns_search", n.dns_search},
-            {"dns_options", n.dns_options}, {"extra_hosts", n.extra_hosts}};
+            {"dns_options", n.dns_options}, {"extra_hosts", n.extra_hosts}, {"network_id", n.network_id},
+            {"aliases", n.aliases}};
 }
 
 NetworkConfig network_config_from_json(const nlohmann::json& record) {
@@ -23,6 +24,8 @@ NetworkConfig network_config_from_json(const nlohmann::json& record) {
     n.dns_search = j.value("dns_search", std::vector<std::string>{});
     n.dns_options = j.value("dns_options", std::vector<std::string>{});
     n.extra_hosts = j.value("extra_hosts", std::vector<std::string>{});
+    n.network_id = j.value("network_id", std::string());
+    n.aliases = j.value("aliases", std::vector<std::string>{});
     return n;
 }
 

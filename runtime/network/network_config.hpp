@@ -10,8 +10,10 @@
 namespace kiln::runtime {
 
 struct NetworkConfig {
-    // "bridge", "none", "host" or "container:<full id>".
+    // "bridge", "none", "host", "container:<full id>" or a user-defined network's name.
     std::string mode = "bridge";
+    std::string network_id;            // the user-defined network's id
+    std::vector<std::string> aliases;  // --network-alias
     std::string ip, mac;
     std::vector<std::string> dns, dns_search, dns_options;
     std::vector<std::string> extra_hosts;  // "HOST:IP", checked

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 
+#include "runtime/netlink/peer_hosts.hpp"
 #include "runtime/network/network_files.hpp"
 #include "runtime/runtime_dir.hpp"
 #include "util/error.hpp"
@@ -48,8 +49,10 @@ std::vector<BindMount> prepare_network(const ContainerSpec& spec, const std::str
                 {other + "/resolv.conf", "/etc/resolv.conf", false}};
     }
     std::string gateway;
-    if (net.mode == ContainerNetwork::Mode::bridge && !spec.host_network) {
-        setup.bridge.emplace(BridgeRequest{id, runtime_dir, net.address, net.mac, net.ports});
+    const bool user = net.mode == ContainerNetwork::Mode::user;
+    if ((net.mode == ContainerNetwork::Mode::bridge || user) && !spec.host_network) {
+        setup.bridge.emplace(BridgeRequest{id, runtime_dir, net.address, net.mac, net.ports,
+                                           user ? net.user_network : std::nullopt});
         files.address = ipv4_text(setup.bridge->address());
         gateway = ipv4_text(setup.bridge->gateway());
     }
@@ -67,6 +70,12 @@ std::vector<BindMount> prepare_network(const ContainerSpec& spec, const std::str
     }
     atomic_write(state_dir + "/hostname", hostname + "\n", 0644, Durability::not_needed);
     atomic_write(state_dir + "/hosts", hosts_file(files), 0644, Durability::not_needed);
+    if (user && setup.bridge) {
+        atomic_write(state_dir + "/" + netlink::hosts_base_file, hosts_file(files), 0644, Durability::not_needed);
+        std::string names = net.container_name;
+        for (const auto& alias : net.aliases) names += " " + alias;
+        setup.bridge->join_peers(id, names + " " + id.substr(0, 12));
+    }
     atomic_write(state_dir + "/resolv.conf", resolv_conf(files, host_resolv), 0644, Durability::not_needed);
     return {{state_dir + "/hostname", "/etc/hostname", false},
             {state_dir + "/hosts", "/etc/hosts", false},
