@@ -61,8 +61,17 @@ kiln::test::CommandResult in(const Kiln& kiln, const std::string& container, con
     return kiln({"exec", container, "sh", "-c", script});
 }
 
+// GET / from host (a name resolved through the container's /etc/hosts, as ping does: the
+// static busybox's wget cannot use glibc's resolver) inside container `from`.
 std::string fetch(const Kiln& kiln, const std::string& from, const std::string& host) {
-    return in(kiln, from, "wget -q -T 3 -O - http://" + host + "/ 2>&1").out;
+    return in(kiln, from,
+              "ip=$(ping -c 1 -W 1 " + host + " 2>/dev/null | sed -n 's/^PING [^ ]* (\\([0-9.]*\\)).*/\\1/p'); "
+              "[ -n \"$ip\" ] && wget -q -T 3 -O - http://$ip/ 2>&1")
+        .out;
+}
+
+std::string network_value(const Kiln& kiln, const std::string& name, const std::string& format) {
+    return trimmed(kiln({"network", "inspect", "-f", format, name}).out);
 }
 
 bool link_exists(const std::string& name) { return kiln::netlink::Socket().link_index(name) != 0; }
@@ -105,7 +114,7 @@ TEST_CASE("containers on a user-defined network reach each other by name, alias 
     CHECK(inspect_value(kiln, "web1", "{{.NetworkSettings.Networks.appnet.NetworkID}}") == net);
     CHECK(contains(inspect_value(kiln, "web1", "{{json .NetworkSettings.Networks.appnet.Aliases}}"), "\"front\""));
     const std::string ip = inspect_value(kiln, "web1", "{{.NetworkSettings.Networks.appnet.IPAddress}}");
-    const std::string subnet = inspect_value(kiln, "appnet", "{{(index .IPAM.Config 0).Subnet}}");
+    const std::string subnet = network_value(kiln, "appnet", "{{(index .IPAM.Config 0).Subnet}}");
     CHECK(kiln({"network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", "appnet"}).out == subnet + "\n");
     auto shown = kiln({"network", "inspect", "appnet"});
     CHECK(contains(shown.out, "\"IPv4Address\": \"" + ip + "/"));
@@ -149,7 +158,7 @@ TEST_CASE("an internal network reaches its peers only: no default route, no host
     CHECK(contains(in(kiln, "outside", probe).out, "reached"));
 
     const std::string net = create_network(kiln, {"--internal", "--subnet", "10.213.7.0/24"}, "closed");
-    CHECK(inspect_value(kiln, "closed", "{{.Internal}}") == "true");
+    CHECK(network_value(kiln, "closed", "{{.Internal}}") == "true");
     start_web(kiln, "inner", {"--network", "closed"});
     start_sleeper(kiln, "peer", {"--network", "closed", "--ip", "10.213.7.50"});
     CHECK(trimmed(in(kiln, "peer", "ip -4 addr show eth0 | grep -o '10.213.7.50/24'").out) == "10.213.7.50/24");
@@ -171,8 +180,8 @@ TEST_CASE("a container on one network reaches neither another network's containe
     kiln::test::import_base(kiln);
     const std::string a = create_network(kiln, {}, "neta");
     const std::string b = create_network(kiln, {}, "netb");
-    const std::string subnet_a = inspect_value(kiln, "neta", "{{(index .IPAM.Config 0).Subnet}}");
-    const std::string subnet_b = inspect_value(kiln, "netb", "{{(index .IPAM.Config 0).Subnet}}");
+    const std::string subnet_a = network_value(kiln, "neta", "{{(index .IPAM.Config 0).Subnet}}");
+    const std::string subnet_b = network_value(kiln, "netb", "{{(index .IPAM.Config 0).Subnet}}");
     CHECK(subnet_a != subnet_b);
     start_web(kiln, "web-a", {"--network", "neta"});
     start_sleeper(kiln, "client-a", {"--network", "neta"});
@@ -202,8 +211,8 @@ TEST_CASE("bad network requests are one-line errors that change nothing", "[netw
     Kiln kiln;
     kiln::test::import_base(kiln);
     const std::string net = create_network(kiln, {"--subnet", "10.214.0.0/16", "--gateway", "10.214.0.254", "--label", "team=a"}, "used");
-    CHECK(inspect_value(kiln, "used", "{{(index .IPAM.Config 0).Gateway}}") == "10.214.0.254");
-    CHECK(inspect_value(kiln, "used", "{{.Labels.team}}") == "a");
+    CHECK(network_value(kiln, "used", "{{(index .IPAM.Config 0).Gateway}}") == "10.214.0.254");
+    CHECK(network_value(kiln, "used", "{{.Labels.team}}") == "a");
     auto one_line = [](const kiln::test::CommandResult& r) { return std::count(r.err.begin(), r.err.end(), '\n') == 1; };
     struct Case {
         std::vector<std::string> args;
