@@ -150,8 +150,10 @@ EOPY
   # ext4 without a journal (this machine's) will not reuse an inode freed in the last few
   # seconds and scans past every one: after removing 100,000 files each new file would
   # cost a scan. Each prepare waits that out, for both builders.
-  local settle="sync && sleep 6"
-  local prep="rm -rf '$STORE' && '$KILN' --root '$STORE' import '$ROOTFS_TAR' localhost/busybox:latest >/dev/null && $settle"
+  # kiln's old stores are moved aside rather than removed, and removed at the end.
+  local settle="sync && sleep 6" trash=$WORK/trash
+  mkdir -p "$trash"
+  local prep="{ [ ! -d '$STORE' ] || mv '$STORE' \$(mktemp -d '$trash/store-XXXXXX'); } && '$KILN' --root '$STORE' import '$ROOTFS_TAR' localhost/busybox:latest >/dev/null && $settle"
   measure kiln-copy100k-cold "kiln build copy100k cold (100,000 files)" --runs "$RUNS" --prepare "$prep" \
     "'$KILN' --root '$STORE' build -q -t bench/copy100k '$ctx'"
   measure kiln-copy100k-warm "kiln build copy100k fully cached" --runs "$RUNS" --warmup 1 \
@@ -165,6 +167,7 @@ EOPY
   else
     log "skipped the open count: strace not installed"
   fi
+  rm -rf "$trash"
   if buildah_ready; then
     measure buildah-copy100k-cold "buildah bud --layers copy100k cold (chroot)" --runs 3 --prepare "$BUILDAH_COLD_PREP && $settle" \
       "buildah bud --layers --isolation chroot -q -t localhost/bench/copy100k '$ctx'"
