@@ -4,7 +4,8 @@
 # run also measures the peers it finds installed (crun on an OCI bundle, buildah bud), so
 # ratios compare figures taken side by side on one machine.
 #
-# Usage (root): bench/run.sh [build] [start] [graph]     (default: build and start)
+# Usage (root): bench/run.sh [build] [start] [graph] [copy100k] [cachemount]
+#               (default: build and start)
 # Env: RUNS (10), WORK (/tmp/kiln-bench-kiln), KILN (build/kiln), SHARED_BENCH
 #      (../shared/bench: the reference contexts), PEERS (0), CONTEXTS (all four).
 set -euo pipefail
@@ -79,11 +80,8 @@ bench_build() {
       "'$KILN' --root '$STORE' build -q -t bench/$c '$ctx'"
     measure "kiln-$c-warm" "kiln build $c fully cached" --runs "$RUNS" --warmup 1 \
       "'$KILN' --root '$STORE' build -q -t bench/$c '$ctx'"
-    if [ "$PEERS" = 1 ] && command -v buildah >/dev/null; then
-      # The same cold prepare as shared/bench/peers.sh (its private storage configs apply
-      # when shared/bench/lib.sh's variables are exported by the caller).
-      local bprep="buildah rm --all >/dev/null 2>&1; podman rmi -af >/dev/null 2>&1; podman import -q '$ROOTFS_TAR' localhost/busybox:latest >/dev/null"
-      measure "buildah-$c-cold" "buildah bud --layers $c cold (chroot)" --runs 3 --prepare "$bprep" \
+    if [ "$PEERS" = 1 ] && buildah_ready; then
+      measure "buildah-$c-cold" "buildah bud --layers $c cold (chroot)" --runs 3 --prepare "$BUILDAH_COLD_PREP" \
         "buildah bud --layers --isolation chroot -q -t localhost/bench/$c '$ctx'"
       measure "buildah-$c-warm" "buildah bud --layers $c fully cached (chroot)" --runs 3 --warmup 1 \
         "buildah bud --layers --isolation chroot -q -t localhost/bench/$c '$ctx'"
@@ -106,17 +104,106 @@ bench_graph() {
   measure "kiln-$c-jobs-default" "kiln build $c --no-cache (jobs: $(nproc) cores)" --runs "$RUNS" --prepare "$prep" \
     "'$KILN' --root '$STORE' build -q --no-cache -t bench/$c '$ctx'"
   ratio "$c: --jobs 1 over default" "kiln-$c-jobs-default" "kiln-$c-jobs1"
-  if command -v buildah >/dev/null; then
-    # shared/bench's working buildah settings: private storage and configs under $WORK.
+  if buildah_ready; then
+    measure "buildah-$c-cold" "buildah bud --layers $c cold (chroot)" --runs "$RUNS" --prepare "$BUILDAH_COLD_PREP" \
+      "buildah bud --layers --isolation chroot -q -t localhost/bench/$c '$ctx'"
+    ratio "$c cold (default jobs) vs buildah" "kiln-$c-jobs-default" "buildah-$c-cold"
+  fi
+}
+
+# True when buildah is installed, its private storage and configs (shared/bench/lib.sh's
+# working settings, under $WORK) then in force in this shell; says why when it is not.
+BUILDAH_COLD_PREP="buildah rm --all >/dev/null 2>&1; podman rmi -af >/dev/null 2>&1; podman import -q '$ROOTFS_TAR' localhost/busybox:latest >/dev/null"
+buildah_ready() {
+  command -v buildah >/dev/null || { log "skipped buildah: not installed"; return 1; }
+  [ -f "$SHARED_BENCH/lib.sh" ] || { log "skipped buildah: $SHARED_BENCH/lib.sh not found"; return 1; }
+  if [ -z "${BUILDAH_CONFIGURED:-}" ]; then
     # shellcheck source=/dev/null
     . "$SHARED_BENCH/lib.sh"
     write_container_configs
-    local bprep="buildah rm --all >/dev/null 2>&1; podman rmi -af >/dev/null 2>&1; podman import -q '$ROOTFS_TAR' localhost/busybox:latest >/dev/null"
-    measure "buildah-$c-cold" "buildah bud --layers $c cold (chroot)" --runs "$RUNS" --prepare "$bprep" \
-      "buildah bud --layers --isolation chroot -q -t localhost/bench/$c '$ctx'"
-    ratio "$c cold (default jobs) vs buildah" "kiln-$c-jobs-default" "buildah-$c-cold"
+    # Debian 12 ships no netavark; the builds need no network backend beyond CNI.
+    command -v netavark >/dev/null || [ -x /usr/lib/podman/netavark ] ||
+      sed -i 's/^network_backend = .*/network_backend = "cni"/' "$WORK/etc/containers.conf"
+    BUILDAH_CONFIGURED=1
+  fi
+}
+
+# A context of 100,000 small files (1,000 folders of 100) copied whole: cold, then rebuilt
+# fully cached, which must read none of the unchanged files (kiln remembers each file's
+# digest by path, size, mtime, inode and device); strace counts the files it opens.
+bench_copy100k() {
+  local ctx=$WORK/ctx/copy100k
+  if [ ! -f "$ctx/Dockerfile" ]; then
+    rm -rf "$ctx"; mkdir -p "$ctx"
+    python3 - "$ctx" <<'EOPY'
+import os, sys
+root = sys.argv[1]
+for d in range(1000):
+    sub = os.path.join(root, "src", f"d{d:03}")
+    os.makedirs(sub)
+    for f in range(100):
+        with open(os.path.join(sub, f"f{f:02}.txt"), "w") as out:
+            out.write(f"file {d}/{f}\n")
+open(os.path.join(root, "Dockerfile"), "w").write("FROM localhost/busybox\nCOPY src /src\n")
+EOPY
+  fi
+  # ext4 without a journal (this machine's) will not reuse an inode freed in the last few
+  # seconds and scans past every one: after removing 100,000 files each new file would
+  # cost a scan. Each prepare waits that out, for both builders.
+  # kiln's old stores are moved aside rather than removed, and removed at the end.
+  local settle="sync && sleep 6" trash=$WORK/trash
+  mkdir -p "$trash"
+  local prep="{ [ ! -d '$STORE' ] || mv '$STORE' \$(mktemp -d '$trash/store-XXXXXX'); } && '$KILN' --root '$STORE' import '$ROOTFS_TAR' localhost/busybox:latest >/dev/null && $settle"
+  measure kiln-copy100k-cold "kiln build copy100k cold (100,000 files)" --runs "$RUNS" --prepare "$prep" \
+    "'$KILN' --root '$STORE' build -q -t bench/copy100k '$ctx'"
+  measure kiln-copy100k-warm "kiln build copy100k fully cached" --runs "$RUNS" --warmup 1 \
+    "'$KILN' --root '$STORE' build -q -t bench/copy100k '$ctx'"
+  if command -v strace >/dev/null; then
+    strace -f -qq -e trace=openat,open -o "$RESULTS/copy100k-warm.strace" \
+      "$KILN" --root "$STORE" build -q -t bench/copy100k "$ctx" >/dev/null
+    local opened
+    # kiln opens a context file by its name under its folder's fd (openat(dirfd, "f42.txt")),
+    # never by its full path: count every open of a name shaped like the context's files.
+    # A cold build counts 300,000 here (read for the key, read to copy, the layer read back).
+    opened=$(grep -E '"f[0-9]{2}\.txt"' "$RESULTS/copy100k-warm.strace" | grep -v O_DIRECTORY | grep -c O_RDONLY || true)
+    printf '%-48s %9d files\n' "context files opened by the cached rebuild" "$opened" | tee -a "$RESULTS/table.txt"
   else
-    log "skipped buildah: not installed"
+    log "skipped the open count: strace not installed"
+  fi
+  rm -rf "$trash"
+  if buildah_ready; then
+    measure buildah-copy100k-cold "buildah bud --layers copy100k cold (chroot)" --runs 3 --prepare "$BUILDAH_COLD_PREP && $settle" \
+      "buildah bud --layers --isolation chroot -q -t localhost/bench/copy100k '$ctx'"
+    measure buildah-copy100k-warm "buildah bud --layers copy100k fully cached (chroot)" --runs 3 --warmup 1 \
+      "buildah bud --layers --isolation chroot -q -t localhost/bench/copy100k '$ctx'"
+    ratio "copy100k cold vs buildah" kiln-copy100k-cold buildah-copy100k-cold
+    ratio "copy100k cached vs buildah" kiln-copy100k-warm buildah-copy100k-warm
+  fi
+}
+
+# A rebuild after a source change whose RUN step finds its expensive work (a 50 MB
+# "download") in a RUN --mount=type=cache from the build before, as a package manager's
+# cache would; each timed run changes the source first.
+bench_cachemount() {
+  local ctx=$WORK/ctx/cachemount
+  rm -rf "$ctx"; mkdir -p "$ctx"
+  cat >"$ctx/Dockerfile" <<'EODF'
+FROM localhost/busybox
+COPY src.txt /src.txt
+RUN --mount=type=cache,target=/cache sh -c '[ -f /cache/dep ] || { dd if=/dev/urandom of=/cache/dep bs=1M count=50 2>/dev/null && sleep 2; }; cat /src.txt /cache/dep | md5sum > /built'
+EODF
+  echo 0 >"$ctx/src.txt"
+  local change="sh -c 'date +%s%N > $ctx/src.txt'"
+  fresh_store
+  kiln build -q -t bench/cachemount "$ctx" >/dev/null
+  measure kiln-cachemount "kiln build cache-mount rebuild after a change" --runs "$RUNS" --prepare "$change" \
+    "'$KILN' --root '$STORE' build -q -t bench/cachemount '$ctx'"
+  if buildah_ready; then
+    sh -c "$BUILDAH_COLD_PREP"
+    buildah bud --layers --isolation chroot -q -t localhost/bench/cachemount "$ctx" >/dev/null
+    measure buildah-cachemount "buildah bud --layers cache-mount rebuild (chroot)" --runs 3 --prepare "$change" \
+      "buildah bud --layers --isolation chroot -q -t localhost/bench/cachemount '$ctx'"
+    ratio "cache-mount rebuild vs buildah" kiln-cachemount buildah-cachemount
   fi
 }
 
@@ -192,8 +279,13 @@ bench_start_peers() {
       podman image exists "$BASE_IMAGE" || podman import -q "$KILN_ROOTFS_TAR" "$BASE_IMAGE" >/dev/null
       measure podman-run-true "podman run --rm --network none (runc, reference)" -N --runs "$START_RUNS" \
         --warmup 3 "podman run --rm --network none $BASE_IMAGE true"
+      # Podman's own default network (the bench's containers.conf sets netns "none", so it
+      # is named): a CNI bridge with NAT, as kiln's default bridge.
+      measure podman-run-true-bridge "podman run --rm --network bridge (runc)" -N --runs "$START_RUNS" \
+        --warmup 3 "podman run --rm --network bridge $BASE_IMAGE true"
     )
-    ratio "kiln run --rm vs podman run --rm" kiln-run-true podman-run-true
+    ratio "kiln run --rm --network none vs podman's" kiln-run-true-none podman-run-true
+    ratio "kiln run --rm vs podman run --rm (default nets)" kiln-run-true podman-run-true-bridge
   fi
 }
 
@@ -269,6 +361,8 @@ for s in $sections; do
     build) bench_build ;;
     start) bench_start ;;
     graph) bench_graph ;;
+    copy100k) bench_copy100k ;;
+    cachemount) bench_cachemount ;;
     *) log "unknown section $s"; exit 1 ;;
   esac
 done

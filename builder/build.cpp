@@ -84,7 +84,7 @@ std::string source_text(const parser::Instruction* source) {
 // here is behind a lock: the store's own, the progress's, or one of the mutexes below.
 struct SharedBuild {
     SharedBuild(image::Store& store, const BuildOptions& options, std::ostream& out)
-        : store(store), options(options), progress(out, options.quiet), lease(store.db(), store.root()) {}
+        : store(store), options(options), progress(out, options.quiet, options.progress_terminal), lease(store.db(), store.root()) {}
 
     image::Store& store;
     const BuildOptions& options;

@@ -37,6 +37,9 @@ struct BuildOptions {
     std::string platform;    // --platform; empty = this machine's (the only one kiln builds for)
     bool no_cache = false;
     bool quiet = false;      // only the image ID on stdout
+    // The fd of the terminal the progress goes to, for BuildKit's live view (--progress=tty,
+    // or auto on a terminal); -1: the plain lines.
+    int progress_terminal = -1;
     // --explain-cache: each step that misses says which of its inputs changed.
     bool explain_cache = false;
     // BuildKit's entitlements (--allow): a Dockerfile may use RUN --network=host or

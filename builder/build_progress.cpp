@@ -23,10 +23,18 @@ void kill_by_pidfd(int pidfd) {
 
 }  // namespace
 
+BuildProgress::BuildProgress(std::ostream& out, bool quiet, int terminal) : out_(out), quiet_(quiet) {
+    if (!quiet && terminal >= 0) view_ = std::make_unique<TtyProgressView>(out, terminal);
+}
+
+BuildProgress::~BuildProgress() = default;
+
 int BuildProgress::begin_step(std::string_view heading) {
     std::lock_guard lock(mutex_);
     const int step = ++steps_;
-    if (!quiet_) {
+    if (view_) {
+        view_->begin(step, std::string(heading));
+    } else if (!quiet_) {
         out_ << fmt::format("#{} {}\n", step, heading);
         out_.flush();
     }
@@ -36,7 +44,22 @@ int BuildProgress::begin_step(std::string_view heading) {
 void BuildProgress::step_line(int step, std::string_view text) {
     if (quiet_) return;
     std::lock_guard lock(mutex_);
+    if (view_) {
+        view_->note(step, text);
+        return;
+    }
     out_ << fmt::format("#{} {}\n", step, text);
+    out_.flush();
+}
+
+void BuildProgress::step_end(int step, StepView::State state, std::string_view plain_text) {
+    if (quiet_) return;
+    std::lock_guard lock(mutex_);
+    if (view_) {
+        view_->finish(step, state);
+        return;
+    }
+    out_ << fmt::format("#{} {}\n", step, plain_text);
     out_.flush();
 }
 
@@ -45,6 +68,10 @@ void BuildProgress::output_line(int step, double elapsed, std::string_view text)
     if (quiet_) {
         // -q keeps stdout for the image ID alone.
         std::cerr << text << '\n';
+        return;
+    }
+    if (view_) {
+        view_->output(step, text);
         return;
     }
     out_ << fmt::format("#{} {:.3f} {}\n", step, elapsed, text);
@@ -82,16 +109,18 @@ double StageProgress::elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
 }
 
-void StageProgress::cached() { build_.step_line(number_, "CACHED"); }
+void StageProgress::cached() { build_.step_end(number_, StepView::State::cached, "CACHED"); }
 
-void StageProgress::done() { build_.step_line(number_, fmt::format("DONE {:.3f}s", elapsed())); }
+void StageProgress::done() {
+    build_.step_end(number_, StepView::State::done, fmt::format("DONE {:.3f}s", elapsed()));
+}
 
 void StageProgress::failed(const std::string& message) {
     // One line: a message may quote the step's output below its first line.
-    build_.step_line(number_, "ERROR: " + message.substr(0, message.find('\n')));
+    build_.step_end(number_, StepView::State::failed, "ERROR: " + message.substr(0, message.find('\n')));
 }
 
-void StageProgress::cancelled() { build_.step_line(number_, "CANCELED"); }
+void StageProgress::cancelled() { build_.step_end(number_, StepView::State::cancelled, "CANCELED"); }
 
 void StageProgress::container_output(std::string_view line) {
     const double at = elapsed();

@@ -1,17 +1,22 @@
 #pragma once
 // A build's progress in BuildKit's plain format, written by every stage building at once:
 // "#N [stage n/total] INSTRUCTION", a RUN's output as "#N 0.123 line", then "#N DONE 0.4s",
-// "#N CACHED", "#N ERROR: ..." or "#N CANCELED". Each line is written whole.
+// "#N CACHED", "#N ERROR: ..." or "#N CANCELED". Each line is written whole. On a terminal
+// the same events drive BuildKit's live view instead (tty_progress.hpp).
 #include <sys/types.h>
 
 #include <chrono>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
+#include "builder/tty_progress.hpp"
 #include "util/fd.hpp"
 
 namespace kiln::builder {
@@ -19,7 +24,10 @@ namespace kiln::builder {
 class BuildProgress {
 public:
     // quiet: no progress at all; a RUN's output still goes to stderr, as before -q existed.
-    BuildProgress(std::ostream& out, bool quiet) : out_(out), quiet_(quiet) {}
+    // terminal: the fd of the terminal `out` writes to, for the live view instead of the
+    // plain lines (tty_progress.hpp); -1 for plain.
+    BuildProgress(std::ostream& out, bool quiet, int terminal = -1);
+    ~BuildProgress();
     BuildProgress(const BuildProgress&) = delete;
     BuildProgress& operator=(const BuildProgress&) = delete;
 
@@ -27,6 +35,8 @@ public:
     int begin_step(std::string_view heading);
     // "#N text".
     void step_line(int step, std::string_view text);
+    // The step's last line ("#N DONE 0.4s", "#N CACHED", ...), plain_text after "#N ".
+    void step_end(int step, StepView::State state, std::string_view plain_text);
     // A line a RUN printed, elapsed seconds into its step.
     void output_line(int step, double elapsed, std::string_view text);
     // Runs f with the output held: what writes to the stream itself (a pull's progress)
@@ -34,7 +44,15 @@ public:
     template <typename F>
     auto exclusive(F&& f) -> decltype(f()) {
         std::lock_guard lock(mutex_);
-        return f();
+        if (!view_) return f();
+        using Result = decltype(f());
+        if constexpr (std::is_void_v<Result>) {
+            view_->without_frame(f);
+        } else {
+            std::optional<Result> result;
+            view_->without_frame([&] { result.emplace(f()); });
+            return std::move(*result);
+        }
     }
 
     // A running RUN container, by pidfd, killed by cancel(). Returns the registration id.
@@ -46,6 +64,7 @@ public:
 private:
     std::ostream& out_;
     const bool quiet_;
+    std::unique_ptr<TtyProgressView> view_;
     std::mutex mutex_;
     int steps_ = 0;
     std::mutex containers_mutex_;

@@ -21,31 +21,42 @@ public:
         image::FileDigestRow row{root() + "/" + std::string(rel), static_cast<std::uint64_t>(st.st_size),
                                  static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
                                  st.st_ino, st.st_dev, ""};
-        if (auto known = known_.find(row.path); known != known_.end()) {
-            const auto& k = known->second;
-            if (k.size == row.size && k.mtime_ns == row.mtime_ns && k.inode == row.inode &&
-                k.device == row.device && Digest::valid(k.digest))
-                return Digest::parse(k.digest);
+        if (auto known = known_.find(row.path); known != known_.end() && same_file(known->second, row))
+            return Digest::parse(known->second.digest);
+        {
+            // Learned earlier in this build (a cold COPY reads its sources for its key, then
+            // lists them for --explain-cache: the second pass must not hash them again).
+            std::lock_guard lock(mutex_);
+            if (auto learned = learned_.find(row.path); learned != learned_.end() && same_file(learned->second, row))
+                return Digest::parse(learned->second.digest);
         }
         Digest digest = DirectoryTree::file_digest(rel, st);
         row.digest = digest.str();
         std::lock_guard lock(mutex_);
-        learned_.push_back(std::move(row));
+        learned_.insert_or_assign(row.path, std::move(row));
         return digest;
     }
 
     void save() {
         std::lock_guard lock(mutex_);
         if (learned_.empty()) return;
-        db_.file_digest_put_many(learned_);
+        std::vector<image::FileDigestRow> rows;
+        rows.reserve(learned_.size());
+        for (auto& [path, row] : learned_) rows.push_back(std::move(row));
+        db_.file_digest_put_many(rows);
         learned_.clear();
     }
 
 private:
+    static bool same_file(const image::FileDigestRow& k, const image::FileDigestRow& row) {
+        return k.size == row.size && k.mtime_ns == row.mtime_ns && k.inode == row.inode && k.device == row.device &&
+               Digest::valid(k.digest);
+    }
+
     image::MetadataDb& db_;
     std::unordered_map<std::string, image::FileDigestRow> known_;
     mutable std::mutex mutex_;
-    mutable std::vector<image::FileDigestRow> learned_;
+    mutable std::unordered_map<std::string, image::FileDigestRow> learned_;
 };
 
 BuildContext::BuildContext(const std::string& context_dir, const std::string& dockerfile_path,

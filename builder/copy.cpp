@@ -387,12 +387,13 @@ public:
     // would follow it: relative to its directory, an absolute target from the image's root.
     UniqueFd ensure_dir(const std::string& dir) {
         std::string path = clean_path(dir);
-        for (int links = 0; links <= 40; ++links) {
-            auto followed = open_dir_path(path);
-            if (auto* fd = std::get_if<UniqueFd>(&followed)) return std::move(*fd);
-            path = std::get<std::string>(followed);
+        if (!last_dir_fd_ || path != last_dir_) {
+            last_dir_fd_ = follow_dir(path);
+            last_dir_ = path;
         }
-        throw Error("COPY failed: too many levels of symbolic links in " + dir);
+        UniqueFd copy(::fcntl(last_dir_fd_.get(), F_DUPFD_CLOEXEC, 0));
+        if (!copy) throw_errno("dup " + path);
+        return copy;
     }
 
     // The parent directory of image path `cleaned` (opened) and the last component.
@@ -433,6 +434,7 @@ public:
             std::string target = tree.read_link(src);
             if (::symlinkat(target.c_str(), parent.get(), name.c_str()) != 0)
                 throw_errno("symlink " + cleaned);
+            forget_last_dir();
             if (::fchownat(parent.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
                 throw_errno("chown " + cleaned);
             ::utimensat(parent.get(), name.c_str(), times, AT_SYMLINK_NOFOLLOW);
@@ -464,6 +466,16 @@ public:
     }
 
 private:
+    UniqueFd follow_dir(const std::string& path) {
+        std::string next = path;
+        for (int links = 0; links <= 40; ++links) {
+            auto followed = open_dir_path(next);
+            if (auto* fd = std::get_if<UniqueFd>(&followed)) return std::move(*fd);
+            next = std::get<std::string>(followed);
+        }
+        throw Error("COPY failed: too many levels of symbolic links in " + path);
+    }
+
     // Walks `path` one component at a time inside upper: the directory, or the path to
     // try next when a component is a symlink (in upper, or in lower where upper has nothing).
     std::variant<UniqueFd, std::string> open_dir_path(const std::string& path) {
@@ -544,12 +556,19 @@ private:
                 throw_errno("set xattr " + name + " of " + path);
     }
 
-    static void remove_existing(int parent_fd, const std::string& name, const std::string& path) {
+    void remove_existing(int parent_fd, const std::string& name, const std::string& path) {
         struct stat st;
         if (::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
         if (S_ISDIR(st.st_mode))
             throw Error("COPY failed: cannot replace directory " + path + " with a file");
         if (::unlinkat(parent_fd, name.c_str(), 0) != 0) throw_errno("replace " + path);
+        forget_last_dir();
+    }
+
+    // A link removed or made may change where a path leads: the kept folder is walked again.
+    void forget_last_dir() {
+        last_dir_fd_.reset();
+        last_dir_.clear();
     }
 
     static void set_attributes(int fd, const std::string& path, uid_t uid, gid_t gid, mode_t mode,
@@ -586,6 +605,10 @@ private:
     }
 
     UniqueFd upper_fd_;
+    // Entries arrive folder by folder: the last folder opened (after the links on its way
+    // were followed) serves the next entry without a walk from the layer's root.
+    std::string last_dir_;
+    UniqueFd last_dir_fd_;
     const SourceTree* lower_;
     CopyOptions options_;
     std::map<InodeKey, std::string> inodes_;  // hard-linked sources → where the first went

@@ -38,14 +38,14 @@ Digest SourceTree::file_digest(std::string_view rel, const struct stat&) const {
     return sha256_of_fd(fd.get(), std::string(rel));
 }
 
-std::vector<std::pair<std::string, std::string>> SourceTree::user_xattrs(std::string_view rel) const {
-    auto st = stat(rel);
-    if (!st || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))) return {};
-    UniqueFd fd = S_ISDIR(st->st_mode) ? open_directory_at(rel) : open_file(rel);
+namespace {
+
+// The user.* attributes through list/get, which read one entry's (an fd's or a path's).
+template <typename List, typename Get>
+std::vector<std::pair<std::string, std::string>> read_user_xattrs(std::string_view rel, List list, Get get) {
     std::string names(4096, '\0');
     ssize_t n;
-    while ((n = ::flistxattr(fd.get(), names.data(), names.size())) < 0 && errno == ERANGE)
-        names.resize(names.size() * 2);
+    while ((n = list(names.data(), names.size())) < 0 && errno == ERANGE) names.resize(names.size() * 2);
     if (n < 0) {
         if (errno == ENOTSUP) return {};
         throw_errno("list xattrs of " + std::string(rel));
@@ -57,7 +57,7 @@ std::vector<std::pair<std::string, std::string>> SourceTree::user_xattrs(std::st
         if (!name.starts_with("user.")) continue;
         std::string value(256, '\0');
         ssize_t m;
-        while ((m = ::fgetxattr(fd.get(), name.c_str(), value.data(), value.size())) < 0 && errno == ERANGE) {
+        while ((m = get(name.c_str(), value.data(), value.size())) < 0 && errno == ERANGE) {
             if (value.size() > (1u << 20)) throw Error("xattr " + name + " of " + std::string(rel) + " is too large");
             value.resize(value.size() * 4);
         }
@@ -67,6 +67,17 @@ std::vector<std::pair<std::string, std::string>> SourceTree::user_xattrs(std::st
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> SourceTree::user_xattrs(std::string_view rel) const {
+    auto st = stat(rel);
+    if (!st || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))) return {};
+    UniqueFd fd = S_ISDIR(st->st_mode) ? open_directory_at(rel) : open_file(rel);
+    return read_user_xattrs(
+        rel, [&](char* buf, std::size_t size) { return ::flistxattr(fd.get(), buf, size); },
+        [&](const char* name, char* buf, std::size_t size) { return ::fgetxattr(fd.get(), name, buf, size); });
 }
 
 UniqueFd SourceTree::open_directory_at(std::string_view) const {
@@ -107,12 +118,38 @@ std::optional<std::string> resolve_in_tree(const SourceTree& tree, std::string_v
 
 DirectoryTree::DirectoryTree(const std::string& root) : root_(root), root_fd_(open_directory(root)) {}
 
-std::pair<UniqueFd, std::string> DirectoryTree::parent_of(std::string_view rel) const {
+template <typename F>
+auto DirectoryTree::in_parent(std::string_view rel, F&& f) const {
     std::string cleaned = clean_path("/" + std::string(rel));
     auto slash = cleaned.find_last_of('/');
     std::string dir = cleaned.substr(0, slash);
     std::string name = cleaned.substr(slash + 1);
-    return {open_in_root(root_fd_.get(), dir, O_PATH | O_DIRECTORY), name};
+    auto& last = *last_parent_;
+    std::lock_guard lock(last.mutex);
+    if (!last.fd || dir != last.path) {
+        last.fd.reset();
+        last.fd = open_in_root(root_fd_.get(), dir, O_PATH | O_DIRECTORY);
+        last.path = dir;
+    }
+    return f(last.fd.get(), name);
+}
+
+std::vector<std::pair<std::string, std::string>> DirectoryTree::user_xattrs(std::string_view rel) const {
+    if (clean_path("/" + std::string(rel)) == "/") return SourceTree::user_xattrs(rel);
+    return in_parent(rel, [&](int dir, const std::string& name) {
+        // The l* calls do not follow rel if it is a link; the folder is reached through its
+        // fd, so nothing on the way is resolved again.
+        std::string path = "/proc/self/fd/" + std::to_string(dir) + "/" + name;
+        auto list = [&](char* buf, std::size_t size) {
+            ssize_t n = ::llistxattr(path.c_str(), buf, size);
+            // Gone, or a parent that is no folder: the entry has no attributes to copy.
+            if (n < 0 && (errno == ENOENT || errno == ENOTDIR)) return ssize_t{0};
+            return n;
+        };
+        return read_user_xattrs(rel, list, [&](const char* attr, char* buf, std::size_t size) {
+            return ::lgetxattr(path.c_str(), attr, buf, size);
+        });
+    });
 }
 
 std::optional<struct stat> DirectoryTree::stat(std::string_view rel) const {
@@ -122,12 +159,13 @@ std::optional<struct stat> DirectoryTree::stat(std::string_view rel) const {
         return st;
     }
     try {
-        auto [dir, name] = parent_of(rel);
-        if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-            throw_errno("stat " + std::string(rel));
-        }
-        return st;
+        return in_parent(rel, [&](int dir, const std::string& name) -> std::optional<struct stat> {
+            if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+                throw_errno("stat " + std::string(rel));
+            }
+            return st;
+        });
     } catch (const Error&) {
         // A missing or non-directory parent means rel does not exist in this tree.
         return std::nullopt;
@@ -155,19 +193,21 @@ UniqueFd DirectoryTree::open_directory_at(std::string_view rel) const {
 }
 
 UniqueFd DirectoryTree::open_file(std::string_view rel) const {
-    auto [dir, name] = parent_of(rel);
-    UniqueFd fd(::openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) throw_errno("open " + std::string(rel));
-    return fd;
+    return in_parent(rel, [&](int dir, const std::string& name) {
+        UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd) throw_errno("open " + std::string(rel));
+        return fd;
+    });
 }
 
 std::string DirectoryTree::read_link(std::string_view rel) const {
-    auto [dir, name] = parent_of(rel);
-    std::string target(4096, '\0');
-    ssize_t n = ::readlinkat(dir.get(), name.c_str(), target.data(), target.size());
-    if (n < 0) throw_errno("readlink " + std::string(rel));
-    target.resize(static_cast<std::size_t>(n));
-    return target;
+    return in_parent(rel, [&](int dir, const std::string& name) {
+        std::string target(4096, '\0');
+        ssize_t n = ::readlinkat(dir, name.c_str(), target.data(), target.size());
+        if (n < 0) throw_errno("readlink " + std::string(rel));
+        target.resize(static_cast<std::size_t>(n));
+        return target;
+    });
 }
 
 LayerChainTree::LayerChainTree(std::vector<std::string> diff_dirs_top_first) {
@@ -248,6 +288,12 @@ UniqueFd LayerChainTree::open_directory_at(std::string_view rel) const {
     auto li = provider(rel);
     if (!li) throw Error("no such directory: /" + std::string(rel));
     return layers_[*li].open_directory_at(rel);
+}
+
+std::vector<std::pair<std::string, std::string>> LayerChainTree::user_xattrs(std::string_view rel) const {
+    auto li = provider(rel);
+    if (!li) return {};
+    return layers_[*li].user_xattrs(rel);
 }
 
 std::string LayerChainTree::read_link(std::string_view rel) const {

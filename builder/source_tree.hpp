@@ -2,6 +2,8 @@
 #include <sys/stat.h>
 
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,15 +49,28 @@ public:
     UniqueFd open_file(std::string_view rel) const override;
     UniqueFd open_directory_at(std::string_view rel) const override;
     std::string read_link(std::string_view rel) const override;
+    // Through the parent directory's fd, without opening rel itself.
+    std::vector<std::pair<std::string, std::string>> user_xattrs(std::string_view rel) const override;
     const std::string& root() const { return root_; }
 
-protected:
-    // The parent directory of rel opened inside the root, plus rel's last component.
-    std::pair<UniqueFd, std::string> parent_of(std::string_view rel) const;
-
 private:
+    // f(fd of rel's parent directory, opened inside the root; rel's last component), the
+    // fd valid only while f runs.
+    template <typename F>
+    auto in_parent(std::string_view rel, F&& f) const;
+
     std::string root_;
     UniqueFd root_fd_;
+    // The entries of a tree are visited folder by folder: the last parent opened is kept
+    // (as an O_PATH fd, resolved in the root when it was opened) and handed out again, so
+    // a COPY of 5,000 files does not resolve each one's folder from the root four times.
+    struct LastParent {
+        std::mutex mutex;
+        std::string path;
+        UniqueFd fd;
+    };
+    // Held by pointer so that a tree stays movable (LayerChainTree keeps a vector of them).
+    std::unique_ptr<LastParent> last_parent_ = std::make_unique<LastParent>();
 };
 
 // The merged view of unpacked layers (top first), as overlayfs would show it: whiteouts
@@ -68,6 +83,7 @@ public:
     UniqueFd open_file(std::string_view rel) const override;
     UniqueFd open_directory_at(std::string_view rel) const override;
     std::string read_link(std::string_view rel) const override;
+    std::vector<std::pair<std::string, std::string>> user_xattrs(std::string_view rel) const override;
 
 private:
     // Index into layers_ of the layer that provides rel, if visible.

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <iostream>
+#include <string_view>
 
 #include "builder/build.hpp"
 #include "builder/build_output.hpp"
@@ -99,7 +101,7 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
     cmd->add_flag("--pull{always}", flags->pull, "Pull images FROM names: always (--pull alone), missing, never");
     cmd->add_flag("-q,--quiet", flags->options.quiet, "Print only the image ID");
     cmd->add_option("--progress", flags->progress,
-                    "Progress output: auto, plain, tty (as plain: no live view yet) or quiet (as -q)");
+                    "Progress output: auto (tty on a terminal, else plain), plain, tty (a live view) or quiet (as -q)");
     cmd->add_flag("--push", flags->push, "Push the image to its registry after the build (shorthand for --output=type=registry)");
     cmd->add_option("-o,--output", flags->output,
                     "Output: type=local,dest=DIR | type=tar,dest=FILE | type=oci,dest=FILE | type=docker[,dest=FILE] | "
@@ -192,6 +194,11 @@ void register_build_commands(CLI::App& app, const GlobalOptions& global, int& ex
         // stdout carries the tar, or -q's image ID alone: everything else goes to stderr.
         std::ostream& progress_out = output.to_stdout() ? std::cerr : std::cout;
         std::ostream& id_out = output.to_stdout() ? std::cerr : std::cout;
+        const int progress_fd = output.to_stdout() ? STDERR_FILENO : STDOUT_FILENO;
+        // BuildKit's choice: the live view where a person watches, plain lines in a CI log.
+        const char* term = std::getenv("TERM");
+        const bool on_terminal = ::isatty(progress_fd) && !(term && std::string_view(term) == "dumb");
+        if (progress == "tty" || (progress == "auto" && on_terminal)) options.progress_terminal = progress_fd;
 
         std::vector<builder::CacheSpec> cache_from, cache_to;
         for (const auto& text : flags->cache_from) cache_from.push_back(builder::parse_cache_spec(text, "--cache-from"));
