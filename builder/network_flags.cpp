@@ -130,6 +130,17 @@ void apply_network_settings(image::Store& store, const runtime::ContainerConfig&
         net.join_pid = static_cast<pid_t>(row.pid);
         spec.hostname = records.config(row).hostname;
     }
+    for (const auto& connected : n.connected) {
+        runtime::ContainerNetwork::Connected extra;
+        if (!connected.network_id.empty()) {
+            extra.network = runtime::NetworkStore(store.root()).find(connected.network_id);
+            if (!extra.network) throw Error("network " + connected.name + " not found");
+        }
+        extra.aliases = connected.aliases;
+        if (!connected.ip.empty()) extra.address = runtime::parse_ipv4(connected.ip);
+        net.connected.push_back(std::move(extra));
+    }
+    if (net.container_name.empty()) net.container_name = c.name;
     if (!n.ip.empty()) net.address = runtime::parse_ipv4(n.ip);
     net.mac = n.mac;
     net.ports = c.port_bindings;

@@ -9,6 +9,7 @@
 #include "runtime/container_status.hpp"
 #include "runtime/freezer.hpp"
 #include "runtime/network/attachment.hpp"
+#include "runtime/network/endpoint.hpp"
 #include "runtime/restart_policy.hpp"
 #include "runtime/volume_store.hpp"
 #include "runtime/monitor/json_log.hpp"
@@ -95,21 +96,33 @@ TemplateValue network_settings(const runtime::ContainerRow& row, const runtime::
         settings["IPPrefixLen"] = e.prefix_len;
         settings["MacAddress"] = e.mac;
     }
-    TemplateValue aliases;
-    if (!c.network.network_id.empty()) {
-        aliases = TemplateValue::array();
-        for (const auto& a : c.network.aliases) aliases.push_back(a);
-        aliases.push_back(row.id.substr(0, 12));
-    }
+    // Docker's entry of one network; aliases null on kiln0, as Docker's default bridge has them.
+    auto entry = [&](const std::string& network_id, const std::vector<std::string>& names,
+                     const std::optional<runtime::BridgeEndpoint>& on) {
+        const runtime::BridgeEndpoint at = on.value_or(runtime::BridgeEndpoint{});
+        TemplateValue aliases;
+        if (!network_id.empty()) {
+            aliases = TemplateValue::array();
+            for (const auto& a : names) aliases.push_back(a);
+            aliases.push_back(row.id.substr(0, 12));
+        }
+        return TemplateValue{{"IPAMConfig", TemplateValue()}, {"Links", TemplateValue()},
+                             {"Aliases", aliases}, {"MacAddress", at.mac},
+                             {"NetworkID", network_id}, {"EndpointID", on ? row.id : ""},
+                             {"Gateway", at.gateway}, {"IPAddress", at.address},
+                             {"IPPrefixLen", at.prefix_len}, {"IPv6Gateway", ""},
+                             {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0},
+                             {"DriverOpts", TemplateValue()}};
+    };
     const std::string network = c.network.mode.starts_with("container:") ? "" : c.network.mode;
-    if (!network.empty())
-        settings["Networks"][network] = {{"IPAMConfig", TemplateValue()}, {"Links", TemplateValue()},
-                                         {"Aliases", aliases}, {"MacAddress", e.mac},
-                                         {"NetworkID", c.network.network_id}, {"EndpointID", endpoint ? row.id : ""},
-                                         {"Gateway", e.gateway}, {"IPAddress", e.address},
-                                         {"IPPrefixLen", e.prefix_len}, {"IPv6Gateway", ""},
-                                         {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0},
-                                         {"DriverOpts", TemplateValue()}};
+    if (!network.empty()) settings["Networks"][network] = entry(c.network.network_id, c.network.aliases, endpoint);
+    const auto connected = running ? runtime::connected_endpoints(row.id) : std::vector<runtime::BridgeEndpoint>{};
+    for (const auto& extra : c.network.connected) {
+        std::optional<runtime::BridgeEndpoint> on;
+        for (const auto& e : connected)
+            if (e.network_id == extra.network_id) on = e;
+        settings["Networks"][extra.name] = entry(extra.network_id, extra.aliases, on);
+    }
     return settings;
 }
 

@@ -1,4 +1,5 @@
-// `kiln network create|ls|inspect|rm|prune`, as `docker network` with the bridge driver.
+// `kiln network create|ls|inspect|rm|prune|connect|disconnect`, as `docker network` with the bridge driver.
+#include <algorithm>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -8,6 +9,10 @@
 #include "runtime/container_records.hpp"
 #include "runtime/monitor/json_log.hpp"
 #include "runtime/network/attachment.hpp"
+#include "runtime/network/endpoint.hpp"
+#include "runtime/network/network_setup.hpp"
+#include "runtime/network/subnet_pool.hpp"
+#include "runtime/runtime_dir.hpp"
 #include "runtime/network/network_store.hpp"
 #include "runtime/network/user_network.hpp"
 #include "util/error.hpp"
@@ -52,21 +57,36 @@ TemplateValue string_map(const std::map<std::string, std::string>& m) {
     return out;
 }
 
+// Whether the container's record names the network (by its id; "" is kiln0), first or connected.
+bool names_network(const runtime::NetworkConfig& n, const std::string& id) {
+    if (id.empty() ? n.mode == "bridge" : n.network_id == id) return true;
+    for (const auto& c : n.connected)
+        if (c.network_id == id) return true;
+    return false;
+}
+
 // The running containers attached to the user-defined network `id`.
 std::vector<runtime::ContainerRow> attached(runtime::ContainerRecords& records, const std::string& id) {
     std::vector<runtime::ContainerRow> out;
-    for (const auto& row : records.list()) {
-        if (row.state != "running") continue;
-        if (records.config(row).network.network_id == id) out.push_back(row);
-    }
+    for (const auto& row : records.list())
+        if (row.state == "running" && names_network(records.config(row).network, id)) out.push_back(row);
     return out;
 }
 
 // Whether any container, in any state, names the network.
 bool used(runtime::ContainerRecords& records, const std::string& id) {
     for (const auto& row : records.list())
-        if (records.config(row).network.network_id == id) return true;
+        if (names_network(records.config(row).network, id)) return true;
     return false;
+}
+
+// The running container's endpoint on network `id` ("": kiln0), first or connected.
+std::optional<runtime::BridgeEndpoint> endpoint_on(const std::string& container_id, const std::string& id) {
+    auto first = runtime::bridge_endpoint(container_id);
+    if (first && first->network_id == id) return first;
+    for (auto& e : runtime::connected_endpoints(container_id))
+        if (e.network_id == id) return e;
+    return std::nullopt;
 }
 
 TemplateValue inspect_json(runtime::ContainerRecords& records, const ShownNetwork& n) {
@@ -82,8 +102,8 @@ TemplateValue inspect_json(runtime::ContainerRecords& records, const ShownNetwor
         labels = string_map(n.user->labels);
         options = string_map(n.user->options);
         for (const auto& row : attached(records, n.id)) {
-            auto endpoint = runtime::bridge_endpoint(row.id);
-            if (!endpoint || endpoint->network_id != n.id) continue;
+            auto endpoint = endpoint_on(row.id, n.id);
+            if (!endpoint) continue;
             containers[row.id] = {{"Name", row.name},
                                   {"EndpointID", row.id},
                                   {"MacAddress", endpoint->mac},
@@ -319,6 +339,109 @@ void add_prune(CLI::App* network, const GlobalOptions& global) {
     });
 }
 
+
+// The network as a container record names it: its id, or "" for kiln0; host and none
+// cannot be connected to or disconnected from.
+std::string connectable_id(const ShownNetwork& n) {
+    if (n.name == "host" && !n.user) throw Error("container cannot be disconnected from host network or connected to host network");
+    if (n.name == "none" && !n.user)
+        throw Error("container cannot be connected to multiple networks with one of the networks in private (none) mode");
+    return n.user ? n.id : "";
+}
+
+struct NetworkAndContainer {
+    ShownNetwork network;
+    std::string network_id;  // "": kiln0
+    runtime::ContainerRow container;
+    runtime::NetworkConfig container_networks;
+};
+
+// What connect and disconnect act on, resolved as Docker resolves them.
+NetworkAndContainer network_and_container(image::Store& store, runtime::ContainerRecords& records,
+                                          const std::string& network_ref, const std::string& container_ref) {
+    runtime::NetworkStore networks(store.root());
+    NetworkAndContainer out{find_network(networks, network_ref), "", {}, {}};
+    out.network_id = connectable_id(out.network);
+    out.container = records.refresh(records.resolve(container_ref));
+    out.container_networks = records.config(out.container).network;
+    return out;
+}
+
+std::string runtime_dir_of(const std::string& id) { return runtime::runtime_dirs_parent() + "/" + id; }
+
+void add_connect(CLI::App* network, const GlobalOptions& global, int& exit_code) {
+    struct Flags {
+        std::string network, container, ip;
+        std::vector<std::string> aliases;
+    };
+    auto f = std::make_shared<Flags>();
+    auto* cmd = network->add_subcommand("connect", "Connect a container to a network");
+    cmd->add_option("NETWORK", f->network, "Network")->required();
+    cmd->add_option("CONTAINER", f->container, "Container")->required();
+    repeatable(cmd->add_option("--alias", f->aliases, "Add network-scoped alias for the container"));
+    cmd->add_option("--ip", f->ip, "IPv4 address");
+    cmd->callback([f, &global, &exit_code] {
+        reported(exit_code, [&] {
+            image::Store store(global.root);
+            runtime::ContainerRecords records(store);
+            auto [n, id, row, net] = network_and_container(store, records, f->network, f->container);
+            if (net.mode == "host" || net.mode == "none" || net.mode.starts_with("container:"))
+                throw Error("container sharing network namespace with another container or host cannot be connected to "
+                            "any other network");
+            if (names_network(net, id))
+                throw Error("endpoint with name " + row.name + " already exists in network " + n.name);
+            if (!n.user && !f->aliases.empty())
+                throw Error("network-scoped alias is supported only for containers in user defined networks");
+            if (!n.user && !f->ip.empty())
+                throw Error("user specified IP address is supported on user defined networks only");
+            for (const auto& alias : f->aliases) runtime::validate_host_alias(alias);
+            std::optional<std::uint32_t> address;
+            if (!f->ip.empty() && !(address = runtime::parse_ipv4(f->ip)))
+                throw Error("invalid IPv4 address: " + f->ip);
+            if (row.state == "running") {
+                auto netns = runtime::join_container_netns(row.id, static_cast<pid_t>(row.pid));
+                std::string names = row.name;
+                for (const auto& alias : f->aliases) names += " " + alias;
+                runtime::connect_endpoint({row.id, runtime_dir_of(row.id), netns.get(), n.user, address,
+                                           names + " " + row.id.substr(0, 12)});
+            }
+            net.connected.push_back({n.name, id, f->aliases, f->ip});
+            records.set_network(row, net);
+        });
+    });
+}
+
+void add_disconnect(CLI::App* network, const GlobalOptions& global, int& exit_code) {
+    struct Flags {
+        std::string network, container;
+        bool force = false;
+    };
+    auto f = std::make_shared<Flags>();
+    auto* cmd = network->add_subcommand("disconnect", "Disconnect a container from a network");
+    cmd->add_option("NETWORK", f->network, "Network")->required();
+    cmd->add_option("CONTAINER", f->container, "Container")->required();
+    cmd->add_flag("-f,--force", f->force, "Force the container to disconnect from a network");
+    cmd->callback([f, &global, &exit_code] {
+        reported(exit_code, [&] {
+            image::Store store(global.root);
+            runtime::ContainerRecords records(store);
+            auto [n, id, row, net] = network_and_container(store, records, f->network, f->container);
+            auto it = std::find_if(net.connected.begin(), net.connected.end(),
+                                   [&](const auto& c) { return c.network_id == id; });
+            if (it == net.connected.end()) {
+                if (names_network(net, id))
+                    throw Error("kiln cannot disconnect a container from the network it was created on (" + n.name +
+                                "); only from one `network connect` added");
+                if (f->force) return;
+                throw Error("container " + row.id + " is not connected to network " + n.name);
+            }
+            if (row.state == "running") runtime::disconnect_endpoint(runtime_dir_of(row.id), n.user);
+            net.connected.erase(it);
+            records.set_network(row, net);
+        });
+    });
+}
+
 }  // namespace
 
 void register_network_commands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
@@ -328,6 +451,8 @@ void register_network_commands(CLI::App& app, const GlobalOptions& global, int& 
     add_inspect(network, global, exit_code);
     add_rm(network, global, exit_code);
     add_prune(network, global);
+    add_connect(network, global, exit_code);
+    add_disconnect(network, global, exit_code);
 }
 
 }  // namespace kiln::cli

@@ -812,6 +812,11 @@ void MetadataDb::container_set_state(const ContainerRow& r) {
         .run();
 }
 
+void MetadataDb::container_set_config(const std::string& id, const std::string& config) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "UPDATE containers SET config=? WHERE id=?", config, id).run();
+}
+
 bool MetadataDb::container_rename(const std::string& id, const std::string& name, const std::string& config) {
     std::lock_guard lock(mutex_);
     // OR IGNORE: a name another row holds (UNIQUE) changes nothing instead of throwing.

@@ -221,6 +221,7 @@ public:
     bool image_has_containers(const std::string& image_id) { return !containers_of_image(image_id).empty(); }
     // Writes the state columns (state, pid, exit_code, started_ns, finished_ns, error).
     void container_set_state(const ContainerRow& row);
+    void container_set_config(const std::string& id, const std::string& config);
     void container_delete(const std::string& id);
     // Gives the container a new name (and the config that records it); false if another
     // container has that name or the row is gone.

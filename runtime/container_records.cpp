@@ -220,6 +220,14 @@ void ContainerRecords::rename(const ContainerRow& row, const std::string& new_na
     atomic_write(paths(row.id).config, json, 0644, Durability::not_needed);
 }
 
+void ContainerRecords::set_network(const ContainerRow& row, const NetworkConfig& network) {
+    auto config = config_from_json(store_.db().container_get(row.id).value_or(row).config);
+    config.network = network;
+    const std::string json = config_to_json(config);
+    store_.db().container_set_config(row.id, json);
+    atomic_write(paths(row.id).config, json, 0644, Durability::not_needed);
+}
+
 void ContainerRecords::remove(const ContainerRow& row, bool remove_volumes) {
     if (runtime_dir_locked(row.id))
         throw Error("You cannot remove a running container " + row.id +

@@ -69,6 +69,9 @@ public:
     // the current one and be free; throws kiln::Error in Docker's words otherwise.
     void rename(const ContainerRow& row, const std::string& new_name);
 
+    // Records the container's networks as `network connect`/`disconnect` changed them.
+    void set_network(const ContainerRow& row, const NetworkConfig& network);
+
     // Removes a container that does not run: snapshot, lease, folder, row. Throws if it runs.
     // With remove_volumes (`rm -v`), or for a --rm container, its anonymous volumes go too.
     void remove(const ContainerRow& row, bool remove_volumes = false);

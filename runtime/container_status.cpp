@@ -79,8 +79,13 @@ bool matches(const PsFilter& f, const ContainerRow& row, const ContainerConfig& 
     if (f.key == "name") return row.name.find(f.value.starts_with('/') ? f.value.substr(1) : f.value) != std::string::npos;
     if (f.key == "id") return row.id.starts_with(f.value);
     // Docker's network filter: the network's name or id (a user-defined network's full id).
-    if (f.key == "network")
-        return config.network.mode == f.value || (!config.network.network_id.empty() && config.network.network_id == f.value);
+    if (f.key == "network") {
+        if (config.network.mode == f.value || (!config.network.network_id.empty() && config.network.network_id == f.value))
+            return true;
+        for (const auto& c : config.network.connected)
+            if (c.name == f.value || (!c.network_id.empty() && c.network_id == f.value)) return true;
+        return false;
+    }
     if (f.key == "exited")
         return row.state == "exited" && row.started_ns > 0 && std::to_string(row.exit_code) == f.value;
     if (f.key == "label") {

@@ -183,7 +183,7 @@ void record_oom_kill(const Arguments& a) {
 void remove_runtime_dir(const std::string& dir) {
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return;
-    for (const char* name : {"hostname", "hosts", "hosts.base", "resolv.conf", "no-restart", "restarting", "ports"}) ::unlinkat(dfd, name, 0);
+    for (const char* name : {"hostname", "hosts", "hosts.base", "hosts.lock", "peer-networks", "resolv.conf", "no-restart", "restarting", "ports"}) ::unlinkat(dfd, name, 0);
     ::unlinkat(dfd, "rootfs", AT_REMOVEDIR);
     ::close(dfd);
     ::rmdir(dir.c_str());

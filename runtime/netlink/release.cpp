@@ -1,5 +1,6 @@
 #include "runtime/netlink/release.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/wait.h>
@@ -8,7 +9,9 @@
 #include <cerrno>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "runtime/netlink/netlink.hpp"
 #include "runtime/netlink/peer_hosts.hpp"
@@ -57,8 +60,7 @@ void release_lease(const std::string& lease, const std::string& owner) {
 
 }  // namespace
 
-void release_attachment(const std::string& runtime_dir, bool delete_veth) {
-    const std::string list = runtime_dir + "/" + attachment_file;
+void release_endpoint(const std::string& list, bool delete_veth) {
     std::ifstream in(list);
     if (!in) return;
     std::string line;
@@ -86,6 +88,17 @@ void release_attachment(const std::string& runtime_dir, bool delete_veth) {
         }
     }
     ::unlink(list.c_str());
+}
+
+void release_attachment(const std::string& runtime_dir, bool delete_veth) {
+    std::vector<std::string> lists = {runtime_dir + "/" + attachment_file};
+    if (DIR* d = ::opendir(runtime_dir.c_str())) {
+        const std::string prefix = std::string(attachment_file) + ".";
+        while (auto* e = ::readdir(d))
+            if (std::string_view(e->d_name).starts_with(prefix)) lists.push_back(runtime_dir + "/" + e->d_name);
+        ::closedir(d);
+    }
+    for (const auto& list : lists) release_endpoint(list, delete_veth);
 }
 
 }  // namespace kiln::netlink

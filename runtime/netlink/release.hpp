@@ -9,7 +9,8 @@
 
 namespace kiln::netlink {
 
-// The file in a runtime dir that lists the attachment.
+// The file in a runtime dir that lists the attachment; "network.<key>" files beside it list
+// the endpoints `kiln network connect` added, each on a network of its own.
 inline constexpr const char* attachment_file = "network";
 // The iptables-restore input that deletes the container's port rules (beside it).
 inline constexpr const char* port_rules_undo_file = "ports.undo";
@@ -18,7 +19,10 @@ inline constexpr const char* port_rules_undo_file = "ports.undo";
 // that allocation and release take.
 inline constexpr const char* lease_lock_file = ".lock";
 
-// Releases everything the runtime dir's attachment file lists, then removes the file.
+// Releases everything one endpoint's list names, then removes the list.
+void release_endpoint(const std::string& list, bool delete_veth);
+
+// Releases everything the runtime dir's attachment files list, then removes them.
 // Idempotent, never throws: what cannot be removed now is reported by later sweeps.
 // delete_veth false leaves the veth to the kernel, which removes the pair with the
 // container's namespace, after the caller has gone on: deleting it here waits for the

@@ -15,6 +15,7 @@
 #include "runtime/netlink/peer_hosts.hpp"
 #include "runtime/netlink/release.hpp"
 #include "runtime/network/bridge.hpp"
+#include "runtime/network/endpoint.hpp"
 #include "runtime/network/leases.hpp"
 #include "runtime/network/published_ports.hpp"
 #include "runtime/network/user_network.hpp"
@@ -78,34 +79,14 @@ void BridgeAttachment::attach(const BridgeRequest& request) {
     PortMap published = choose_host_ports(request.ports);
     netlink::Socket host;
     const std::string veth = "veth" + request.container_id.substr(0, 11);
-    unsigned char mac[6];
-    std::string master = bridge_name, network_line;
-    {
-        const std::string dir = request.network ? network_leases_dir(request.network->id) : leases_dir();
-        LeaseLock lock(dir);
-        if (request.network) {
-            const NetworkDefinition& n = *request.network;
-            ensure_network_bridge(host, n);
-            subnet_ = n.subnet;
-            gateway_ = n.gateway;
-            master = network_bridge_name(n);
-            address_ = lease_address(subnet_, request.container_id, request.address, dir, n.name, gateway_);
-            network_line = "netid " + n.id + "\n";
-            network_id_ = n.id;
-        } else {
-            subnet_ = ensure_bridge(host);
-            gateway_ = subnet_.gateway();
-            address_ = lease_address(subnet_, request.container_id, request.address);
-        }
-        if (request.mac.empty()) mac_for_address(address_, mac);
-        else if (!parse_mac(request.mac, mac)) throw Error("invalid --mac-address " + request.mac);
-        atomic_write(attachment_path(runtime_dir_),
-                     "lease " + lease_path(address_, dir) + " " + request.container_id + "\nveth " + veth +
-                         "\naddress " + ipv4_text(address_) + " " + std::to_string(subnet_.prefix_len) + "\ngateway " +
-                         ipv4_text(gateway_) + "\nmac " + mac_text(mac) + "\n" + network_line);
-    }
+    auto lease = lease_endpoint(host, request.network, request.container_id, request.address, request.mac, veth,
+                                attachment_path(runtime_dir_));
+    subnet_ = lease.subnet;
+    gateway_ = lease.gateway;
+    address_ = lease.address;
+    if (request.network) network_id_ = request.network->id;
     Namespace ns = new_network_namespace();
-    host.create_veth(veth, host.link_index(master), "eth0", ns.fd.get(), mac);
+    host.create_veth(veth, host.link_index(lease.master), "eth0", ns.fd.get(), lease.mac);
     host.set_up(host.link_index(veth));
     netlink::Socket& inside = *ns.socket;
     inside.set_up(inside.link_index("lo"));
@@ -119,14 +100,7 @@ void BridgeAttachment::attach(const BridgeRequest& request) {
 
 void BridgeAttachment::join_peers(const std::string& container_id, const std::string& names) {
     if (network_id_.empty()) return;
-    const std::string members = network_host_dir(network_id_) + "/members";
-    {
-        std::ofstream list(attachment_path(runtime_dir_), std::ios::app);
-        list << "member " << members << " " << container_id << "\n";
-        if (!list.flush()) throw Error("cannot record the network membership in " + runtime_dir_);
-    }
-    if (!netlink::join_peer_hosts(members, container_id, runtime_dir_, ipv4_text(address_) + "\t" + names))
-        throw Error("cannot write the /etc/hosts files of the members of the container's network");
+    join_network_peers(attachment_path(runtime_dir_), network_id_, container_id, runtime_dir_, address_, names);
 }
 
 // The namespace (and with it the veth) goes once the container has exited and netns_ is
@@ -141,19 +115,7 @@ std::optional<BridgeEndpoint> bridge_endpoint(const std::string& container_id) {
     } catch (const Error&) {
         return std::nullopt;
     }
-    BridgeEndpoint e;
-    std::istringstream lines(text);
-    std::string line;
-    while (std::getline(lines, line)) {
-        std::istringstream f(line);
-        std::string kind;
-        f >> kind;
-        if (kind == "address") f >> e.address >> e.prefix_len;
-        else if (kind == "gateway") f >> e.gateway;
-        else if (kind == "mac") f >> e.mac;
-        else if (kind == "netid") f >> e.network_id;
-    }
-    return e;
+    return parse_endpoint_list(text);
 }
 
 }  // namespace kiln::runtime

@@ -33,6 +33,13 @@ struct ContainerNetwork {
     std::optional<NetworkDefinition> user_network;
     std::vector<std::string> aliases;  // --network-alias (user)
     std::string container_name;        // what its peers on a user network resolve
+    // The networks `network connect` added while the container was stopped: eth1, eth2…
+    struct Connected {
+        std::optional<NetworkDefinition> network;  // nullopt: kiln0
+        std::vector<std::string> aliases;
+        std::optional<std::uint32_t> address;
+    };
+    std::vector<Connected> connected;
 };
 
 }  // namespace kiln::runtime

@@ -5,7 +5,10 @@
 namespace kiln::runtime {
 
 nlohmann::json network_config_json(const NetworkConfig& n) {
-    return {{"mode", n.mode}, {"ip", n.ip}, {"mac", n.mac}, {"dns", n.dns}, {"dns_search", n.dns_search},
+    nlohmann::json connected = nlohmann::json::array();
+    for (const auto& c : n.connected)
+        connected.push_back({{"name", c.name}, {"network_id", c.network_id}, {"aliases", c.aliases}, {"ip", c.ip}});
+    return {{"connected", connected}, {"mode", n.mode}, {"ip", n.ip}, {"mac", n.mac}, {"dns", n.dns}, {"dns_search", n.dns_search},
             {"dns_options", n.dns_options}, {"extra_hosts", n.extra_hosts}, {"network_id", n.network_id},
             {"aliases", n.aliases}};
 }
@@ -26,6 +29,10 @@ NetworkConfig network_config_from_json(const nlohmann::json& record) {
     n.extra_hosts = j.value("extra_hosts", std::vector<std::string>{});
     n.network_id = j.value("network_id", std::string());
     n.aliases = j.value("aliases", std::vector<std::string>{});
+    if (j.contains("connected") && j["connected"].is_array())
+        for (const auto& c : j["connected"])
+            n.connected.push_back({c.value("name", std::string()), c.value("network_id", std::string()),
+                                   c.value("aliases", std::vector<std::string>{}), c.value("ip", std::string())});
     return n;
 }
 

@@ -17,6 +17,13 @@ struct NetworkConfig {
     std::string ip, mac;
     std::vector<std::string> dns, dns_search, dns_options;
     std::vector<std::string> extra_hosts;  // "HOST:IP", checked
+    // `network connect`: the networks beyond the first, in the order they were connected.
+    struct Connected {
+        std::string name, network_id;  // "bridge" and "" for kiln0
+        std::vector<std::string> aliases;
+        std::string ip;
+    };
+    std::vector<Connected> connected;
 };
 
 nlohmann::json network_config_json(const NetworkConfig& n);

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "runtime/netlink/peer_hosts.hpp"
+#include "runtime/network/endpoint.hpp"
 #include "runtime/network/network_files.hpp"
 #include "runtime/runtime_dir.hpp"
 #include "util/error.hpp"
@@ -15,11 +16,6 @@
 
 namespace kiln::runtime {
 
-namespace {
-
-// The network namespace of the running container `id` (pid on the host): the pid is
-// pinned by a pidfd before /proc/PID/ns/net is opened and checked alive after, so a
-// reused pid can never hand over another process's namespace.
 UniqueFd join_container_netns(const std::string& id, pid_t pid) {
     const std::string what = "container " + id.substr(0, 12);
     if (pid <= 0 || !runtime_dir_locked(id)) throw Error("cannot join the network of " + what + ": it is not running");
@@ -30,6 +26,24 @@ UniqueFd join_container_netns(const std::string& id, pid_t pid) {
     if (::syscall(SYS_pidfd_send_signal, pidfd.get(), 0, nullptr, 0) != 0 || !runtime_dir_locked(id))
         throw Error("cannot join the network of " + what + ": it stopped");
     return netns;
+}
+
+namespace {
+
+// The name, aliases and short id that peers on a user-defined network resolve.
+std::string peer_names(const ContainerNetwork& net, const std::string& id, const std::vector<std::string>& aliases) {
+    std::string names = net.container_name;
+    for (const auto& alias : aliases) names += " " + alias;
+    return names + " " + id.substr(0, 12);
+}
+
+// The endpoints of the networks the container was connected to while it was stopped.
+void connect_recorded(const ContainerNetwork& net, const std::string& id, const std::string& runtime_dir,
+                      NetworkSetup& setup) {
+    if (!setup.bridge) return;
+    for (const auto& extra : net.connected)
+        connect_endpoint({id, runtime_dir, setup.bridge->netns_fd(), extra.network, extra.address,
+                          peer_names(net, id, extra.aliases)});
 }
 
 }  // namespace
@@ -56,7 +70,10 @@ std::vector<BindMount> prepare_network(const ContainerSpec& spec, const std::str
         files.address = ipv4_text(setup.bridge->address());
         gateway = ipv4_text(setup.bridge->gateway());
     }
-    if (!spec.network_files) return {};
+    if (!spec.network_files) {
+        connect_recorded(net, id, runtime_dir, setup);
+        return {};
+    }
     for (auto& [host, ip] : files.extra_hosts) {
         if (ip != "host-gateway") continue;
         if (gateway.empty()) throw Error("--add-host " + host + ":host-gateway needs the bridge network");
@@ -70,11 +87,11 @@ std::vector<BindMount> prepare_network(const ContainerSpec& spec, const std::str
     }
     atomic_write(state_dir + "/hostname", hostname + "\n", 0644, Durability::not_needed);
     atomic_write(state_dir + "/hosts", hosts_file(files), 0644, Durability::not_needed);
-    if (user && setup.bridge) {
+    if (setup.bridge) {
+        // What `network connect` to a user-defined network adds peers' names to, later.
         atomic_write(state_dir + "/" + netlink::hosts_base_file, hosts_file(files), 0644, Durability::not_needed);
-        std::string names = net.container_name;
-        for (const auto& alias : net.aliases) names += " " + alias;
-        setup.bridge->join_peers(id, names + " " + id.substr(0, 12));
+        if (user) setup.bridge->join_peers(id, peer_names(net, id, net.aliases));
+        connect_recorded(net, id, runtime_dir, setup);
     }
     atomic_write(state_dir + "/resolv.conf", resolv_conf(files, host_resolv), 0644, Durability::not_needed);
     return {{state_dir + "/hostname", "/etc/hostname", false},

@@ -19,6 +19,11 @@ struct NetworkSetup {
     int netns_fd() const { return bridge ? bridge->netns_fd() : joined ? joined.get() : -1; }
 };
 
+// The network namespace of the running container `id` (pid on the host): the pid is
+// pinned by a pidfd before /proc/PID/ns/net is opened and checked alive after, so a
+// reused pid can never hand over another process's namespace.
+UniqueFd join_container_netns(const std::string& id, pid_t pid);
+
 // Prepares setup for spec, writing the network files into state_dir when the spec asks
 // for them; returns the binds that put them (or the joined container's) over /etc.
 std::vector<BindMount> prepare_network(const ContainerSpec& spec, const std::string& id, const std::string& runtime_dir,

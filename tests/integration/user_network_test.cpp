@@ -282,3 +282,71 @@ TEST_CASE("bad network requests are one-line errors that change nothing", "[netw
     REQUIRE(kiln({"network", "rm", "used"}).exit_code == 0);
     check_network_gone(net, "10.214.0.0/16");
 }
+
+TEST_CASE("network connect gives a running container an interface its new peers resolve, disconnect takes it away, "
+          "and a stopped container gets it at start",
+          "[network][usernet]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    kiln::test::import_base(kiln);
+    const std::string front = create_network(kiln, {}, "front");
+    const std::string back = create_network(kiln, {}, "back");
+    const std::string back_subnet = network_value(kiln, "back", "{{(index .IPAM.Config 0).Subnet}}");
+    start_web(kiln, "api", {"--network", "back"});
+    start_sleeper(kiln, "app", {"--network", "front"});
+    CHECK_FALSE(contains(fetch(kiln, "app", "api"), "hello"));  // the control: not on back yet
+
+    auto connected = kiln({"network", "connect", "--alias", "edge", "back", "app"});
+    INFO(connected.err);
+    REQUIRE(connected.exit_code == 0);
+    CHECK(connected.out.empty());
+    const std::string ip = inspect_value(kiln, "app", "{{.NetworkSettings.Networks.back.IPAddress}}");
+    REQUIRE_FALSE(ip.empty());
+    CHECK(contains(in(kiln, "app", "ip -4 -o addr show eth1").out, ip + "/"));
+    CHECK(inspect_value(kiln, "app", "{{.NetworkSettings.Networks.back.NetworkID}}") == back);
+    CHECK(contains(inspect_value(kiln, "app", "{{json .NetworkSettings.Networks.back.Aliases}}"), "\"edge\""));
+    CHECK_FALSE(inspect_value(kiln, "app", "{{.NetworkSettings.Networks.front.IPAddress}}").empty());
+    CHECK(soon([&] { return fetch(kiln, "app", "api") == "hello api\n"; }));
+    CHECK(contains(in(kiln, "api", "ping -c 1 -W 1 edge").out, "(" + ip + ")"));
+    CHECK(contains(in(kiln, "api", "ping -c 1 -W 1 app").out, "(" + ip + ")"));
+    CHECK(contains(kiln({"network", "inspect", "back"}).out, "\"Name\": \"app\""));
+    CHECK(kiln({"ps", "--filter", "network=back", "--format", "{{.Names}}"}).out == "app\napi\n");
+
+    auto one_line_error = [&](std::vector<std::string> args, const std::string& message) {
+        INFO(args[1]);
+        auto r = kiln(args);
+        CHECK(r.exit_code == 1);
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+        CHECK(contains(r.err, message));
+    };
+    one_line_error({"network", "connect", "back", "app"}, "endpoint with name app already exists in network back");
+    one_line_error({"network", "connect", "host", "app"}, "connected to host network");
+    one_line_error({"network", "connect", "--alias", "x", "bridge", "app"}, "user defined networks");
+    one_line_error({"network", "connect", "nosuch", "app"}, "network nosuch not found");
+    one_line_error({"network", "disconnect", "front", "app"}, "network it was created on (front)");
+    one_line_error({"network", "rm", "back"}, "has active endpoints");
+
+    REQUIRE(kiln({"network", "disconnect", "back", "app"}).exit_code == 0);
+    CHECK(in(kiln, "app", "ip link show eth1").exit_code != 0);
+    CHECK_FALSE(contains(fetch(kiln, "app", "api"), "hello"));
+    CHECK_FALSE(contains(in(kiln, "api", "cat /etc/hosts").out, "edge"));
+    CHECK(inspect_value(kiln, "app", "{{json .NetworkSettings.Networks}}").find("\"back\"") == std::string::npos);
+    one_line_error({"network", "disconnect", "back", "app"}, "is not connected to network back");
+    CHECK(kiln({"network", "disconnect", "-f", "back", "app"}).exit_code == 0);
+
+    // Connected while stopped: recorded, and made when it starts (and each time it starts).
+    REQUIRE(kiln({"create", "--name", "later", "--network", "front", "localhost/busybox", "sleep", "1000"}).exit_code == 0);
+    REQUIRE(kiln({"network", "connect", "back", "later"}).exit_code == 0);
+    for (int start = 0; start < 2; ++start) {
+        REQUIRE(kiln({"start", "later"}).exit_code == 0);
+        CHECK(soon([&] { return fetch(kiln, "later", "api") == "hello api\n"; }));
+        CHECK(contains(in(kiln, "api", "cat /etc/hosts").out, "later"));
+        REQUIRE(kiln({"stop", "-t", "0", "later"}).exit_code == 0);
+    }
+    CHECK_FALSE(contains(in(kiln, "api", "cat /etc/hosts").out, "later"));
+
+    REQUIRE(kiln({"rm", "-f", "api", "app", "later"}).exit_code == 0);
+    REQUIRE(kiln({"network", "rm", "front", "back"}).exit_code == 0);
+    check_network_gone(back, back_subnet);
+    for (const auto& link : kiln::test::dir_entries("/sys/class/net")) CHECK_FALSE(link.starts_with("vx"));
+}

@@ -57,6 +57,9 @@ TEST_CASE("a member's /etc/hosts is its own base and every other member's line",
     CHECK(kiln::netlink::peer_hosts_text(base, "aaa", members) == base + "10.1.0.3\tclient bbb\n");
     CHECK(kiln::netlink::peer_hosts_text(base, "bbb", members) == base + "10.1.0.2\tweb front aaa\n");
     CHECK(kiln::netlink::peer_hosts_text("x", "ccc", "") == "x\n");
+    // On two networks: the peers of both, each line once, never the member itself.
+    const std::string both = members + "bbb\t10.1.0.3\tclient bbb\naaa\t10.2.0.7\tweb aaa\nccc\t10.2.0.8\tdb ccc\n";
+    CHECK(kiln::netlink::peer_hosts_text(base, "aaa", both) == base + "10.1.0.3\tclient bbb\n10.2.0.8\tdb ccc\n");
 }
 
 TEST_CASE("a network's rules name its bridge and subnet only, and an internal one has no NAT", "[network][usernet]") {
