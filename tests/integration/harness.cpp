@@ -210,14 +210,27 @@ CommandResult Kiln::operator()(std::vector<std::string> args, const std::string&
     return run_command(argv(std::move(args)), input);
 }
 
+namespace {
+
+// The tarball of this test process, removed when the process ends: CTest runs every case
+// in a process of its own, and each left a 2 MB file in /tmp.
+struct ProcessTarball {
+    std::string path;
+    ~ProcessTarball() {
+        if (!path.empty()) ::unlink(path.c_str());
+    }
+};
+
+}  // namespace
+
 const std::string& busybox_tarball() {
-    static const std::string path = [] {
+    static const ProcessTarball tarball = [] {
         std::string out = "/tmp/kiln-it-busybox-" + std::to_string(::getpid()) + ".tar";
         auto r = run_command({"bash", KILN_SOURCE_DIR "/scripts/make-busybox-rootfs", out});
         if (r.exit_code != 0) FAIL("make-busybox-rootfs failed: " << r.err);
-        return out;
+        return ProcessTarball{out};
     }();
-    return path;
+    return tarball.path;
 }
 
 void import_base(const Kiln& kiln) {
