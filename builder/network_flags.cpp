@@ -144,6 +144,25 @@ void apply_network_settings(image::Store& store, const runtime::ContainerConfig&
     if (!n.ip.empty()) net.address = runtime::parse_ipv4(n.ip);
     net.mac = n.mac;
     net.ports = c.port_bindings;
+    if (n.first_disconnected) {
+        // Disconnected from the network it was created on: the first network it was
+        // connected to since is eth0 now, with the default route (only lo when none is).
+        net.address.reset();
+        net.mac.clear();
+        net.ports.clear();
+        if (net.connected.empty()) {
+            net.mode = Mode::none;
+        } else {
+            auto first = std::move(net.connected.front());
+            net.connected.erase(net.connected.begin());
+            net.mode = first.network ? Mode::user : Mode::bridge;
+            net.user_network = first.network;
+            net.aliases = first.aliases;
+            net.address = first.address;
+            // The ports were published on the first network; on kiln0 they stay.
+            if (!first.network && n.mode == "bridge") net.ports = c.port_bindings;
+        }
+    }
     net.dns = n.dns;
     net.dns_search = n.dns_search;
     net.dns_options = n.dns_options;

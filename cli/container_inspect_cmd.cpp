@@ -115,14 +115,12 @@ TemplateValue network_settings(const runtime::ContainerRow& row, const runtime::
                              {"DriverOpts", TemplateValue()}};
     };
     const std::string network = c.network.mode.starts_with("container:") ? "" : c.network.mode;
-    if (!network.empty()) settings["Networks"][network] = entry(c.network.network_id, c.network.aliases, endpoint);
-    const auto connected = running ? runtime::connected_endpoints(row.id) : std::vector<runtime::BridgeEndpoint>{};
-    for (const auto& extra : c.network.connected) {
-        std::optional<runtime::BridgeEndpoint> on;
-        for (const auto& e : connected)
-            if (e.network_id == extra.network_id) on = e;
-        settings["Networks"][extra.name] = entry(extra.network_id, extra.aliases, on);
-    }
+    if (!network.empty() && !c.network.first_disconnected)
+        settings["Networks"][network] = entry(c.network.network_id, c.network.aliases, endpoint);
+    for (const auto& extra : c.network.connected)
+        settings["Networks"][extra.name] =
+            entry(extra.network_id, extra.aliases,
+                  running ? runtime::endpoint_on_network(row.id, extra.network_id) : std::nullopt);
     return settings;
 }
 

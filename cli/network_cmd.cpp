@@ -57,36 +57,19 @@ TemplateValue string_map(const std::map<std::string, std::string>& m) {
     return out;
 }
 
-// Whether the container's record names the network (by its id; "" is kiln0), first or connected.
-bool names_network(const runtime::NetworkConfig& n, const std::string& id) {
-    if (id.empty() ? n.mode == "bridge" : n.network_id == id) return true;
-    for (const auto& c : n.connected)
-        if (c.network_id == id) return true;
-    return false;
-}
-
 // The running containers attached to the user-defined network `id`.
 std::vector<runtime::ContainerRow> attached(runtime::ContainerRecords& records, const std::string& id) {
     std::vector<runtime::ContainerRow> out;
     for (const auto& row : records.list())
-        if (row.state == "running" && names_network(records.config(row).network, id)) out.push_back(row);
+        if (row.state == "running" && runtime::on_network(records.config(row).network, id)) out.push_back(row);
     return out;
 }
 
 // Whether any container, in any state, names the network.
 bool used(runtime::ContainerRecords& records, const std::string& id) {
     for (const auto& row : records.list())
-        if (names_network(records.config(row).network, id)) return true;
+        if (runtime::on_network(records.config(row).network, id)) return true;
     return false;
-}
-
-// The running container's endpoint on network `id` ("": kiln0), first or connected.
-std::optional<runtime::BridgeEndpoint> endpoint_on(const std::string& container_id, const std::string& id) {
-    auto first = runtime::bridge_endpoint(container_id);
-    if (first && first->network_id == id) return first;
-    for (auto& e : runtime::connected_endpoints(container_id))
-        if (e.network_id == id) return e;
-    return std::nullopt;
 }
 
 TemplateValue inspect_json(runtime::ContainerRecords& records, const ShownNetwork& n) {
@@ -102,7 +85,7 @@ TemplateValue inspect_json(runtime::ContainerRecords& records, const ShownNetwor
         labels = string_map(n.user->labels);
         options = string_map(n.user->options);
         for (const auto& row : attached(records, n.id)) {
-            auto endpoint = endpoint_on(row.id, n.id);
+            auto endpoint = runtime::endpoint_on_network(row.id, n.id);
             if (!endpoint) continue;
             containers[row.id] = {{"Name", row.name},
                                   {"EndpointID", row.id},
@@ -388,7 +371,7 @@ void add_connect(CLI::App* network, const GlobalOptions& global, int& exit_code)
             if (net.mode == "host" || net.mode == "none" || net.mode.starts_with("container:"))
                 throw Error("container sharing network namespace with another container or host cannot be connected to "
                             "any other network");
-            if (names_network(net, id))
+            if (runtime::on_network(net, id))
                 throw Error("endpoint with name " + row.name + " already exists in network " + n.name);
             if (!n.user && !f->aliases.empty())
                 throw Error("network-scoped alias is supported only for containers in user defined networks");
@@ -428,15 +411,13 @@ void add_disconnect(CLI::App* network, const GlobalOptions& global, int& exit_co
             auto [n, id, row, net] = network_and_container(store, records, f->network, f->container);
             auto it = std::find_if(net.connected.begin(), net.connected.end(),
                                    [&](const auto& c) { return c.network_id == id; });
-            if (it == net.connected.end()) {
-                if (names_network(net, id))
-                    throw Error("kiln cannot disconnect a container from the network it was created on (" + n.name +
-                                "); only from one `network connect` added");
+            if (!runtime::on_network(net, id)) {
                 if (f->force) return;
                 throw Error("container " + row.id + " is not connected to network " + n.name);
             }
-            if (row.state == "running") runtime::disconnect_endpoint(runtime_dir_of(row.id), n.user);
-            net.connected.erase(it);
+            if (row.state == "running") runtime::disconnect_endpoint(runtime_dir_of(row.id), id);
+            if (it != net.connected.end()) net.connected.erase(it);
+            else net.first_disconnected = true;
             records.set_network(row, net);
         });
     });

@@ -80,7 +80,8 @@ bool matches(const PsFilter& f, const ContainerRow& row, const ContainerConfig& 
     if (f.key == "id") return row.id.starts_with(f.value);
     // Docker's network filter: the network's name or id (a user-defined network's full id).
     if (f.key == "network") {
-        if (config.network.mode == f.value || (!config.network.network_id.empty() && config.network.network_id == f.value))
+        if (!config.network.first_disconnected &&
+            (config.network.mode == f.value || (!config.network.network_id.empty() && config.network.network_id == f.value)))
             return true;
         for (const auto& c : config.network.connected)
             if (c.name == f.value || (!c.network_id.empty() && c.network_id == f.value)) return true;

@@ -1,6 +1,7 @@
 #include "runtime/network/endpoint.hpp"
 
 #include <dirent.h>
+#include <unistd.h>
 #include <fcntl.h>
 #include <sched.h>
 
@@ -15,6 +16,7 @@
 #include "runtime/netlink/release.hpp"
 #include "runtime/network/bridge.hpp"
 #include "runtime/network/leases.hpp"
+#include "runtime/network/published_ports.hpp"
 #include "runtime/network/user_network.hpp"
 #include "runtime/runtime_dir.hpp"
 #include "util/error.hpp"
@@ -43,6 +45,18 @@ std::unique_ptr<netlink::Socket> socket_in(int netns_fd) {
     opener.join();
     if (err) throw_errno("enter the container's network namespace", err);
     return socket;
+}
+
+// The runtime dir's endpoint lists: the first endpoint's, then the added ones'.
+std::vector<std::string> endpoint_lists(const std::string& dir) {
+    std::vector<std::string> out = {dir + "/" + netlink::attachment_file};
+    const std::string prefix = std::string(netlink::attachment_file) + ".";
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (auto* entry = ::readdir(d))
+            if (std::string_view(entry->d_name).starts_with(prefix)) out.push_back(dir + "/" + entry->d_name);
+        ::closedir(d);
+    }
+    return out;
 }
 
 std::string network_key(const std::optional<NetworkDefinition>& network) {
@@ -124,11 +138,30 @@ void connect_endpoint(const ConnectRequest& request) {
     }
 }
 
-bool disconnect_endpoint(const std::string& runtime_dir, const std::optional<NetworkDefinition>& network) {
-    const std::string list = endpoint_list_path(runtime_dir, network);
-    if (!path_exists(list)) return false;
-    netlink::release_endpoint(list, true);
-    return true;
+bool disconnect_endpoint(const std::string& runtime_dir, const std::string& network_id) {
+    const std::string first = runtime_dir + "/" + netlink::attachment_file;
+    for (const auto& list : endpoint_lists(runtime_dir)) {
+        std::string text;
+        try {
+            text = read_file(list);
+        } catch (const Error&) {
+            continue;  // released meanwhile
+        }
+        if (parse_endpoint_list(text).network_id != network_id) continue;
+        netlink::release_endpoint(list, true);
+        // The first endpoint's published ports went with its rules.
+        if (list == first) ::unlink((runtime_dir + "/" + published_ports_file).c_str());
+        return true;
+    }
+    return false;
+}
+
+std::optional<BridgeEndpoint> endpoint_on_network(const std::string& container_id, const std::string& network_id) {
+    auto first = bridge_endpoint(container_id);
+    if (first && first->network_id == network_id) return first;
+    for (auto& e : connected_endpoints(container_id))
+        if (e.network_id == network_id) return e;
+    return std::nullopt;
 }
 
 BridgeEndpoint parse_endpoint_list(const std::string& text) {
@@ -151,16 +184,10 @@ std::vector<BridgeEndpoint> connected_endpoints(const std::string& container_id)
     std::vector<BridgeEndpoint> out;
     if (!runtime_dir_locked(container_id)) return out;
     const std::string dir = runtime_dirs_parent() + "/" + container_id;
-    const std::string prefix = std::string(netlink::attachment_file) + ".";
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return out;
-    std::vector<std::string> names;
-    while (auto* entry = ::readdir(d))
-        if (std::string_view(entry->d_name).starts_with(prefix)) names.push_back(entry->d_name);
-    ::closedir(d);
-    for (const auto& name : names) {
+    for (const auto& list : endpoint_lists(dir)) {
+        if (list == dir + "/" + netlink::attachment_file) continue;
         try {
-            out.push_back(parse_endpoint_list(read_file(dir + "/" + name)));
+            out.push_back(parse_endpoint_list(read_file(list)));
         } catch (const Error&) {
             // Disconnected meanwhile.
         }

@@ -54,9 +54,13 @@ struct ConnectRequest {
 // --ip, ...) having released what it made.
 void connect_endpoint(const ConnectRequest& request);
 
-// Removes the endpoint added on the network: its interface, lease and peers' names.
-// False when the container has no such endpoint.
-bool disconnect_endpoint(const std::string& runtime_dir, const std::optional<NetworkDefinition>& network);
+// Removes the container's endpoint on the network (its id; "" is kiln0), the first one
+// (eth0, with its published ports) or one `network connect` added: its interface, lease
+// and peers' names. False when the container has no such endpoint.
+bool disconnect_endpoint(const std::string& runtime_dir, const std::string& network_id);
+
+// The running container's endpoint on the network (its id; "" is kiln0), eth0 or added.
+std::optional<BridgeEndpoint> endpoint_on_network(const std::string& container_id, const std::string& network_id);
 
 // The endpoints `network connect` added to a running container, as inspect shows them.
 std::vector<BridgeEndpoint> connected_endpoints(const std::string& container_id);

@@ -24,7 +24,13 @@ struct NetworkConfig {
         std::string ip;
     };
     std::vector<Connected> connected;
+    // `network disconnect` of the network above: the container is no longer on it, and
+    // starts on the first connected one (or with only lo), as Docker's endpoint list has it.
+    bool first_disconnected = false;
 };
+
+// Whether the container's record names the network (its id; "" is kiln0) as one it is on.
+bool on_network(const NetworkConfig& n, const std::string& network_id);
 
 nlohmann::json network_config_json(const NetworkConfig& n);
 // Records from before networks had only `lo`: they keep it ("none").

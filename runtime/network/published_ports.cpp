@@ -22,7 +22,7 @@ namespace kiln::runtime {
 
 namespace {
 
-constexpr const char* published_file = "ports";
+
 
 bool valid_port(const std::string& text, bool zero_ok) {
     if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos) return false;
@@ -109,7 +109,7 @@ void add_port_rules(const std::string& runtime_dir, const PortMap& published, st
     undo += "COMMIT\n";
     const std::string undo_path = runtime_dir + "/" + netlink::port_rules_undo_file;
     atomic_write(undo_path, undo);
-    atomic_write(runtime_dir + "/" + published_file, listing);
+    atomic_write(runtime_dir + "/" + published_ports_file, listing);
     {
         std::ofstream list(runtime_dir + "/" + netlink::attachment_file, std::ios::app);
         list << "undo " << undo_path << "\n";
@@ -126,7 +126,7 @@ void add_port_rules(const std::string& runtime_dir, const PortMap& published, st
 PortMap published_ports(const std::string& container_id) {
     PortMap ports;
     if (!runtime_dir_locked(container_id)) return ports;
-    std::ifstream in(runtime_dirs_parent() + "/" + container_id + "/" + published_file);
+    std::ifstream in(runtime_dirs_parent() + "/" + container_id + "/" + published_ports_file);
     std::string key, ip, port;
     while (in >> key >> ip >> port) ports[key].push_back({ip, port});
     return ports;

@@ -21,6 +21,9 @@ std::pair<std::string, PortBinding> parse_publish(const std::string& flag);
 // port in use.
 PortMap choose_host_ports(const PortMap& requested);
 
+// The runtime dir's file of the ports the container publishes, with the host ports chosen.
+inline constexpr const char* published_ports_file = "ports";
+
 // Adds the DNAT rules of published (for the container at address) and records, in the
 // runtime dir, how to delete them and what was published.
 void add_port_rules(const std::string& runtime_dir, const PortMap& published, std::uint32_t address);

@@ -323,7 +323,6 @@ TEST_CASE("network connect gives a running container an interface its new peers 
     one_line_error({"network", "connect", "host", "app"}, "connected to host network");
     one_line_error({"network", "connect", "--alias", "x", "bridge", "app"}, "user defined networks");
     one_line_error({"network", "connect", "nosuch", "app"}, "network nosuch not found");
-    one_line_error({"network", "disconnect", "front", "app"}, "network it was created on (front)");
     one_line_error({"network", "rm", "back"}, "has active endpoints");
 
     REQUIRE(kiln({"network", "disconnect", "back", "app"}).exit_code == 0);
@@ -344,6 +343,23 @@ TEST_CASE("network connect gives a running container an interface its new peers 
         REQUIRE(kiln({"stop", "-t", "0", "later"}).exit_code == 0);
     }
     CHECK_FALSE(contains(in(kiln, "api", "cat /etc/hosts").out, "later"));
+
+    // From the network it was created on: eth0 goes, and from its next start the network
+    // connected since is its eth0, with the default route.
+    REQUIRE(kiln({"network", "connect", "back", "app"}).exit_code == 0);
+    REQUIRE(kiln({"network", "disconnect", "front", "app"}).exit_code == 0);
+    CHECK(in(kiln, "app", "ip link show eth0").exit_code != 0);
+    CHECK(contains(in(kiln, "app", "ip link show eth1").out, "eth1"));
+    CHECK(inspect_value(kiln, "app", "{{json .NetworkSettings.Networks}}").find("\"front\"") == std::string::npos);
+    CHECK_FALSE(contains(kiln({"ps", "--filter", "network=front", "--format", "{{.Names}}"}).out, "app"));
+    one_line_error({"network", "disconnect", "front", "app"}, "is not connected to network front");
+    REQUIRE(kiln({"stop", "-t", "0", "app"}).exit_code == 0);
+    REQUIRE(kiln({"start", "app"}).exit_code == 0);
+    const std::string back_ip = inspect_value(kiln, "app", "{{.NetworkSettings.Networks.back.IPAddress}}");
+    REQUIRE_FALSE(back_ip.empty());
+    CHECK(contains(in(kiln, "app", "ip -4 -o addr show eth0").out, back_ip + "/"));
+    CHECK(contains(in(kiln, "app", "ip route").out, "default"));
+    CHECK(soon([&] { return fetch(kiln, "app", "api") == "hello api\n"; }));
 
     REQUIRE(kiln({"rm", "-f", "api", "app", "later"}).exit_code == 0);
     REQUIRE(kiln({"network", "rm", "front", "back"}).exit_code == 0);

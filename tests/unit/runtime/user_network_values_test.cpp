@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/netlink/peer_hosts.hpp"
+#include "runtime/network/network_config.hpp"
 #include "runtime/network/network_store.hpp"
 #include "runtime/network/subnet_pool.hpp"
 #include "runtime/network/user_network.hpp"
@@ -81,4 +84,29 @@ TEST_CASE("a network's rules name its bridge and subnet only, and an internal on
     CHECK(internal.find("-i br-aaaaaaaaaaaa -j DROP") != std::string::npos);
     CHECK(internal.find("-o br-aaaaaaaaaaaa -j DROP") != std::string::npos);
     CHECK(internal.find("ACCEPT") == internal.rfind("ACCEPT"));  // only the one among members
+}
+
+TEST_CASE("a container is on the network it was created on until disconnected, and on those connected since",
+          "[network][usernet]") {
+    NetworkConfig n;
+    n.mode = "appnet";
+    n.network_id = std::string(64, 'a');
+    n.connected.push_back({"bridge", "", {}, ""});
+    n.connected.push_back({"back", std::string(64, 'b'), {"edge"}, "10.9.0.5"});
+    CHECK(on_network(n, std::string(64, 'a')));
+    CHECK(on_network(n, ""));
+    CHECK(on_network(n, std::string(64, 'b')));
+    CHECK_FALSE(on_network(n, std::string(64, 'c')));
+    n.first_disconnected = true;
+    CHECK_FALSE(on_network(n, std::string(64, 'a')));
+    CHECK(on_network(n, std::string(64, 'b')));
+    // Kept in the record as written.
+    auto back = network_config_from_json({{"network", network_config_json(n)}});
+    CHECK(back.first_disconnected);
+    REQUIRE(back.connected.size() == 2);
+    CHECK(back.connected[1].aliases == std::vector<std::string>{"edge"});
+    CHECK(back.connected[1].ip == "10.9.0.5");
+    NetworkConfig bridge;
+    CHECK(on_network(bridge, ""));
+    CHECK_FALSE(on_network(bridge, std::string(64, 'a')));
 }
