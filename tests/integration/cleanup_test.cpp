@@ -110,8 +110,9 @@ struct RunningContainer {
     std::vector<pid_t> pids;
 };
 
-// Waits until a container whose init is a child of `kiln_pid` runs `command`; returns its
-// id (its cgroups' name) and its processes.
+// Waits until a container whose init is a child of `kiln_pid` runs `command` (its argv[0]:
+// before its exec the child still has kiln's command line, whose "-t sleeper" would match
+// too early); returns its id (its cgroups' name) and its processes.
 RunningContainer wait_for_container(pid_t kiln_pid, const std::string& command) {
     const auto deadline = Clock::now() + std::chrono::seconds(20);
     while (Clock::now() < deadline) {
@@ -127,7 +128,9 @@ RunningContainer wait_for_container(pid_t kiln_pid, const std::string& command) 
                     } catch (const kiln::Error&) {
                         continue;
                     }
-                    if (read_stat(pid, state, parent) && parent == kiln_pid && cmdline.find(command) != std::string::npos)
+                    const std::string argv0 = cmdline.substr(0, cmdline.find('\0'));
+                    if (read_stat(pid, state, parent) && parent == kiln_pid &&
+                        (argv0 == command || argv0.ends_with("/" + command)))
                         return {id, pids};
                 }
             }
