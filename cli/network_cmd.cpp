@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/listing.hpp"
+#include "cli/object_commands.hpp"
 #include "image/store.hpp"
 #include "runtime/container_config.hpp"
 #include "runtime/container_records.hpp"
@@ -111,16 +112,6 @@ TemplateValue inspect_json(runtime::ContainerRecords& records, const ShownNetwor
             {"Labels", labels}};
 }
 
-// K=V pairs of repeated flags; a bare K has the value "".
-std::map<std::string, std::string> pairs(const std::vector<std::string>& flags) {
-    std::map<std::string, std::string> out;
-    for (const auto& f : flags) {
-        auto eq = f.find('=');
-        out[f.substr(0, eq)] = eq == std::string::npos ? "" : f.substr(eq + 1);
-    }
-    return out;
-}
-
 // --filter name=SUBSTRING, id=PREFIX, driver=D, label=K[=V]: true when n passes all.
 bool passes(const ShownNetwork& n, const std::vector<std::string>& filters) {
     for (const auto& f : filters) {
@@ -134,11 +125,7 @@ bool passes(const ShownNetwork& n, const std::vector<std::string>& filters) {
         } else if (key == "driver") {
             if (n.driver != value) return false;
         } else if (key == "label") {
-            if (!n.user) return false;
-            auto kv = value.find('=');
-            auto it = n.user->labels.find(value.substr(0, kv));
-            if (it == n.user->labels.end() || (kv != std::string::npos && it->second != value.substr(kv + 1)))
-                return false;
+            if (!n.user || !labels_match(n.user->labels, value)) return false;
         } else if (key == "type") {
             if (value != "custom" && value != "builtin") throw Error("invalid filter 'type=" + value + "'");
             if ((value == "custom") != n.user.has_value()) return false;
@@ -147,17 +134,6 @@ bool passes(const ShownNetwork& n, const std::vector<std::string>& filters) {
         }
     }
     return true;
-}
-
-// Runs body; a kiln::Error is one line on stderr and exit code 1, as Docker's daemon errors.
-template <class Body>
-void reported(int& exit_code, Body body) {
-    try {
-        body();
-    } catch (const Error& e) {
-        std::cerr << "kiln: " << e.what() << std::endl;
-        exit_code = 1;
-    }
 }
 
 void add_create(CLI::App* network, const GlobalOptions& global, int& exit_code) {
@@ -180,8 +156,8 @@ void add_create(CLI::App* network, const GlobalOptions& global, int& exit_code) 
         reported(exit_code, [&] {
             if (f->ipam_driver != "default") throw Error("plugin \"" + f->ipam_driver + "\" not found");
             image::Store store(global.root);
-            f->request.labels = pairs(f->labels);
-            f->request.options = pairs(f->options);
+            f->request.labels = key_value_pairs(f->labels);
+            f->request.options = key_value_pairs(f->options);
             std::cout << runtime::NetworkStore(store.root()).create(f->request).id << std::endl;
         });
     });
@@ -206,16 +182,13 @@ void add_ls(CLI::App* network, const GlobalOptions& global) {
         std::vector<TemplateValue> rows;
         for (const auto& n : all_networks(networks)) {
             if (!passes(n, f->filters)) continue;
-            std::string labels;
-            if (n.user)
-                for (const auto& [k, v] : n.user->labels) labels += (labels.empty() ? "" : ",") + k + "=" + v;
             rows.push_back({{"ID", f->no_trunc ? n.id : n.id.substr(0, 12)},
                             {"Name", n.name},
                             {"Driver", n.driver},
                             {"Scope", "local"},
                             {"IPv6", "false"},
                             {"Internal", n.user && n.user->internal ? "true" : "false"},
-                            {"Labels", labels},
+                            {"Labels", n.user ? joined_labels(n.user->labels) : std::string()},
                             {"CreatedAt", runtime::rfc3339_nano(n.user ? n.user->created_ns : 0)}});
         }
         Listing listing{"table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",

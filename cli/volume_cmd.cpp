@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 #include "cli/format.hpp"
 #include "cli/listing.hpp"
+#include "cli/object_commands.hpp"
 #include "image/store.hpp"
 #include "runtime/volume_store.hpp"
 #include "runtime/volume_usage.hpp"
@@ -38,27 +39,6 @@ TemplateValue inspect_json(const runtime::Volume& v) {
             {"Scope", "local"}};
 }
 
-// K=V pairs of repeated flags (--label, --opt); a bare K has the value "".
-std::map<std::string, std::string> pairs(const std::vector<std::string>& flags) {
-    std::map<std::string, std::string> out;
-    for (const auto& f : flags) {
-        auto eq = f.find('=');
-        out[f.substr(0, eq)] = eq == std::string::npos ? "" : f.substr(eq + 1);
-    }
-    return out;
-}
-
-// Runs body; a kiln::Error is Docker's daemon error: one line, exit code 1.
-template <class Body>
-void reported(int& exit_code, Body body) {
-    try {
-        body();
-    } catch (const Error& e) {
-        std::cerr << "kiln: " << e.what() << std::endl;
-        exit_code = 1;
-    }
-}
-
 // --filter dangling=true|false, name=SUBSTRING, label=K[=V], driver=D: true when v passes all.
 bool passes(image::Store& store, const runtime::Volume& v, const std::vector<std::string>& filters) {
     for (const auto& f : filters) {
@@ -75,9 +55,7 @@ bool passes(image::Store& store, const runtime::Volume& v, const std::vector<std
         } else if (key == "driver") {
             if (v.driver != value) return false;
         } else if (key == "label") {
-            auto kv = value.find('=');
-            auto it = v.labels.find(value.substr(0, kv));
-            if (it == v.labels.end() || (kv != std::string::npos && it->second != value.substr(kv + 1))) return false;
+            if (!labels_match(v.labels, value)) return false;
         } else {
             throw Error("invalid filter '" + key + "'");
         }
@@ -102,7 +80,7 @@ void add_create(CLI::App* volume, const GlobalOptions& global, int& exit_code) {
             image::Store store(global.root);
             runtime::VolumeStore volumes(store.root());
             auto name = f->name.empty() ? runtime::generate_volume_name() : f->name;
-            std::cout << volumes.create(name, pairs(f->labels), pairs(f->options)).name << std::endl;
+            std::cout << volumes.create(name, key_value_pairs(f->labels), key_value_pairs(f->options)).name << std::endl;
         });
     });
 }
@@ -125,10 +103,8 @@ void add_ls(CLI::App* volume, const GlobalOptions& global) {
         std::vector<TemplateValue> rows;
         for (const auto& v : volumes.list()) {
             if (!passes(store, v, f->filters)) continue;
-            std::string labels;
-            for (const auto& [k, value] : v.labels) labels += (labels.empty() ? "" : ",") + k + "=" + value;
             rows.push_back({{"Driver", v.driver}, {"Name", v.name},   {"Mountpoint", v.mountpoint},
-                            {"Labels", labels},   {"Scope", "local"}, {"Size", "N/A"}});
+                            {"Labels", joined_labels(v.labels)},   {"Scope", "local"}, {"Size", "N/A"}});
         }
         Listing listing{"table {{.Driver}}\t{{.Name}}",
                         {{"Driver", "DRIVER"}, {"Name", "VOLUME NAME"}, {"Mountpoint", "MOUNTPOINT"},

@@ -90,7 +90,7 @@ void release_endpoint(const std::string& list, bool delete_veth) {
     ::unlink(list.c_str());
 }
 
-void release_attachment(const std::string& runtime_dir, bool delete_veth) {
+std::vector<std::string> endpoint_lists(const std::string& runtime_dir) {
     std::vector<std::string> lists = {runtime_dir + "/" + attachment_file};
     if (DIR* d = ::opendir(runtime_dir.c_str())) {
         const std::string prefix = std::string(attachment_file) + ".";
@@ -98,7 +98,11 @@ void release_attachment(const std::string& runtime_dir, bool delete_veth) {
             if (std::string_view(e->d_name).starts_with(prefix)) lists.push_back(runtime_dir + "/" + e->d_name);
         ::closedir(d);
     }
-    for (const auto& list : lists) release_endpoint(list, delete_veth);
+    return lists;
+}
+
+void release_attachment(const std::string& runtime_dir, bool delete_veth) {
+    for (const auto& list : endpoint_lists(runtime_dir)) release_endpoint(list, delete_veth);
 }
 
 }  // namespace kiln::netlink

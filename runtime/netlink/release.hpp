@@ -6,6 +6,7 @@
 // run, kiln-monitor after a detached one, the stale-runtime-dir sweep after a killed
 // monitor. libc only, for kiln-monitor.
 #include <string>
+#include <vector>
 
 namespace kiln::netlink {
 
@@ -18,6 +19,9 @@ inline constexpr const char* port_rules_undo_file = "ports.undo";
 // The lock file beside the leases (one file per address, holding its container's id)
 // that allocation and release take.
 inline constexpr const char* lease_lock_file = ".lock";
+
+// The runtime dir's endpoint lists: the first endpoint's "network", then the added ones'.
+std::vector<std::string> endpoint_lists(const std::string& runtime_dir);
 
 // Releases everything one endpoint's list names, then removes the list.
 void release_endpoint(const std::string& list, bool delete_veth);

@@ -1,6 +1,5 @@
 #include "runtime/network/endpoint.hpp"
 
-#include <dirent.h>
 #include <unistd.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -45,18 +44,6 @@ std::unique_ptr<netlink::Socket> socket_in(int netns_fd) {
     opener.join();
     if (err) throw_errno("enter the container's network namespace", err);
     return socket;
-}
-
-// The runtime dir's endpoint lists: the first endpoint's, then the added ones'.
-std::vector<std::string> endpoint_lists(const std::string& dir) {
-    std::vector<std::string> out = {dir + "/" + netlink::attachment_file};
-    const std::string prefix = std::string(netlink::attachment_file) + ".";
-    if (DIR* d = ::opendir(dir.c_str())) {
-        while (auto* entry = ::readdir(d))
-            if (std::string_view(entry->d_name).starts_with(prefix)) out.push_back(dir + "/" + entry->d_name);
-        ::closedir(d);
-    }
-    return out;
 }
 
 std::string network_key(const std::optional<NetworkDefinition>& network) {
@@ -140,7 +127,7 @@ void connect_endpoint(const ConnectRequest& request) {
 
 bool disconnect_endpoint(const std::string& runtime_dir, const std::string& network_id) {
     const std::string first = runtime_dir + "/" + netlink::attachment_file;
-    for (const auto& list : endpoint_lists(runtime_dir)) {
+    for (const auto& list : netlink::endpoint_lists(runtime_dir)) {
         std::string text;
         try {
             text = read_file(list);
@@ -184,7 +171,7 @@ std::vector<BridgeEndpoint> connected_endpoints(const std::string& container_id)
     std::vector<BridgeEndpoint> out;
     if (!runtime_dir_locked(container_id)) return out;
     const std::string dir = runtime_dirs_parent() + "/" + container_id;
-    for (const auto& list : endpoint_lists(dir)) {
+    for (const auto& list : netlink::endpoint_lists(dir)) {
         if (list == dir + "/" + netlink::attachment_file) continue;
         try {
             out.push_back(parse_endpoint_list(read_file(list)));
