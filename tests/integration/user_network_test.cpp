@@ -368,3 +368,24 @@ TEST_CASE("network connect gives a running container an interface its new peers 
     check_network_gone(back, back_subnet);
     for (const auto& link : kiln::test::dir_entries("/sys/class/net")) CHECK_FALSE(link.starts_with("vx"));
 }
+
+TEST_CASE("a member holding a lock on its /etc/hosts cannot stop its peers joining or learning names", "[network][usernet]") {
+    SKIP_UNLESS_ROOT();
+    Kiln kiln;
+    kiln::test::import_probe_image(kiln);
+    const std::string net = create_network(kiln, {}, "lockednet");
+    REQUIRE(kiln({"run", "-d", "--name", "holder", "--network", "lockednet", "localhost/probe", "sleep", "1000"}).exit_code ==
+            0);
+    // The attack: the container takes the flock a naive rewriter would wait for, forever.
+    REQUIRE(kiln({"exec", "-d", "holder", "kiln-probe", "flock", "/etc/hosts"}).exit_code == 0);
+    CHECK(soon([&] { return contains(in(kiln, "holder", "cat /proc/locks").out, "FLOCK"); }));
+    start_sleeper(kiln, "joiner", {"--network", "lockednet"});
+    CHECK(soon([&] { return contains(in(kiln, "holder", "cat /etc/hosts").out, "joiner"); }));
+    CHECK(contains(in(kiln, "joiner", "cat /etc/hosts").out, "holder"));
+    REQUIRE(kiln({"rm", "-f", "joiner"}).exit_code == 0);
+    CHECK_FALSE(contains(in(kiln, "holder", "cat /etc/hosts").out, "joiner"));
+    const std::string subnet = network_value(kiln, "lockednet", "{{(index .IPAM.Config 0).Subnet}}");
+    REQUIRE(kiln({"rm", "-f", "holder"}).exit_code == 0);
+    REQUIRE(kiln({"network", "rm", "lockednet"}).exit_code == 0);
+    check_network_gone(net, subnet);
+}

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -150,13 +151,27 @@ static int do_hunt_exe(char* targets_text, const char* seconds_text) {
     return 0;
 }
 
+// Holds an exclusive flock on path until killed: what a container does to stall whoever
+// waits for that lock on the host.
+static int do_flock(const char* path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+        perror(path);
+        return 1;
+    }
+    printf("locked\n");
+    fflush(stdout);
+    for (;;) pause();
+}
+
 int main(int argc, char** argv) {
     if (argc >= 3 && strcmp(argv[1], "syscall") == 0) return do_syscall(argc - 2, argv + 2);
     if (argc >= 4 && strcmp(argv[1], "tiocsti") == 0) return do_tiocsti(argc - 2, argv + 2);
     if (argc == 3 && strcmp(argv[1], "alloc") == 0) return do_alloc(argv[2]);
     if (argc == 2 && strcmp(argv[1], "forkbomb") == 0) forkbomb();
+    if (argc == 3 && strcmp(argv[1], "flock") == 0) return do_flock(argv[2]);
     if (argc == 4 && strcmp(argv[1], "hunt-exe") == 0) return do_hunt_exe(argv[2], argv[3]);
     fprintf(stderr, "usage: kiln-probe syscall NR [ARG...] | tiocsti FD TEXT | alloc MIB | forkbomb | "
-                    "hunt-exe DEV:INO[,DEV:INO...] SECONDS\n");
+                    "flock PATH | hunt-exe DEV:INO[,DEV:INO...] SECONDS\n");
     return 2;
 }
