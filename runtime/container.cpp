@@ -302,6 +302,7 @@ std::unique_ptr<StartedContainer::State> start(const ContainerSpec& spec, bool f
     }
     Pipe report = make_report_pipe();
     plan.process.report_fd = report.write.get();
+    plan.process.report_read_fd = report.read.get();
 
     state->cgroup.emplace(id, cgroup_limits(spec),
                            spec.privileged ? DevicePolicy::allow_all() : spec.devices);

@@ -109,6 +109,7 @@ bool join_container(const ExecPlan& p, ChildReport& r) {
 int joiner_main(void* arg) {
     ExecPlan& p = *static_cast<ExecPlan*>(arg);
     ChildReport r;
+    ::close(p.process.report_read_fd);  // before the command copies it (reset_signals says why)
     if (join_container(p, r)) {
         // setns moved only this process's future children into the container's pid
         // namespace: the process that execs must be one of them.
@@ -199,6 +200,7 @@ int exec_in_container(const ExecSpec& spec) {
     }
     Pipe report = make_report_pipe();
     plan.process.report_fd = report.write.get();
+    plan.process.report_read_fd = report.read.get();
     ChildStack inner_stack;
     plan.inner_stack = &inner_stack;
     std::optional<ChildStack> command_stack;

@@ -1,6 +1,7 @@
 #include "runtime/process_setup.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -74,6 +75,14 @@ void exec_through_hop(ProcessPlan& p, ChildReport& r) {
     r.fail_errno(errno, "exec kiln-exec");
 }
 
+// PR_SET_PDEATHSIG set after the parent died never fires, and getppid() cannot tell inside
+// a pid namespace (it reads 0 either way). The report pipe can: its read end is open only
+// in the parent (this child closed its copy), and a pipe without readers polls POLLERR.
+void exit_if_parent_died(const ProcessPlan& p) {
+    pollfd pfd{p.report_fd, 0, 0};
+    if (::poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR)) ::_exit(128 + SIGKILL);
+}
+
 }  // namespace
 
 void make_privileged(ProcessPlan& p) {
@@ -114,8 +123,12 @@ void reset_signals(const ProcessPlan& p) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (p.report_read_fd >= 0) ::close(p.report_read_fd);
     // Die with the parent rather than leak a container process (re-armed after setuid).
-    if (p.die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (p.die_with_parent) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        exit_if_parent_died(p);
+    }
 }
 
 bool enter_session(const ProcessPlan& p, ChildReport& r) {
@@ -183,7 +196,11 @@ void confine_and_exec(ProcessPlan& p, ChildReport& r) {
         return void(r.fail_errno(errno, "setuid %u", user.uid));
     // Docker gives a non-root user no effective or permitted capabilities.
     if (!set_capabilities(user.uid == 0 ? p.caps : 0, r)) return;
-    if (p.die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // A change of user clears the parent-death signal; the parent may have died since.
+    if (p.die_with_parent) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        exit_if_parent_died(p);
+    }
     if (p.needs_home) {
         if (user.home.size() + 6 > p.home_entry.capacity()) return void(r.fail("home directory path too long"));
         p.home_entry.assign("HOME=");

@@ -34,6 +34,9 @@ struct ProcessPlan {
     int stdio[3] = {-1, -1, -1};  // -1: the container's own /dev/null
     bool tty = false;            // stdio is a pty slave to make the controlling terminal
     int report_fd = -1;          // the setup report pipe, above 2, close-on-exec
+    // Its read end, which only the parent may keep open: once no one holds it, polling
+    // report_fd shows POLLERR, and the child knows its parent died (see reset_signals).
+    int report_read_fd = -1;
     // Off for a process that must outlive its (short-lived) parent: exec -d.
     bool die_with_parent = true;
     std::unique_ptr<char[]> passwd, group;  // buffers for the container's account files
@@ -61,6 +64,8 @@ void make_privileged(ProcessPlan& plan);
 
 // Default handlers, then every signal unblocked (clone_process blocked them all, so no
 // handler of the parent's ever runs here), and PR_SET_PDEATHSIG when die_with_parent.
+// The child's copy of the report pipe's read end is closed here: exits at once when the
+// parent already died before the signal was armed, which no signal would ever report.
 void reset_signals(const ProcessPlan& plan);
 
 // The plan's stdio on 0, 1, 2, then a session of its own (no terminal of the caller's can

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "traced_kiln.hpp"
 #include "runtime/runtime_dir.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -157,6 +158,16 @@ bool all_gone_soon(const std::vector<pid_t>& pids) {
     }
 }
 
+// One later plain `kiln run` removes everything a dead kiln left of container `id`.
+void check_next_run_cleans_up(const kiln::test::Kiln& kiln, const std::string& id) {
+    auto later = kiln({"run", "--rm", "localhost/busybox", "true"});
+    INFO(later.err);
+    CHECK(later.exit_code == 0);
+    CHECK(cgroup_dirs_of(id).empty());
+    CHECK_FALSE(kiln::path_exists(kiln::runtime::runtime_dirs_parent() + "/" + id));
+    CHECK(kiln::test::dir_entries(kiln.root.path() + "/snapshots").empty());
+}
+
 // Kills the kiln process that runs the container, then checks that the container dies
 // and that one later plain `kiln run` removes everything the dead kiln left behind.
 void check_kill9_leaves_nothing(const kiln::test::Kiln& kiln, BackgroundProcess& owner) {
@@ -168,13 +179,36 @@ void check_kill9_leaves_nothing(const kiln::test::Kiln& kiln, BackgroundProcess&
 
     owner.kill_and_reap();
     CHECK(all_gone_soon(container.pids));
+    check_next_run_cleans_up(kiln, container.id);
+}
 
-    auto later = kiln({"run", "--rm", "localhost/busybox", "true"});
-    INFO(later.err);
-    CHECK(later.exit_code == 0);
-    CHECK(cgroup_dirs_of(container.id).empty());
-    CHECK_FALSE(kiln::path_exists(kiln::runtime::runtime_dirs_parent() + "/" + container.id));
-    CHECK(kiln::test::dir_entries(kiln.root.path() + "/snapshots").empty());
+// kill -9 of kiln while the test holds the container process it just cloned (see
+// traced_kiln.hpp): the process must see that its parent is gone and end by itself.
+void check_kill9_in_the_window(const std::vector<std::string>& run_args, kiln::test::HoldPoint point,
+                               bool is_container_init) {
+    kiln::test::Kiln kiln;
+    kiln::test::import_base(kiln);
+    std::string target;
+    if (!is_container_init) {
+        auto started = kiln({"run", "-d", "--network", "none", "localhost/busybox", "sleep", "300"});
+        REQUIRE(started.exit_code == 0);
+        target = started.out.substr(0, 12);
+    }
+    std::vector<std::string> args = run_args;
+    if (!target.empty()) args.insert(args.begin() + 1, target);
+    auto held = kiln::test::kill_kiln_while_holding_child(kiln.argv(args), point);
+    INFO("held process " << held.pid << ", cgroup " << held.cgroup_id);
+    const bool ended = all_gone_soon({held.pid});
+    if (!ended) ::kill(held.pid, SIGKILL);
+    CHECK(ended);
+    if (is_container_init) {
+        REQUIRE_FALSE(held.cgroup_id.empty());
+        check_next_run_cleans_up(kiln, held.cgroup_id);
+    } else {
+        auto still = kiln({"exec", target, "true"});  // the container itself lives on
+        CHECK(still.exit_code == 0);
+        CHECK(kiln({"rm", "-f", target}).exit_code == 0);
+    }
 }
 
 }  // namespace
@@ -195,4 +229,24 @@ TEST_CASE("kill -9 of kiln build during RUN leaves no container, cgroup, runtime
     kiln::atomic_write(context.path() + "/Dockerfile", "FROM localhost/busybox\nRUN sleep 30\n");
     BackgroundProcess build(kiln.argv({"build", "-t", "sleeper", context.path()}));
     check_kill9_leaves_nothing(kiln, build);
+}
+
+TEST_CASE("kill -9 of kiln run right after the clone, before the parent-death signal, leaves no container",
+          "[cleanup][race]") {
+    SKIP_UNLESS_ROOT();
+    check_kill9_in_the_window({"run", "--rm", "--network", "none", "localhost/busybox", "sleep", "30"},
+                              kiln::test::HoldPoint::first_instruction, true);
+}
+
+TEST_CASE("kill -9 of kiln run after the container's change of user cleared the parent-death signal "
+          "leaves no container", "[cleanup][race]") {
+    SKIP_UNLESS_ROOT();
+    check_kill9_in_the_window({"run", "--rm", "--network", "none", "-u", "1000:1000", "localhost/busybox", "sleep", "30"},
+                              kiln::test::HoldPoint::after_setresuid, true);
+}
+
+TEST_CASE("kill -9 of kiln exec before the command armed its parent-death signal leaves no process",
+          "[cleanup][race]") {
+    SKIP_UNLESS_ROOT();
+    check_kill9_in_the_window({"exec", "sleep", "30"}, kiln::test::HoldPoint::first_instruction, false);
 }
