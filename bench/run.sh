@@ -233,7 +233,7 @@ bundle_of() {  # an OCI bundle of the busybox rootfs, running `true`
   local bundle=$WORK/bundle
   if [ ! -f "$bundle/config.json" ]; then
     rm -rf "$bundle"; mkdir -p "$bundle/rootfs" && tar -xf "$ROOTFS_TAR" -C "$bundle/rootfs"
-    (cd "$bundle" && crun spec && python3 - <<'EOPY'
+    (cd "$bundle" && { if command -v crun >/dev/null; then crun spec; else runc spec; fi; } && python3 - <<'EOPY'
 import json
 c = json.load(open("config.json"))
 c["process"]["terminal"] = False; c["process"]["args"] = ["true"]
