@@ -264,10 +264,15 @@ Cgroup::Cgroup(const std::string& name, const CgroupLimits& limits, const Device
                 v2_procs_ = dir + "/cgroup.procs";
                 v2_fd_.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
                 if (!v2_fd_) throw_errno("open cgroup " + dir);
-                // On a hybrid host too: the device hook runs the programs of the task's
-                // cgroup2 group whether or not the v1 devices controller is mounted.
-                device_filter_for(devices)->attach(v2_fd_.get());
-                enforced.devices = true;
+                // The device hook asks the v1 devices controller and the cgroup2 group's
+                // programs alike, so on a hybrid host the v1 rules (applied above, the
+                // hierarchies come in that order) already hold the policy, as under runc.
+                // A program there would only repeat them, for a verifier pass (~0.5 ms)
+                // on every start.
+                if (!enforced.devices) {
+                    device_filter_for(devices)->attach(v2_fd_.get());
+                    enforced.devices = true;
+                }
             } else {
                 v1_tasks_.push_back(dir + "/tasks");
             }
