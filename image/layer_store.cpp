@@ -230,12 +230,7 @@ Snapshot LayerStore::create_snapshot(const std::string& key, const std::optional
 void LayerStore::remove(const std::string& key) {
     if (!valid_key(key)) throw Error("layer store: invalid snapshot key '" + key + "'");
     const std::string dir = root_ + "/snapshots/" + key;
-    if (path_exists(dir)) {
-        // Move it out of snapshots/ first so it disappears at once; the rest is cleanup.
-        StagingDir trash(root_ + "/tmp", "del-");
-        if (::rename(dir.c_str(), trash.path().c_str()) != 0 && errno != ENOENT)
-            throw_errno("layer store: remove snapshot " + key);
-    }
+    move_aside_and_remove(dir, root_ + "/tmp", "del-");
     std::lock_guard g(mutex_);
     snapshot_locks_.erase(key);
 }
@@ -423,9 +418,7 @@ bool LayerStore::remove_layer(const Digest& chain_id) {
     // The row is gone first, so nothing points at a half-deleted directory.
     const std::string dir = root_ + "/layers/" + chain_id.hex();
     ::unlink((root_ + "/l/" + row->short_id).c_str());
-    StagingDir trash(root_ + "/tmp", "del-");
-    if (::rename(dir.c_str(), trash.path().c_str()) != 0 && errno != ENOENT)
-        throw_errno("layer store: remove layer " + chain_id.str());
+    move_aside_and_remove(dir, root_ + "/tmp", "del-");
     return true;
 }
 

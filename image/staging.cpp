@@ -9,7 +9,10 @@
 #include <cerrno>
 #include <algorithm>
 #include <ctime>
+#include <random>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -98,6 +101,23 @@ StagingDir::~StagingDir() {
 UniqueFd StagingDir::release() {
     path_.clear();
     return std::move(lock_);
+}
+
+void move_aside_and_remove(const std::string& path, const std::string& tmp_dir, const std::string& prefix) {
+    // No placeholder directory to rename over (mkdtemp's): one inode less to make and drop.
+    std::random_device random;
+    std::string moved;
+    for (int attempt = 0;; ++attempt) {
+        moved = tmp_dir + "/" + prefix + fmt::format("{:08x}", random());
+        if (::renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, moved.c_str(), RENAME_NOREPLACE) == 0) break;
+        if (errno == ENOENT) return;
+        if (errno != EEXIST || attempt == 16) throw_errno("move " + path + " aside");
+    }
+    try {
+        remove_all(moved);
+    } catch (const Error&) {
+        // Left for the next open's cleanup of tmp_dir.
+    }
 }
 
 UniqueFd try_lock_path(const std::string& path) {

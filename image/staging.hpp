@@ -52,6 +52,12 @@ private:
     UniqueFd lock_;
 };
 
+// Moves the directory path to a fresh prefix-named entry of tmp_dir and removes it from
+// there, so it leaves its place at once and a crash part-way leaves only a tmp/ entry for
+// the next cleanup (whose age guard spares it meanwhile: the rename set its ctime). A
+// missing path is not an error; a failure of the removal itself is left to that cleanup.
+void move_aside_and_remove(const std::string& path, const std::string& tmp_dir, const std::string& prefix);
+
 // Takes an exclusive, non-blocking flock on path (a file or directory). Returns an empty
 // fd if another process holds it or path cannot be opened.
 UniqueFd try_lock_path(const std::string& path);

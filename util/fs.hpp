@@ -51,7 +51,8 @@ void durable_rename(const std::string& from, const std::string& to);
 void fsync_path(const std::string& path);
 
 void mkdir_p(const std::string& path);
-// Removes a tree without following symlinks; a missing path is not an error.
+// Removes a tree without following symlinks and without entering another filesystem (a
+// mount found inside is an error, its files untouched); a missing path is not an error.
 void remove_all(const std::string& path);
 bool path_exists(const std::string& path);
 

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,4 +65,55 @@ TEST_CASE("split_path drops empty components", "[util][fs]") {
     CHECK(kiln::split_path("/a//b/") == std::vector<std::string>{"a", "b"});
     CHECK(kiln::split_path("").empty());
     CHECK(kiln::split_path("x") == std::vector<std::string>{"x"});
+}
+
+TEST_CASE("remove_all removes a tree and never follows a symlink out of it", "[util][fs]") {
+    kiln::TempDir base("/tmp", "kiln-fs-rm-");
+    kiln::TempDir outside("/tmp", "kiln-fs-rm-outside-");
+    kiln::atomic_write(outside.path() + "/keep", "host file");
+    const std::string tree = base.path() + "/tree";
+    // Deep enough to need recursion, wide enough to need several getdents64 reads.
+    std::string deep = tree;
+    for (int i = 0; i < 40; ++i) deep += "/d" + std::to_string(i);
+    kiln::mkdir_p(deep);
+    for (int i = 0; i < 3000; ++i) kiln::atomic_write(tree + "/f" + std::to_string(i), "x");
+    kiln::mkdir_p(tree + "/locked");
+    kiln::atomic_write(tree + "/locked/inner", "y");
+    REQUIRE(::chmod((tree + "/locked").c_str(), 0) == 0);  // as overlayfs leaves its work dir
+    REQUIRE(::symlink(outside.path().c_str(), (tree + "/to-outside").c_str()) == 0);
+    REQUIRE(::symlink((outside.path() + "/keep").c_str(), (deep + "/to-file").c_str()) == 0);
+    REQUIRE(::mkfifo((tree + "/fifo").c_str(), 0600) == 0);
+
+    if (::geteuid() != 0) REQUIRE(::chmod((tree + "/locked").c_str(), 0700) == 0);  // root ignores modes
+    kiln::remove_all(tree);
+    CHECK_FALSE(kiln::path_exists(tree));
+    CHECK(kiln::read_file(outside.path() + "/keep") == "host file");
+
+    // A missing path is fine; a file or a symlink is removed itself.
+    kiln::remove_all(tree);
+    kiln::atomic_write(base.path() + "/file", "z");
+    kiln::remove_all(base.path() + "/file");
+    CHECK_FALSE(kiln::path_exists(base.path() + "/file"));
+    REQUIRE(::symlink(outside.path().c_str(), (base.path() + "/link").c_str()) == 0);
+    kiln::remove_all(base.path() + "/link");
+    CHECK_FALSE(kiln::path_exists(base.path() + "/link"));
+    CHECK(kiln::path_exists(outside.path() + "/keep"));
+}
+
+TEST_CASE("remove_all refuses to empty a filesystem mounted inside the tree", "[util][fs]") {
+    if (::geteuid() != 0) {
+        WARN("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    kiln::TempDir base("/tmp", "kiln-fs-rm-mnt-");
+    const std::string mnt = base.path() + "/a/mnt";
+    kiln::mkdir_p(mnt);
+    REQUIRE(::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m") == 0);
+    kiln::atomic_write(mnt + "/on-the-mount", "kept");
+    kiln::atomic_write(base.path() + "/a/beside", "gone");
+    CHECK_THROWS_WITH(kiln::remove_all(base.path() + "/a"), Catch::Contains("a mount point"));
+    CHECK(kiln::read_file(mnt + "/on-the-mount") == "kept");
+    REQUIRE(::umount(mnt.c_str()) == 0);
+    kiln::remove_all(base.path() + "/a");
+    CHECK_FALSE(kiln::path_exists(base.path() + "/a"));
 }
