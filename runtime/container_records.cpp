@@ -232,7 +232,7 @@ void ContainerRecords::remove(const ContainerRow& row, bool remove_volumes) {
     if (runtime_dir_locked(row.id))
         throw Error("You cannot remove a running container " + row.id +
                     ". Stop the container before attempting removal or force remove");
-    sweep_stale_runtime_dirs();
+    remove_stale_runtime_dir(row.id);
     reconcile_leases();
     store_.layers().remove(container_snapshot_key(row.id));
     store_.db().lease_release(lease_owner(row.id));

@@ -89,6 +89,19 @@ void wait_runtime_dir_unlocked(const std::string& container_id) {
     }
 }
 
+void remove_stale_runtime_dir(const std::string& container_id) {
+    const std::string dir = locations().containers + "/" + container_id;
+    UniqueFd lock = image::try_lock_path(dir);
+    if (!lock) return;  // gone, or its kiln or monitor is alive
+    if (!remove_leftover_cgroup(container_id)) return;
+    netlink::release_attachment(dir);
+    try {
+        remove_all(dir);
+    } catch (const Error&) {
+        // Left for the next sweep.
+    }
+}
+
 void sweep_stale_runtime_dirs() {
     const Locations& where = locations();
     image::remove_stale_entries(where.containers, 0, [&](const std::string& id) {

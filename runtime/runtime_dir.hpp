@@ -49,5 +49,9 @@ const std::string& runtime_dirs_parent();
 // there is nothing to do (one directory listing), so every container-running command
 // calls it first.
 void sweep_stale_runtime_dirs();
+// The same for one container: its runtime dir, leftover cgroups and bridge attachment go
+// once no process holds the dir; while one does, nothing changes. `rm` needs only its own
+// container's, and sweeping every container's made it cost ~0.5 ms per 100 running ones.
+void remove_stale_runtime_dir(const std::string& container_id);
 
 }  // namespace kiln::runtime
