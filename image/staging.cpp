@@ -141,10 +141,12 @@ std::vector<std::string> list_dir_names(const std::string& dir) {
 }
 
 void remove_stale_entries(const std::string& dir, long min_age_seconds,
-                          const std::function<bool(const std::string& name)>& release_entry) {
+                          const std::function<bool(const std::string& name)>& release_entry,
+                          const std::function<bool(const std::string& name)>& spared) {
     const auto names = list_dir_names(dir);
     const std::time_t now = std::time(nullptr);
     for (const auto& n : names) {
+        if (spared && spared(n)) continue;
         std::string p = dir + "/" + n;
         struct stat st;
         if (::lstat(p.c_str(), &st) != 0) continue;

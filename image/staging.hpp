@@ -69,7 +69,10 @@ std::vector<std::string> list_dir_names(const std::string& dir);
 // guards the instant between an entry's creation and its owner's flock). If given,
 // release_entry(name) runs first, with the entry's lock held, to undo what the entry
 // stands for outside dir; when it returns false the entry is kept for a later sweep.
+// An entry for which spared(name) holds is passed over before anything else, its lock
+// not even tried (what can never be stale: the snapshot of a container).
 void remove_stale_entries(const std::string& dir, long min_age_seconds,
-                          const std::function<bool(const std::string& name)>& release_entry = {});
+                          const std::function<bool(const std::string& name)>& release_entry = {},
+                          const std::function<bool(const std::string& name)>& spared = {});
 
 }  // namespace kiln::image

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -97,6 +99,22 @@ TEST_CASE("stale staging entries are removed only when unlocked", "[store][conte
     kiln::atomic_write(tmp + "/fresh", "x");
     kiln::image::remove_stale_entries(tmp, 60);
     CHECK(kiln::path_exists(tmp + "/fresh"));
+
+    // A spared entry is never touched, nor its release asked for; the others go as before.
+    kiln::mkdir_p(tmp + "/kept-dir");
+    kiln::mkdir_p(tmp + "/stale-dir");
+    std::vector<std::string> released;
+    kiln::image::remove_stale_entries(
+        tmp, 0,
+        [&](const std::string& name) {
+            released.push_back(name);
+            return true;
+        },
+        [](const std::string& name) { return name == "kept-dir"; });
+    CHECK(kiln::path_exists(tmp + "/kept-dir"));
+    CHECK_FALSE(kiln::path_exists(tmp + "/stale-dir"));
+    CHECK(std::find(released.begin(), released.end(), "kept-dir") == released.end());
+    CHECK(std::find(released.begin(), released.end(), "stale-dir") != released.end());
 }
 
 TEST_CASE("a content store writer for bytes the caller verifies commits under the caller's digest",
