@@ -76,7 +76,8 @@ EndpointLease lease_endpoint(netlink::Socket& host, const std::optional<NetworkD
     else if (!parse_mac(mac, e.mac)) throw Error("invalid --mac-address " + mac);
     atomic_write(list, "lease " + lease_path(e.address, dir) + " " + container_id + "\nveth " + veth + "\naddress " +
                            ipv4_text(e.address) + " " + std::to_string(e.subnet.prefix_len) + "\ngateway " +
-                           ipv4_text(e.gateway) + "\nmac " + mac_text(e.mac) + "\n" + network_line);
+                           ipv4_text(e.gateway) + "\nmac " + mac_text(e.mac) + "\n" + network_line,
+                 0644, Durability::not_needed);
     return e;
 }
 

@@ -85,7 +85,7 @@ std::uint32_t lease_address(const Subnet& subnet, const std::string& container_i
             if (a != gateway && is_free(a)) chosen = a;
         if (!chosen) throw Error("no free address left in " + network_name + "'s subnet " + subnet.text());
     }
-    atomic_write(lease_path(chosen, dir), container_id);
+    atomic_write(lease_path(chosen, dir), container_id, 0644, Durability::not_needed);
     return chosen;
 }
 

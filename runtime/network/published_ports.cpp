@@ -108,15 +108,15 @@ void add_port_rules(const std::string& runtime_dir, const PortMap& published, st
     add += "COMMIT\n";
     undo += "COMMIT\n";
     const std::string undo_path = runtime_dir + "/" + netlink::port_rules_undo_file;
-    atomic_write(undo_path, undo);
-    atomic_write(runtime_dir + "/" + published_ports_file, listing);
+    atomic_write(undo_path, undo, 0644, Durability::not_needed);
+    atomic_write(runtime_dir + "/" + published_ports_file, listing, 0644, Durability::not_needed);
     {
         std::ofstream list(runtime_dir + "/" + netlink::attachment_file, std::ios::app);
         list << "undo " << undo_path << "\n";
         if (!list.flush()) throw Error("cannot record the port rules in " + runtime_dir);
     }
     const std::string add_path = runtime_dir + "/ports.rules";
-    atomic_write(add_path, add);
+    atomic_write(add_path, add, 0644, Durability::not_needed);
     int status = netlink::iptables_restore(add_path);
     ::unlink(add_path.c_str());
     if (status != 0)
