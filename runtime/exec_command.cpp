@@ -1,7 +1,7 @@
 #include "runtime/exec_command.hpp"
 
 #include <cerrno>
-#include <climits>
+#include <linux/limits.h>
 #include <cstddef>
 
 namespace kiln::runtime {
