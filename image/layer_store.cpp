@@ -480,13 +480,12 @@ std::vector<Digest> LayerStore::gc(long min_age_seconds) {
 void LayerStore::cleanup() {
     remove_stale_entries(root_ + "/tmp", kStaleAgeSeconds);
     // A snapshot is locked from before it appears in snapshots/, so no age grace is needed.
-    // A kept one (a container's) has its mark from before it appears too: it is passed over
-    // without trying its lock, which every kiln command would otherwise do for each one.
-    const auto kept = [this](const std::string& key) {
+    // A kept one (a container's) has its mark from then on too (create_snapshot writes it in
+    // the stage): it is passed over without trying its lock, which every kiln command would
+    // otherwise do for each one.
+    remove_stale_entries(root_ + "/snapshots", 0, {}, [this](const std::string& key) {
         return path_exists(root_ + "/snapshots/" + key + "/" + kKeptMark);
-    };
-    remove_stale_entries(
-        root_ + "/snapshots", 0, [&](const std::string& key) { return !kept(key); }, kept);
+    });
     release_dead_process_leases(db_, root_);
     const std::time_t now = std::time(nullptr);
     for (const auto& name : list_dir_names(root_ + "/l")) {

@@ -89,12 +89,24 @@ void wait_runtime_dir_unlocked(const std::string& container_id) {
     }
 }
 
+namespace {
+
+// What an unlocked runtime dir's container left outside it; false while its cgroups still
+// hold processes (the dir is then kept for a later try).
+bool release_dead_container(const std::string& container_id) {
+    if (!remove_leftover_cgroup(container_id)) return false;
+    // Its processes are gone: what its bridge attachment left (a killed monitor's) goes too.
+    netlink::release_attachment(locations().containers + "/" + container_id);
+    return true;
+}
+
+}  // namespace
+
 void remove_stale_runtime_dir(const std::string& container_id) {
     const std::string dir = locations().containers + "/" + container_id;
     UniqueFd lock = image::try_lock_path(dir);
     if (!lock) return;  // gone, or its kiln or monitor is alive
-    if (!remove_leftover_cgroup(container_id)) return;
-    netlink::release_attachment(dir);
+    if (!release_dead_container(container_id)) return;
     try {
         remove_all(dir);
     } catch (const Error&) {
@@ -104,12 +116,7 @@ void remove_stale_runtime_dir(const std::string& container_id) {
 
 void sweep_stale_runtime_dirs() {
     const Locations& where = locations();
-    image::remove_stale_entries(where.containers, 0, [&](const std::string& id) {
-        if (!remove_leftover_cgroup(id)) return false;
-        // Its processes are gone: what its bridge attachment left (a killed monitor's) goes too.
-        netlink::release_attachment(where.containers + "/" + id);
-        return true;
-    });
+    image::remove_stale_entries(where.containers, 0, release_dead_container);
     image::remove_stale_entries(where.staging, staging_grace_seconds);
 }
 
