@@ -4,10 +4,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <random>
-
-#include <fmt/format.h>
-
 #include "image/metadata_db.hpp"
 #include "image/staging.hpp"
 #include "util/error.hpp"
@@ -20,15 +16,10 @@ namespace {
 constexpr std::string_view kLeaseDir = "/leases/";
 constexpr std::string_view kOwnerPrefix = "process:";
 
-std::string random_name() {
-    std::random_device random;
-    return fmt::format("{:08x}{:08x}", random(), random());
-}
-
 }  // namespace
 
 ProcessLease::ProcessLease(MetadataDb& db, const std::string& store_root) : db_(db) {
-    std::string name = random_name();
+    std::string name = random_hex_name();
     mkdir_p(store_root + std::string(kLeaseDir));
     lock_path_ = store_root + std::string(kLeaseDir) + name;
     owner_ = std::string(kOwnerPrefix) + name;

@@ -103,12 +103,16 @@ UniqueFd StagingDir::release() {
     return std::move(lock_);
 }
 
+std::string random_hex_name() {
+    std::random_device random;
+    return fmt::format("{:08x}{:08x}", random(), random());
+}
+
 void move_aside_and_remove(const std::string& path, const std::string& tmp_dir, const std::string& prefix) {
     // No placeholder directory to rename over (mkdtemp's): one inode less to make and drop.
-    std::random_device random;
     std::string moved;
     for (int attempt = 0;; ++attempt) {
-        moved = tmp_dir + "/" + prefix + fmt::format("{:08x}", random());
+        moved = tmp_dir + "/" + prefix + random_hex_name();
         if (::renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, moved.c_str(), RENAME_NOREPLACE) == 0) break;
         if (errno == ENOENT) return;
         if (errno != EEXIST || attempt == 16) throw_errno("move " + path + " aside");

@@ -52,6 +52,9 @@ private:
     UniqueFd lock_;
 };
 
+// 16 random hex digits: a name for a new entry of a store folder.
+std::string random_hex_name();
+
 // Moves the directory path to a fresh prefix-named entry of tmp_dir and removes it from
 // there, so it leaves its place at once and a crash part-way leaves only a tmp/ entry for
 // the next cleanup (whose age guard spares it meanwhile: the rename set its ctime). A

@@ -18,7 +18,7 @@
 #include <string_view>
 
 #include "runtime/env.hpp"
-#include "runtime/exec_command.hpp"
+#include "runtime/child_report.hpp"
 #include "runtime/exec_hop.hpp"
 #include "runtime/rootfs.hpp"
 #include "runtime/seccomp_compile.hpp"

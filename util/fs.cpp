@@ -277,8 +277,11 @@ TempDir::TempDir(const std::string& parent, const std::string& prefix) {
 
 TempDir::~TempDir() {
     if (path_.empty()) return;
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    try {
+        remove_all(path_);
+    } catch (const Error&) {
+        // A destructor must not throw; what is left stays in the temporary folder.
+    }
 }
 
 std::string TempDir::release() { return std::exchange(path_, std::string()); }
